@@ -1,0 +1,3 @@
+//! Argdata: CloudABI's configuration format.
+#![no_std]
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! cloudabi-run.
+fn main() {}

@@ -1,0 +1,3 @@
+//! The CloudABI ABI, generated from `spec/` by `cargo xtask gen`.
+#![no_std]
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! The `program_main` entry point.

@@ -1,0 +1,39 @@
+//! Project automation, run as `cargo xtask <task>`.
+//!
+//! * `cargo xtask test`: every check the project has (format, lints, all tests, C tests,
+//!   generated-code drift). `.ci/run` runs exactly this.
+//! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
+//! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
+
+mod ci;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test    run every check and test (what CI runs)
+  demo    run the demo service under cloudabi-run
+  gen     regenerate cloudabi-types from cloudabi-types/spec
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => ci::test(&args[1..]),
+        Some("demo") => ci::demo(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
