@@ -52,7 +52,11 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     )?;
     // Release build first: the C tests and the launcher tests use the release artifacts
     // (`target/release/libcloudlibc_rs.a`, `target/release/cloudabi-run`, ...).
-    run("release build", "cargo", &["build", "--workspace", "--release"])?;
+    run(
+        "release build",
+        "cargo",
+        &["build", "--workspace", "--release"],
+    )?;
     run(
         "tests",
         "cargo",

@@ -6,6 +6,7 @@
 //! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
 
 mod ci;
+mod r#gen;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => ci::test(&args[1..]),
         Some("demo") => ci::demo(&args[1..]),
+        Some("gen") => r#gen::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
