@@ -1,0 +1,217 @@
+//! Numbering the resolved descriptors as the program will see them and encoding the argdata.
+
+use std::os::fd::{OwnedFd, RawFd};
+
+use argdata::{Fd, MAX_DEPTH, Value};
+
+use super::resolve::{Origin, Resource};
+use crate::launch::{GrantKind, Launch, child_fd_numbers};
+
+/// A configuration whose tags have all been resolved: the value (fd leaves hold indices into
+/// `resources`) and the open descriptors.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The argdata tree; each fd leaf holds an index into `resources`.
+    pub value: Value,
+    /// The descriptors the tags opened.
+    pub resources: Vec<Resource>,
+}
+
+/// Errors of [`Resolved::plan`]; only malformed trees built by hand trigger them.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// An fd leaf holds an index with no resource.
+    #[error("fd leaf {0} names no resolved descriptor")]
+    UnknownResource(i32),
+    /// The tree nests deeper than argdata allows.
+    #[error("the configuration nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// Two different resources claim the same standard descriptor.
+    #[error("standard descriptor {0} is granted twice")]
+    StdioTwice(RawFd),
+}
+
+/// One descriptor the program receives.
+#[derive(Debug)]
+pub struct Grant {
+    /// The launcher's descriptor.
+    pub fd: OwnedFd,
+    /// How it is passed.
+    pub kind: GrantKind,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The number the program sees.
+    pub number: RawFd,
+    /// For sockets: the map key under which it first appears (for `LISTEN_FDNAMES`).
+    pub name: Option<String>,
+}
+
+/// Everything needed to start the program: the grants in launch order and the encoded
+/// argdata whose fd leaves hold the numbers the program sees.
+#[derive(Debug)]
+pub struct Plan {
+    /// Descriptors, in the order they must be granted.
+    pub grants: Vec<Grant>,
+    /// The encoded argdata.
+    pub bytes: Vec<u8>,
+    /// Whether sockets were numbered first (listen-fds mode).
+    pub listen_fds: bool,
+}
+
+impl Resolved {
+    /// Numbers the descriptors as `docs/startup.md` describes (standard streams at 0-2, the
+    /// rest from 3 in order of first appearance, sockets first in listen-fds mode) and
+    /// encodes the argdata with those numbers. Resources that no leaf names are closed.
+    ///
+    /// # Errors
+    /// See [`PlanError`].
+    pub fn plan(self, listen_fds: bool) -> Result<Plan, PlanError> {
+        let Resolved { value, resources } = self;
+        let count = resources.len();
+        // The encoder lists descriptors deduplicated in order of first appearance.
+        let order: Vec<usize> = value
+            .encode()
+            .fds
+            .iter()
+            .map(|f| usize::try_from(f.0).ok().filter(|i| *i < count).ok_or(PlanError::UnknownResource(f.0)))
+            .collect::<Result<_, _>>()?;
+        let kinds: Vec<GrantKind> = order.iter().map(|i| resources[*i].kind).collect();
+        let numbers = child_fd_numbers(&kinds, listen_fds);
+        let mut stdio = [false; 3];
+        for n in &numbers {
+            if let Some(seen) = usize::try_from(*n).ok().and_then(|i| stdio.get_mut(i)) {
+                if *seen {
+                    return Err(PlanError::StdioTwice(*n));
+                }
+                *seen = true;
+            }
+        }
+        let mut number_of = vec![None; count];
+        for (i, n) in order.iter().zip(&numbers) {
+            number_of[*i] = Some(*n);
+        }
+        let mut names = vec![None; count];
+        let value = renumber(value, &number_of, &resources, &mut names, MAX_DEPTH)?;
+        let mut bytes = Vec::new();
+        value
+            .encode_raw_fds_into(&mut bytes)
+            .map_err(|_| PlanError::UnknownResource(-1))?;
+        let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
+        let grants = order
+            .iter()
+            .zip(&numbers)
+            .filter_map(|(i, n)| {
+                let r = slots[*i].take()?;
+                Some(Grant {
+                    fd: r.fd,
+                    kind: r.kind,
+                    origin: r.origin,
+                    number: *n,
+                    name: names[*i].take(),
+                })
+            })
+            .collect();
+        Ok(Plan {
+            grants,
+            bytes,
+            listen_fds,
+        })
+    }
+}
+
+/// Replaces resource indices by program-side numbers and records, for each socket, the first
+/// string map key it appears under.
+fn renumber(
+    value: Value,
+    number_of: &[Option<RawFd>],
+    resources: &[Resource],
+    names: &mut [Option<String>],
+    depth: usize,
+) -> Result<Value, PlanError> {
+    let depth = depth.checked_sub(1).ok_or(PlanError::TooDeep)?;
+    Ok(match value {
+        Value::Fd(Fd(i)) => {
+            let n = usize::try_from(i)
+                .ok()
+                .and_then(|i| number_of.get(i).copied().flatten())
+                .ok_or(PlanError::UnknownResource(i))?;
+            Value::Fd(Fd(n))
+        }
+        Value::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|v| renumber(v, number_of, resources, names, depth))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(entries) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                let k = renumber(k, number_of, resources, names, depth)?;
+                if let (Value::Str(key), Value::Fd(Fd(i))) = (&k, &v) {
+                    if let Some(idx) = usize::try_from(*i).ok().filter(|i| *i < resources.len()) {
+                        if resources[idx].kind == GrantKind::Socket && names[idx].is_none() {
+                            names[idx] = Some(key.clone());
+                        }
+                    }
+                }
+                let v = renumber(v, number_of, resources, names, depth)?;
+                out.push((k, v));
+            }
+            Value::Map(out)
+        }
+        other => other,
+    })
+}
+
+/// A name systemd accepts in `LISTEN_FDNAMES`: at most 255 printable ASCII characters other
+/// than `:`; anything else becomes `unknown`.
+#[must_use]
+pub fn listen_fd_name(name: Option<&str>) -> String {
+    match name {
+        Some(n)
+            if !n.is_empty()
+                && n.len() <= 255
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b':') =>
+        {
+            n.to_owned()
+        }
+        _ => "unknown".to_owned(),
+    }
+}
+
+impl Plan {
+    /// Hands the grants and the argdata to `launch` (whose listen-fds setting is made to
+    /// match the plan's).
+    #[must_use]
+    pub fn apply(self, launch: Launch) -> Launch {
+        let mut launch = launch.listen_fds(self.listen_fds);
+        for g in self.grants {
+            launch = if g.kind == GrantKind::Socket {
+                let name = listen_fd_name(g.name.as_deref());
+                launch.grant_named(g.fd, g.kind, name)
+            } else {
+                launch.grant(g.fd, g.kind)
+            };
+        }
+        launch.argdata(self.bytes)
+    }
+
+    /// The program-side numbers, in grant order.
+    #[must_use]
+    pub fn numbers(&self) -> Vec<RawFd> {
+        self.grants.iter().map(|g| g.number).collect()
+    }
+
+    /// The argdata as YAML (the `argdata` printer's syntax; fd leaves show the numbers the
+    /// program sees), followed by one comment line per descriptor.
+    ///
+    /// # Errors
+    /// Only if the encoded bytes do not decode, which would be a bug in the encoder.
+    pub fn to_yaml(&self) -> Result<String, argdata::Error> {
+        let mut s = argdata::yaml::to_string(argdata::Argdata::new(&self.bytes))?;
+        for g in &self.grants {
+            s.push_str(&format!("# fd {}: {}\n", g.number, g.origin));
+        }
+        Ok(s)
+    }
+}

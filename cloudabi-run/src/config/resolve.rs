@@ -1,0 +1,738 @@
+//! Turning the four local tags into open descriptors.
+//!
+//! This is the only code in the launcher that uses ambient authority (paths relative to the
+//! launcher's working directory, the launcher's network namespace, the descriptors it
+//! inherited). Every such use goes through an [`AmbientAuthority`] method, so it is visible at
+//! each call site and impossible to reach from code that was not handed the token.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use argdata::{Fd, Value};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use super::error::ConfigErrorKind;
+use crate::launch::GrantKind;
+use crate::sandbox::FileMode;
+
+/// The prefix `%TAG ! tag:nuxi.nl,2015:cloudabi/` gives local tags.
+pub const TAG_PREFIX: &str = "tag:nuxi.nl,2015:cloudabi/";
+
+/// Proof that the caller may use the launcher's ambient authority: open paths relative to its
+/// working directory, create sockets in its network namespace and duplicate the descriptors it
+/// inherited.
+///
+/// Only the launcher's configuration layer needs this; programs started by it never get one.
+/// Holding the token makes the few places that reach outside the capability model easy to
+/// find: they are exactly the methods of this type.
+#[derive(Debug)]
+pub struct AmbientAuthority {
+    _private: (),
+}
+
+impl AmbientAuthority {
+    /// Claims the process's ambient authority.
+    ///
+    /// ```
+    /// let authority = cloudabi_run::config::AmbientAuthority::claim();
+    /// # let _ = authority;
+    /// ```
+    #[must_use]
+    pub fn claim() -> AmbientAuthority {
+        AmbientAuthority { _private: () }
+    }
+
+    /// Opens `path` (relative paths against the working directory) with `flags`, always adding
+    /// `O_CLOEXEC` and `O_NOCTTY`. `mode` is used when `O_CREAT` is given.
+    pub fn open(&self, path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+        loop {
+            match rustix::fs::open(path, flags | OFlags::CLOEXEC | OFlags::NOCTTY, mode) {
+                Err(Errno::INTR) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Duplicates inherited descriptor `fd` (close-on-exec set on the copy). Fails with
+    /// `EBADF` if `fd` is not open.
+    pub fn dup_inherited(&self, fd: RawFd) -> Result<OwnedFd, Errno> {
+        if fd < 0 {
+            return Err(Errno::BADF);
+        }
+        // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; an unopened `fd` makes it
+        // fail with EBADF instead of touching anything.
+        let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if new < 0 {
+            return Err(Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ));
+        }
+        // SAFETY: `new` was just returned by fcntl, is open, and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    }
+
+    /// A new socket (close-on-exec) of `family` and `ty`.
+    pub fn socket(&self, family: AddressFamily, ty: SocketType) -> Result<OwnedFd, Errno> {
+        rustix::net::socket_with(family, ty, SocketFlags::CLOEXEC, None)
+    }
+
+    /// Binds `sock` to a network address.
+    pub fn bind_inet(&self, sock: &OwnedFd, addr: &SocketAddr) -> Result<(), Errno> {
+        rustix::net::bind(sock, addr)
+    }
+
+    /// Binds `sock` to a UNIX socket path (creating it).
+    pub fn bind_unix(&self, sock: &OwnedFd, addr: &SocketAddrUnix) -> Result<(), Errno> {
+        rustix::net::bind(sock, addr)
+    }
+
+    /// Connects `sock` to a network address.
+    pub fn connect_inet(&self, sock: &OwnedFd, addr: &SocketAddr) -> Result<(), Errno> {
+        loop {
+            match rustix::net::connect(sock, addr) {
+                Err(Errno::INTR) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Connects `sock` to a UNIX socket path.
+    pub fn connect_unix(&self, sock: &OwnedFd, addr: &SocketAddrUnix) -> Result<(), Errno> {
+        loop {
+            match rustix::net::connect(sock, addr) {
+                Err(Errno::INTR) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Resolves `host:port` through the system resolver.
+    pub fn lookup(&self, address: &str) -> std::io::Result<Vec<SocketAddr>> {
+        address.to_socket_addrs().map(Iterator::collect)
+    }
+}
+
+/// What a granted descriptor came from; shown by `--check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `!fd stdin|stdout|stderr|N`.
+    Inherited(RawFd),
+    /// `!file`: the path and whether it is a directory.
+    File {
+        /// The path as written.
+        path: PathBuf,
+        /// Whether it turned out to be a directory.
+        directory: bool,
+        /// The access mode.
+        mode: FileMode,
+    },
+    /// `!socket`.
+    Socket {
+        /// `bind` or `connect`.
+        bound: bool,
+        /// The address as written.
+        address: String,
+        /// `stream`, `dgram` or `seqpacket`.
+        ty: &'static str,
+    },
+    /// `!executable`.
+    Executable(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Inherited(0) => f.write_str("the launcher's standard input"),
+            Origin::Inherited(1) => f.write_str("the launcher's standard output"),
+            Origin::Inherited(2) => f.write_str("the launcher's standard error"),
+            Origin::Inherited(n) => write!(f, "the launcher's descriptor {n}"),
+            Origin::File {
+                path,
+                directory,
+                mode,
+            } => {
+                let what = if *directory { "directory" } else { "file" };
+                write!(f, "{what} {}, {}", path.display(), mode_name(*mode))
+            }
+            Origin::Socket { bound, address, ty } => {
+                let how = if *bound { "bound to" } else { "connected to" };
+                write!(f, "{ty} socket {how} {address}")
+            }
+            Origin::Executable(p) => write!(f, "executable {}", p.display()),
+        }
+    }
+}
+
+fn mode_name(mode: FileMode) -> &'static str {
+    match mode {
+        FileMode::Read => "read",
+        FileMode::Write => "write",
+        FileMode::Append => "append",
+        FileMode::ReadWrite => "readwrite",
+    }
+}
+
+/// One descriptor opened for the configuration.
+#[derive(Debug)]
+pub struct Resource {
+    /// The descriptor (closed when dropped).
+    pub fd: OwnedFd,
+    /// How the launcher passes it.
+    pub kind: GrantKind,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// Resolves tags to descriptors, keeping every descriptor it opened.
+///
+/// The value a tag resolves to is an fd leaf holding the index of its [`Resource`] in
+/// [`Resolver::into_resources`]; `!fd` with the same descriptor twice, and `!executable`,
+/// resolve to one resource each.
+pub struct Resolver<'a> {
+    authority: &'a AmbientAuthority,
+    program: &'a Path,
+    resources: Vec<Resource>,
+    inherited: HashMap<RawFd, usize>,
+    executable: Option<usize>,
+    max_fds: usize,
+}
+
+impl fmt::Debug for Resolver<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("program", &self.program)
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most descriptors one configuration may open (the launcher's limit is 65533).
+pub const MAX_RESOURCES: usize = 65_000;
+
+impl<'a> Resolver<'a> {
+    /// A resolver for a configuration of `program` (the path `!executable` opens).
+    #[must_use]
+    pub fn new(authority: &'a AmbientAuthority, program: &'a Path) -> Resolver<'a> {
+        Resolver {
+            authority,
+            program,
+            resources: Vec::new(),
+            inherited: HashMap::new(),
+            executable: None,
+            max_fds: MAX_RESOURCES,
+        }
+    }
+
+    /// The descriptors opened so far, in the order they were opened.
+    #[must_use]
+    pub fn into_resources(self) -> Vec<Resource> {
+        self.resources
+    }
+
+    /// Resolves one tagged node. `tag` is the full tag (`tag:nuxi.nl,2015:cloudabi/fd`) or
+    /// its suffix (`fd`); `node` is the node's content: a string for scalars, a map for
+    /// mappings, `Null` for an empty node.
+    ///
+    /// # Errors
+    /// The tag is unknown, its content malformed, or opening failed. Nothing opened by this
+    /// call stays open on error.
+    pub fn resolve(&mut self, tag: &str, node: &Value) -> Result<Value, ConfigErrorKind> {
+        let name = tag.strip_prefix(TAG_PREFIX).unwrap_or(tag);
+        let name = name.strip_prefix('!').unwrap_or(name);
+        if self.resources.len() >= self.max_fds {
+            return Err(ConfigErrorKind::TooManyFds(self.max_fds));
+        }
+        let index = match name {
+            "fd" => self.fd(node)?,
+            "file" => self.file(node)?,
+            "socket" => self.socket(node)?,
+            "executable" => self.executable(node)?,
+            other => return Err(ConfigErrorKind::UnknownTag(other.to_owned())),
+        };
+        Ok(Value::Fd(Fd(i32::try_from(index).map_err(|_| {
+            ConfigErrorKind::TooManyFds(self.max_fds)
+        })?)))
+    }
+
+    fn push(&mut self, fd: OwnedFd, kind: GrantKind, origin: Origin) -> usize {
+        self.resources.push(Resource { fd, kind, origin });
+        self.resources.len() - 1
+    }
+
+    fn owns(&self, fd: RawFd) -> bool {
+        self.resources.iter().any(|r| r.fd.as_raw_fd() == fd)
+    }
+
+    fn fd(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+        let text = match node {
+            Value::Str(s) => s.trim().to_owned(),
+            Value::Int(i) => i.to_string(),
+            _ => {
+                return Err(ConfigErrorKind::Shape {
+                    tag: "fd",
+                    expected: "stdin, stdout, stderr or a descriptor number",
+                });
+            }
+        };
+        let number: RawFd = match text.as_str() {
+            "stdin" => 0,
+            "stdout" => 1,
+            "stderr" => 2,
+            t if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t
+                .parse()
+                .map_err(|_| ConfigErrorKind::BadFdName(text.clone()))?,
+            _ => return Err(ConfigErrorKind::BadFdName(text)),
+        };
+        if let Some(&i) = self.inherited.get(&number) {
+            return Ok(i);
+        }
+        if self.owns(number) {
+            return Err(ConfigErrorKind::FdOwnedByLauncher(number));
+        }
+        let fd = self
+            .authority
+            .dup_inherited(number)
+            .map_err(|e| ConfigErrorKind::FdNotOpen {
+                fd: number,
+                source: e.into(),
+            })?;
+        let kind = match number {
+            0 => GrantKind::Stdin,
+            1 => GrantKind::Stdout,
+            2 => GrantKind::Stderr,
+            _ => inherited_kind(&fd),
+        };
+        let i = self.push(fd, kind, Origin::Inherited(number));
+        self.inherited.insert(number, i);
+        Ok(i)
+    }
+
+    fn file(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+        const TAG: &str = "file";
+        let entries = options(TAG, node, "a map with `path` (and `mode`, `create`)")?;
+        let mut path = None;
+        let mut mode = None;
+        let mut create = None;
+        for (key, value) in entries {
+            match key {
+                "path" => {
+                    set_once(TAG, key, &mut path, string_option(TAG, "path", value, "a path")?)?
+                }
+                "mode" => {
+                    let m = match string_option(TAG, "mode", value, MODES)? {
+                        "read" => FileMode::Read,
+                        "write" => FileMode::Write,
+                        "append" => FileMode::Append,
+                        "readwrite" => FileMode::ReadWrite,
+                        _ => {
+                            return Err(ConfigErrorKind::BadOption {
+                                tag: TAG,
+                                key: "mode",
+                                expected: MODES,
+                            });
+                        }
+                    };
+                    set_once(TAG, key, &mut mode, m)?;
+                }
+                "create" => {
+                    let c = match value {
+                        Value::Bool(b) => *b,
+                        Value::Str(s) if s == "true" => true,
+                        Value::Str(s) if s == "false" => false,
+                        _ => {
+                            return Err(ConfigErrorKind::BadOption {
+                                tag: TAG,
+                                key: "create",
+                                expected: "true or false",
+                            });
+                        }
+                    };
+                    set_once(TAG, key, &mut create, c)?;
+                }
+                other => {
+                    return Err(ConfigErrorKind::UnknownKey {
+                        tag: TAG,
+                        key: other.to_owned(),
+                    });
+                }
+            }
+        }
+        let path = PathBuf::from(path.ok_or(ConfigErrorKind::MissingKey {
+            tag: TAG,
+            what: "a `path`",
+        })?);
+        if path.as_os_str().is_empty() {
+            return Err(ConfigErrorKind::BadOption {
+                tag: TAG,
+                key: "path",
+                expected: "a non-empty path",
+            });
+        }
+        let mode = mode.unwrap_or(FileMode::Read);
+        let create = create.unwrap_or(false);
+        let (fd, directory) = self.open_file(&path, mode, create)?;
+        let kind = if directory {
+            GrantKind::Dir(mode)
+        } else {
+            GrantKind::File(mode)
+        };
+        Ok(self.push(
+            fd,
+            kind,
+            Origin::File {
+                path,
+                directory,
+                mode,
+            },
+        ))
+    }
+
+    /// Opens a `!file` path: a file with the mode's access flags, or, when the path is a
+    /// directory, a directory descriptor (`O_RDONLY | O_DIRECTORY`) beneath which the program
+    /// may open paths as the mode allows.
+    fn open_file(
+        &self,
+        path: &Path,
+        mode: FileMode,
+        create: bool,
+    ) -> Result<(OwnedFd, bool), ConfigErrorKind> {
+        let err = |e: Errno| ConfigErrorKind::Open {
+            path: path.to_owned(),
+            source: e.into(),
+        };
+        let mut flags = match mode {
+            FileMode::Read => OFlags::RDONLY,
+            FileMode::Write => OFlags::WRONLY,
+            FileMode::Append => OFlags::WRONLY | OFlags::APPEND,
+            FileMode::ReadWrite => OFlags::RDWR,
+        };
+        if create {
+            flags |= OFlags::CREATE;
+        }
+        // Non-blocking so that opening a FIFO does not hang the launcher; cleared below.
+        let fd = match self
+            .authority
+            .open(path, flags | OFlags::NONBLOCK, Mode::from(0o666))
+        {
+            Ok(fd) => fd,
+            // Writable modes refuse directories; a directory grant is a read-only descriptor
+            // whose rights beneath it the sandbox sets from the mode.
+            Err(Errno::ISDIR) => {
+                let fd = self
+                    .authority
+                    .open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+                    .map_err(err)?;
+                return Ok((fd, true));
+            }
+            Err(e) => return Err(err(e)),
+        };
+        rustix::fs::fcntl_setfl(&fd, flags & !(OFlags::CREATE | OFlags::ACCMODE)).map_err(err)?;
+        let stat = rustix::fs::fstat(&fd).map_err(err)?;
+        let directory = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
+        Ok((fd, directory))
+    }
+
+    fn socket(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+        const TAG: &str = "socket";
+        let entries = options(
+            TAG,
+            node,
+            "a map with `bind` or `connect` (and `type`)",
+        )?;
+        let mut bind = None;
+        let mut connect = None;
+        let mut ty = None;
+        for (key, value) in entries {
+            match key {
+                "bind" => set_once(TAG, key, &mut bind, string_option(TAG, "bind", value, ADDR)?)?,
+                "connect" => set_once(
+                    TAG,
+                    key,
+                    &mut connect,
+                    string_option(TAG, "connect", value, ADDR)?,
+                )?,
+                "type" => {
+                    let t = match string_option(TAG, "type", value, TYPES)? {
+                        "stream" => ("stream", SocketType::STREAM),
+                        "dgram" => ("dgram", SocketType::DGRAM),
+                        "seqpacket" => ("seqpacket", SocketType::SEQPACKET),
+                        _ => {
+                            return Err(ConfigErrorKind::BadOption {
+                                tag: TAG,
+                                key: "type",
+                                expected: TYPES,
+                            });
+                        }
+                    };
+                    set_once(TAG, key, &mut ty, t)?;
+                }
+                other => {
+                    return Err(ConfigErrorKind::UnknownKey {
+                        tag: TAG,
+                        key: other.to_owned(),
+                    });
+                }
+            }
+        }
+        let (bound, address) = match (bind, connect) {
+            (Some(a), None) => (true, a),
+            (None, Some(a)) => (false, a),
+            _ => {
+                return Err(ConfigErrorKind::MissingKey {
+                    tag: TAG,
+                    what: "exactly one of `bind` and `connect`",
+                });
+            }
+        };
+        let (ty_name, ty) = ty.unwrap_or(("stream", SocketType::STREAM));
+        let fd = self.open_socket(address, bound, ty)?;
+        Ok(self.push(
+            fd,
+            GrantKind::Socket,
+            Origin::Socket {
+                bound,
+                address: address.to_owned(),
+                ty: ty_name,
+            },
+        ))
+    }
+
+    fn open_socket(
+        &self,
+        address: &str,
+        bound: bool,
+        ty: SocketType,
+    ) -> Result<OwnedFd, ConfigErrorKind> {
+        let a = self.authority;
+        let fail = |op: &'static str| {
+            move |e: Errno| ConfigErrorKind::Socket {
+                address: address.to_owned(),
+                op,
+                source: e.into(),
+            }
+        };
+        let listens = bound && ty != SocketType::DGRAM;
+        match parse_address(a, address)? {
+            Address::Unix(path) => {
+                let addr = SocketAddrUnix::new(path.as_path()).map_err(|e| {
+                    ConfigErrorKind::BadAddress {
+                        address: address.to_owned(),
+                        reason: std::io::Error::from(e).to_string(),
+                    }
+                })?;
+                let sock = a.socket(AddressFamily::UNIX, ty).map_err(fail("socket"))?;
+                if bound {
+                    a.bind_unix(&sock, &addr).map_err(fail("bind"))?;
+                } else {
+                    a.connect_unix(&sock, &addr).map_err(fail("connect"))?;
+                }
+                if listens {
+                    rustix::net::listen(&sock, LISTEN_BACKLOG).map_err(fail("listen"))?;
+                }
+                Ok(sock)
+            }
+            Address::Inet(addr) => {
+                let family = if addr.is_ipv4() {
+                    AddressFamily::INET
+                } else {
+                    AddressFamily::INET6
+                };
+                let sock = a.socket(family, ty).map_err(fail("socket"))?;
+                if bound {
+                    if ty == SocketType::STREAM {
+                        rustix::net::sockopt::set_socket_reuseaddr(&sock, true)
+                            .map_err(fail("setsockopt(SO_REUSEADDR)"))?;
+                    }
+                    a.bind_inet(&sock, &addr).map_err(fail("bind"))?;
+                } else {
+                    a.connect_inet(&sock, &addr).map_err(fail("connect"))?;
+                }
+                if listens {
+                    rustix::net::listen(&sock, LISTEN_BACKLOG).map_err(fail("listen"))?;
+                }
+                Ok(sock)
+            }
+        }
+    }
+
+    fn executable(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+        match node {
+            Value::Null => {}
+            Value::Str(s) if s.is_empty() => {}
+            Value::Map(m) if m.is_empty() => {}
+            _ => {
+                return Err(ConfigErrorKind::Shape {
+                    tag: "executable",
+                    expected: "no content",
+                });
+            }
+        }
+        if let Some(i) = self.executable {
+            return Ok(i);
+        }
+        let fd = self
+            .authority
+            .open(self.program, OFlags::RDONLY, Mode::empty())
+            .map_err(|e| ConfigErrorKind::Executable {
+                path: self.program.to_owned(),
+                source: e.into(),
+            })?;
+        let i = self.push(
+            fd,
+            GrantKind::Other,
+            Origin::Executable(self.program.to_owned()),
+        );
+        self.executable = Some(i);
+        Ok(i)
+    }
+}
+
+const MODES: &str = "read, write, append or readwrite";
+const TYPES: &str = "stream, dgram or seqpacket";
+const ADDR: &str = "an address: host:port, [v6]:port or /unix/path";
+const LISTEN_BACKLOG: i32 = 128;
+
+/// How an inherited descriptor (`!fd N`, N > 2) is passed: sockets as sockets (numbered first
+/// in listen-fds mode), directories as read-only directories, the rest as is.
+fn inherited_kind(fd: &OwnedFd) -> GrantKind {
+    let Ok(stat) = rustix::fs::fstat(fd) else {
+        return GrantKind::Other;
+    };
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Socket => GrantKind::Socket,
+        FileType::Directory => GrantKind::Dir(FileMode::Read),
+        FileType::RegularFile => match rustix::fs::fcntl_getfl(fd) {
+            Ok(fl) if fl.contains(OFlags::APPEND) => GrantKind::File(FileMode::Append),
+            Ok(fl) if fl & OFlags::ACCMODE == OFlags::WRONLY => GrantKind::File(FileMode::Write),
+            Ok(fl) if fl & OFlags::ACCMODE == OFlags::RDWR => GrantKind::File(FileMode::ReadWrite),
+            Ok(_) => GrantKind::File(FileMode::Read),
+            Err(_) => GrantKind::Other,
+        },
+        _ => GrantKind::Other,
+    }
+}
+
+/// A parsed `!socket` address.
+#[derive(Debug, PartialEq, Eq)]
+enum Address {
+    Unix(PathBuf),
+    Inet(SocketAddr),
+}
+
+fn parse_address(a: &AmbientAuthority, text: &str) -> Result<Address, ConfigErrorKind> {
+    let bad = |reason: &str| ConfigErrorKind::BadAddress {
+        address: text.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if text.starts_with('/') {
+        return Ok(Address::Unix(PathBuf::from(text)));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(Address::Inet(addr));
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(bad(
+            "expected host:port, [v6]:port or a UNIX socket path starting with /",
+        ));
+    };
+    if host.is_empty() || host.contains(':') || host.starts_with('[') {
+        return Err(bad("malformed host"));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(bad("the port must be a number from 0 to 65535"));
+    }
+    let addrs = a.lookup(text).map_err(|e| bad(&e.to_string()))?;
+    // Prefer IPv4 when a name resolves to both, as `localhost` does.
+    addrs
+        .iter()
+        .find(|x| x.is_ipv4())
+        .or(addrs.first())
+        .map(|x| Address::Inet(*x))
+        .ok_or_else(|| bad("the name resolves to no address"))
+}
+
+/// The entries of a tag's map content, with string keys.
+fn options<'v>(
+    tag: &'static str,
+    node: &'v Value,
+    expected: &'static str,
+) -> Result<Vec<(&'v str, &'v Value)>, ConfigErrorKind> {
+    let Value::Map(entries) = node else {
+        return Err(ConfigErrorKind::Shape { tag, expected });
+    };
+    entries
+        .iter()
+        .map(|(k, v)| match k {
+            Value::Str(s) => Ok((s.as_str(), v)),
+            _ => Err(ConfigErrorKind::Shape { tag, expected }),
+        })
+        .collect()
+}
+
+fn string_option<'v>(
+    tag: &'static str,
+    key: &'static str,
+    value: &'v Value,
+    expected: &'static str,
+) -> Result<&'v str, ConfigErrorKind> {
+    match value {
+        Value::Str(s) => Ok(s),
+        _ => Err(ConfigErrorKind::BadOption { tag, key, expected }),
+    }
+}
+
+fn set_once<T>(
+    tag: &'static str,
+    key: &str,
+    slot: &mut Option<T>,
+    value: T,
+) -> Result<(), ConfigErrorKind> {
+    if slot.is_some() {
+        return Err(ConfigErrorKind::DuplicateKey {
+            tag,
+            key: key.to_owned(),
+        });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let a = AmbientAuthority::claim();
+        assert_eq!(
+            parse_address(&a, "/run/x.sock").unwrap(),
+            Address::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            parse_address(&a, "127.0.0.1:80").unwrap(),
+            Address::Inet("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(
+            parse_address(&a, "[::1]:8080").unwrap(),
+            Address::Inet("[::1]:8080".parse().unwrap())
+        );
+        assert!(matches!(
+            parse_address(&a, "localhost:99").unwrap(),
+            Address::Inet(x) if x.port() == 99 && x.ip().is_loopback()
+        ));
+        for bad in ["", "nohost", "::1:80", "host:port", "host:70000", ":80", "[::1:80"] {
+            assert!(
+                matches!(
+                    parse_address(&a, bad),
+                    Err(ConfigErrorKind::BadAddress { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Errors of the launcher.
+
+use crate::sys::Stage;
+
+/// Building the sandbox policy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The kernel's Landlock ABI is older than 7 (0: Landlock disabled) and best-effort mode is
+    /// off.
+    #[error("Landlock ABI 7 required, kernel provides {0} (use best-effort mode to run anyway)")]
+    LandlockAbi(u32),
+    /// The Landlock ruleset could not be built.
+    #[error("Landlock ruleset: {0}")]
+    Landlock(#[from] landlock::RulesetError),
+    /// The seccomp filter could not be compiled.
+    #[error("seccomp filter: {0}")]
+    Seccomp(#[from] seccompiler::BackendError),
+    /// No user namespace could be created and the launcher is not root.
+    #[error("cannot create namespaces: {0} (use best-effort mode to run anyway)")]
+    Namespaces(std::io::Error),
+    /// No directory to mount the empty root on.
+    #[error("no directory among /tmp, /mnt, /run, /dev to mount the empty root on")]
+    NoMountpoint,
+}
+
+/// Starting or waiting for the program failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The program could not be opened.
+    #[error("cannot open program {path}: {source}")]
+    Program {
+        /// The path as given.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// An argument or environment string contains a NUL byte.
+    #[error("argument or environment string contains a NUL byte")]
+    NulByte,
+    /// More descriptors than the kernel allows were granted, or a stdio slot was granted twice.
+    #[error("invalid descriptor grants: {0}")]
+    Grants(&'static str),
+    /// The sandbox policy could not be built.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A system call in the launcher failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What the launcher was doing.
+        what: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The child failed while setting itself up; the program was not started.
+    #[error("setup of the sandboxed process failed while {stage}: {source}")]
+    Setup {
+        /// The failing step (`None`: unknown code).
+        stage: StageName,
+        /// The error the kernel returned.
+        source: std::io::Error,
+    },
+}
+
+/// The failing setup step, printable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageName(pub Option<Stage>);
+
+impl std::fmt::Display for StageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(s) => s.fmt(f),
+            None => f.write_str("an unknown step"),
+        }
+    }
+}
+
+impl LaunchError {
+    pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> LaunchError {
+        move |source| LaunchError::Io { what, source }
+    }
+}

@@ -1,0 +1,689 @@
+//! Starting a program with exactly its granted descriptors, inside the sandbox.
+//!
+//! ```no_run
+//! use std::os::fd::OwnedFd;
+//! use cloudabi_run::launch::{GrantKind, Launch};
+//! use cloudabi_run::sandbox::FileMode;
+//!
+//! let www: OwnedFd = std::fs::File::open("/srv/www")?.into();
+//! let launch = Launch::new("/usr/local/bin/server").grant(www, GrantKind::Dir(FileMode::Read));
+//! // The config layer encodes its argdata with these numbers as the fd leaves.
+//! assert_eq!(launch.fd_numbers(), vec![3]);
+//! let outcome = launch.argdata(b"...".to_vec()).run()?;
+//! std::process::exit(outcome.exit_code());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::ffi::{CString, OsString, c_char, c_int};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
+
+use crate::error::{LaunchError, SandboxError, StageName};
+use crate::sandbox::{self, FileMode, SandboxOptions, Skipped};
+use crate::sys::{self, ChildPlan, NamespacePlan};
+
+/// The largest argdata the launcher passes (the receiving side's limit, docs/startup.md).
+pub const MAX_ARGDATA: usize = 64 << 20;
+
+/// What a granted descriptor is; decides its number and how it is passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GrantKind {
+    /// A regular file opened with this mode. `Append` files are relayed through a pipe, see
+    /// [`FileMode::Append`].
+    File(FileMode),
+    /// A directory; the program may open paths beneath it as the mode allows (Landlock).
+    Dir(FileMode),
+    /// A socket (listening or connected). In listen-fds mode sockets are numbered first.
+    Socket,
+    /// Standard input: always fd 0.
+    Stdin,
+    /// Standard output: always fd 1.
+    Stdout,
+    /// Standard error: always fd 2.
+    Stderr,
+    /// Anything else (pipes, event fds, ...), passed as is.
+    Other,
+}
+
+impl GrantKind {
+    fn stdio_slot(self) -> Option<RawFd> {
+        match self {
+            GrantKind::Stdin => Some(0),
+            GrantKind::Stdout => Some(1),
+            GrantKind::Stderr => Some(2),
+            _ => None,
+        }
+    }
+}
+
+/// The descriptor number the program sees for each grant, in grant order.
+///
+/// Stdio grants get 0, 1, 2; every other grant gets 3, 4, ... in order, except that in
+/// listen-fds mode all sockets come first. The argdata memfd is then `3 + n` where `n` is the
+/// number of non-stdio grants (see [`argdata_fd_number`]).
+pub fn child_fd_numbers(kinds: &[GrantKind], listen_fds: bool) -> Vec<RawFd> {
+    let mut out = vec![-1; kinds.len()];
+    let mut next = 3;
+    if listen_fds {
+        for (i, k) in kinds.iter().enumerate() {
+            if *k == GrantKind::Socket {
+                out[i] = next;
+                next += 1;
+            }
+        }
+    }
+    for (i, k) in kinds.iter().enumerate() {
+        if let Some(slot) = k.stdio_slot() {
+            out[i] = slot;
+        } else if out[i] < 0 {
+            out[i] = next;
+            next += 1;
+        }
+    }
+    out
+}
+
+/// The descriptor number of the argdata memfd: `3 + n`.
+pub fn argdata_fd_number(kinds: &[GrantKind]) -> RawFd {
+    3 + kinds.iter().filter(|k| k.stdio_slot().is_none()).count() as RawFd
+}
+
+/// Resource limits applied to the program (soft and hard).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `RLIMIT_AS`, bytes of address space.
+    pub memory: Option<u64>,
+    /// `RLIMIT_CPU`, seconds of CPU time.
+    pub cpu_time: Option<u64>,
+    /// `RLIMIT_NOFILE`, highest descriptor number plus one.
+    pub max_fds: Option<u64>,
+}
+
+struct Grant {
+    fd: OwnedFd,
+    kind: GrantKind,
+    name: Option<String>,
+}
+
+/// A program to start: builder for [`Launch::spawn`] and [`Launch::run`].
+pub struct Launch {
+    program: PathBuf,
+    argv: Vec<OsString>,
+    grants: Vec<Grant>,
+    argdata: Vec<u8>,
+    limits: Limits,
+    timeout: Option<Duration>,
+    instances: u32,
+    listen_fds: bool,
+    sandbox: SandboxOptions,
+}
+
+impl Launch {
+    /// A launch of `program` with `argv[0]` set to its path, no grants and empty argdata.
+    pub fn new(program: impl Into<PathBuf>) -> Launch {
+        let program = program.into();
+        Launch {
+            argv: vec![program.clone().into_os_string()],
+            program,
+            grants: Vec::new(),
+            argdata: Vec::new(),
+            limits: Limits::default(),
+            timeout: None,
+            instances: 1,
+            listen_fds: false,
+            sandbox: SandboxOptions::default(),
+        }
+    }
+
+    /// Replaces `argv[0]`.
+    pub fn arg0(mut self, arg0: impl Into<OsString>) -> Launch {
+        self.argv[0] = arg0.into();
+        self
+    }
+
+    /// Appends a command-line argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Launch {
+        self.argv.push(arg.into());
+        self
+    }
+
+    /// Grants a descriptor. Its number in the program is `fd_numbers()[i]` for the i-th grant.
+    pub fn grant(mut self, fd: OwnedFd, kind: GrantKind) -> Launch {
+        self.grants.push(Grant {
+            fd,
+            kind,
+            name: None,
+        });
+        self
+    }
+
+    /// Grants a socket with a name for `LISTEN_FDNAMES` (listen-fds mode).
+    pub fn grant_named(mut self, fd: OwnedFd, kind: GrantKind, name: impl Into<String>) -> Launch {
+        self.grants.push(Grant {
+            fd,
+            kind,
+            name: Some(name.into()),
+        });
+        self
+    }
+
+    /// The encoded argdata (fd leaves already holding the numbers of [`Launch::fd_numbers`]).
+    pub fn argdata(mut self, bytes: Vec<u8>) -> Launch {
+        self.argdata = bytes;
+        self
+    }
+
+    /// Resource limits.
+    pub fn limits(mut self, limits: Limits) -> Launch {
+        self.limits = limits;
+        self
+    }
+
+    /// Kill every instance's process group with `SIGKILL` after this long.
+    pub fn timeout(mut self, timeout: Duration) -> Launch {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Start `n` instances (at least 1) sharing the granted descriptors.
+    pub fn instances(mut self, n: u32) -> Launch {
+        self.instances = n.max(1);
+        self
+    }
+
+    /// systemd socket-activation mode: sockets numbered first, `LISTEN_*` set.
+    pub fn listen_fds(mut self, on: bool) -> Launch {
+        self.listen_fds = on;
+        self
+    }
+
+    /// Sandbox options.
+    pub fn sandbox(mut self, options: SandboxOptions) -> Launch {
+        self.sandbox = options;
+        self
+    }
+
+    /// The number each grant gets in the program, in grant order.
+    pub fn fd_numbers(&self) -> Vec<RawFd> {
+        child_fd_numbers(&self.kinds(), self.listen_fds)
+    }
+
+    fn kinds(&self) -> Vec<GrantKind> {
+        self.grants.iter().map(|g| g.kind).collect()
+    }
+
+    /// Starts the program and waits for it.
+    pub fn run(self) -> Result<Outcome, LaunchError> {
+        self.spawn()?.wait()
+    }
+
+    /// Starts every instance. Returns once each has passed its setup and called `execveat`
+    /// successfully; a setup failure is reported as [`LaunchError::Setup`] with no instance
+    /// left running.
+    pub fn spawn(self) -> Result<Running, LaunchError> {
+        let Launch {
+            program,
+            argv,
+            grants,
+            argdata,
+            limits,
+            timeout,
+            instances,
+            listen_fds,
+            sandbox: opts,
+        } = self;
+        let kinds: Vec<GrantKind> = grants.iter().map(|g| g.kind).collect();
+        let numbers = child_fd_numbers(&kinds, listen_fds);
+        let memfd_number = argdata_fd_number(&kinds);
+        let mut seen = [false; 3];
+        for n in &numbers {
+            if (0..3).contains(n) {
+                if seen[*n as usize] {
+                    return Err(LaunchError::Grants("a stdio slot is granted twice"));
+                }
+                seen[*n as usize] = true;
+            }
+        }
+        if memfd_number > 65_536 {
+            return Err(LaunchError::Grants("more than 65533 descriptors"));
+        }
+        if argdata.len() > MAX_ARGDATA {
+            return Err(LaunchError::Grants("argdata larger than 64 MiB"));
+        }
+
+        let prog_fd = rustix::fs::open(&program, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| LaunchError::Program {
+                path: program.clone(),
+                source: e.into(),
+            })?;
+        let dev_null_r = open_dev_null(OFlags::RDONLY)?;
+        let dev_null_w = open_dev_null(OFlags::WRONLY)?;
+
+        // Append-only files: the program gets a pipe, the launcher appends.
+        let mut relays = Vec::new();
+        let mut sources: Vec<OwnedFd> = Vec::with_capacity(grants.len());
+        let mut names = Vec::new();
+        let mut dirs = Vec::new();
+        for g in grants {
+            if listen_fds && g.kind == GrantKind::Socket {
+                names.push(g.name.clone().unwrap_or_else(|| "unknown".to_owned()));
+            }
+            if let GrantKind::Dir(mode) = g.kind {
+                dirs.push((sources.len(), mode));
+            }
+            if g.kind == GrantKind::File(FileMode::Append) {
+                let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .map_err(|e| LaunchError::io("creating an append relay pipe")(e.into()))?;
+                relays.push(std::thread::spawn(move || relay(r, g.fd)));
+                sources.push(w);
+            } else {
+                sources.push(g.fd);
+            }
+        }
+
+        let mut skipped = Vec::new();
+        let dir_fds: Vec<_> = dirs
+            .iter()
+            .map(|(i, mode)| (sources[*i].as_fd(), *mode))
+            .collect();
+        let landlock = sandbox::landlock_plan(&dir_fds, prog_fd.as_fd(), &opts, &mut skipped)?;
+        let seccomp = sandbox::seccomp_programs()?;
+
+        // argv and environment.
+        let argv_c = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()).map_err(|_| LaunchError::NulByte))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut env_c = vec![
+            CString::new(format!("CLOUDABI_ARGDATA_FD={memfd_number}"))
+                .map_err(|_| LaunchError::NulByte)?,
+        ];
+        let mut listen_pid_buf: Vec<u8> = Vec::new();
+        if listen_fds {
+            env_c.push(
+                CString::new(format!("LISTEN_FDS={}", names.len()))
+                    .map_err(|_| LaunchError::NulByte)?,
+            );
+            env_c.push(
+                CString::new(format!("LISTEN_FDNAMES={}", names.join(":")))
+                    .map_err(|_| LaunchError::NulByte)?,
+            );
+            listen_pid_buf.extend_from_slice(b"LISTEN_PID=");
+            listen_pid_buf.extend_from_slice(&[0u8; 21]);
+        }
+        let argv_ptrs: Vec<*const c_char> = argv_c
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let mut envp_ptrs: Vec<*const c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
+        let listen_pid = if listen_fds {
+            envp_ptrs.push(listen_pid_buf.as_ptr().cast());
+            // SAFETY: 11 is within the 32-byte buffer; the digits area is the 20 bytes after
+            // "LISTEN_PID=" and the final byte stays NUL.
+            Some((unsafe { listen_pid_buf.as_mut_ptr().add(11) }, 20))
+        } else {
+            None
+        };
+        envp_ptrs.push(std::ptr::null());
+
+        let (uid, gid) = sys::ids();
+        let mut ns = NamespacePlan {
+            clone_flags: (libc::CLONE_NEWUSER
+                | libc::CLONE_NEWNS
+                | libc::CLONE_NEWNET
+                | libc::CLONE_NEWIPC
+                | libc::CLONE_NEWUTS
+                | libc::CLONE_NEWPID
+                | libc::CLONE_NEWCGROUP) as libc::c_long,
+            id_maps: Some((
+                format!("0 {uid} 1\n").into_bytes(),
+                format!("0 {gid} 1\n").into_bytes(),
+            )),
+            root_mountpoint: Some(find_mountpoint()?),
+        };
+
+        let mut rlimits = Vec::new();
+        if let Some(v) = limits.memory {
+            rlimits.push((libc::RLIMIT_AS as c_int, v));
+        }
+        if let Some(v) = limits.cpu_time {
+            rlimits.push((libc::RLIMIT_CPU as c_int, v));
+        }
+        if let Some(v) = limits.max_fds {
+            rlimits.push((libc::RLIMIT_NOFILE as c_int, v));
+        }
+
+        let mut children: Vec<sys::Child> = Vec::new();
+        for _ in 0..instances {
+            let memfd = make_memfd(&argdata)?;
+            let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(memfd_number as usize + 1);
+            let mut slots: Vec<RawFd> = vec![-1; memfd_number as usize + 1];
+            for (src, n) in sources.iter().zip(&numbers) {
+                slots[*n as usize] = src.as_raw_fd();
+            }
+            for (i, slot) in slots.iter_mut().enumerate().take(3) {
+                if *slot < 0 {
+                    *slot = if i == 0 {
+                        dev_null_r.as_raw_fd()
+                    } else {
+                        dev_null_w.as_raw_fd()
+                    };
+                }
+            }
+            slots[memfd_number as usize] = memfd.as_raw_fd();
+            for (target, src) in slots.iter().enumerate() {
+                moves.push((*src, target as RawFd));
+            }
+            let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| LaunchError::io("creating the error pipe")(e.into()))?;
+            let mut plan = ChildPlan {
+                scratch: vec![-1; moves.len()],
+                moves,
+                err_fd: err_w.as_raw_fd(),
+                prog_fd: prog_fd.as_raw_fd(),
+                ruleset_fd: landlock.ruleset.as_ref().map(|f| f.as_raw_fd()),
+                landlock_flags: landlock.flags,
+                ns,
+                rlimits: rlimits.clone(),
+                drop_caps: true,
+                seccomp: seccomp.clone(),
+                seccomp_flags: sandbox::seccomp_flags(&opts),
+                argv: argv_ptrs.clone(),
+                envp: envp_ptrs.clone(),
+                listen_pid,
+            };
+            let spawned = spawn_with_fallback(&mut plan, &err_r, &opts, &mut skipped);
+            ns = plan.ns;
+            drop(err_w);
+            let child = match spawned {
+                Ok(c) => c,
+                Err(e) => {
+                    kill_all(&children);
+                    return Err(e);
+                }
+            };
+            match sys::read_failure(&err_r) {
+                Ok(None) => children.push(child),
+                Ok(Some(f)) => {
+                    let _ = sys::wait_pid(child.pid);
+                    kill_all(&children);
+                    return Err(LaunchError::Setup {
+                        stage: StageName(f.stage),
+                        source: io::Error::from_raw_os_error(f.errno),
+                    });
+                }
+                Err(e) => {
+                    sys::kill_group(child.pid, libc::SIGKILL);
+                    let _ = sys::wait_pid(child.pid);
+                    kill_all(&children);
+                    return Err(LaunchError::io("reading the error pipe")(e));
+                }
+            }
+        }
+        // The launcher's copies of the granted descriptors (and the relay pipes' write ends)
+        // are closed here, so that end-of-file reaches readers once the program is done.
+        drop(sources);
+        Ok(Running {
+            children,
+            relays,
+            timeout,
+            skipped,
+        })
+    }
+}
+
+/// Clones the child; when the user namespace is refused, retries without it if root (and
+/// without any namespace in best-effort mode otherwise).
+fn spawn_with_fallback(
+    plan: &mut ChildPlan,
+    err_r: &OwnedFd,
+    opts: &SandboxOptions,
+    skipped: &mut Vec<Skipped>,
+) -> Result<sys::Child, LaunchError> {
+    match sys::spawn_child(plan, err_r) {
+        Ok(c) => Ok(c),
+        Err(e) if plan.ns.id_maps.is_some() => {
+            if sys::ids().0 == 0 {
+                skipped.push(Skipped::UserNamespace(e.to_string()));
+                plan.ns.clone_flags &= !(libc::CLONE_NEWUSER as libc::c_long);
+                plan.ns.id_maps = None;
+            } else if opts.best_effort {
+                skipped.push(Skipped::Namespaces(e.to_string()));
+                plan.ns.clone_flags = 0;
+                plan.ns.id_maps = None;
+                plan.ns.root_mountpoint = None;
+            } else {
+                return Err(SandboxError::Namespaces(e).into());
+            }
+            sys::spawn_child(plan, err_r).map_err(LaunchError::io("clone"))
+        }
+        Err(e) => Err(LaunchError::io("clone")(e)),
+    }
+}
+
+fn kill_all(children: &[sys::Child]) {
+    for c in children {
+        sys::kill_group(c.pid, libc::SIGKILL);
+        let _ = sys::wait_pid(c.pid);
+    }
+}
+
+fn open_dev_null(flags: OFlags) -> Result<OwnedFd, LaunchError> {
+    rustix::fs::open("/dev/null", flags | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| LaunchError::io("opening /dev/null")(e.into()))
+}
+
+fn find_mountpoint() -> Result<CString, LaunchError> {
+    for p in ["/tmp", "/mnt", "/run", "/dev"] {
+        if Path::new(p).is_dir() {
+            return CString::new(p).map_err(|_| LaunchError::NulByte);
+        }
+    }
+    Err(SandboxError::NoMountpoint.into())
+}
+
+/// A sealed memfd holding `bytes`, offset 0.
+fn make_memfd(bytes: &[u8]) -> Result<OwnedFd, LaunchError> {
+    let err = |what| move |e: rustix::io::Errno| LaunchError::io(what)(e.into());
+    let fd = rustix::fs::memfd_create("argdata", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        .map_err(err("memfd_create"))?;
+    let mut off = 0;
+    while off < bytes.len() {
+        match rustix::io::write(&fd, &bytes[off..]) {
+            Ok(n) => off += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(err("writing the argdata memfd")(e)),
+        }
+    }
+    rustix::fs::fcntl_add_seals(
+        &fd,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )
+    .map_err(err("sealing the argdata memfd"))?;
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0)).map_err(err("seeking the memfd"))?;
+    Ok(fd)
+}
+
+/// Copies everything written to the pipe `from` to the file `to` (opened with `O_APPEND`
+/// by whoever granted it), until every writer has closed the pipe.
+fn relay(from: OwnedFd, to: OwnedFd) -> io::Result<u64> {
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = match rustix::io::read(&from, &mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut off = 0;
+        while off < n {
+            match rustix::io::write(&to, &buf[off..n]) {
+                Ok(w) => off += w,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        total += n as u64;
+    }
+}
+
+/// How one instance ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Normal exit with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    fn from_wait(status: c_int) -> ExitStatus {
+        if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+
+    /// The shell convention: the exit code, or 128 + signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// The result of [`Running::wait`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// One status per instance, in start order.
+    pub statuses: Vec<ExitStatus>,
+    /// Whether the timeout expired and the remaining instances were killed.
+    pub timed_out: bool,
+}
+
+impl Outcome {
+    /// The launcher's exit code: that of the first instance (in start order) that did not exit
+    /// with 0, else 0.
+    pub fn exit_code(&self) -> i32 {
+        self.statuses
+            .iter()
+            .map(|s| s.code())
+            .find(|c| *c != 0)
+            .unwrap_or(0)
+    }
+}
+
+/// Started instances. Dropping it without [`Running::wait`] kills them.
+pub struct Running {
+    children: Vec<sys::Child>,
+    relays: Vec<JoinHandle<io::Result<u64>>>,
+    timeout: Option<Duration>,
+    skipped: Vec<Skipped>,
+}
+
+impl Running {
+    /// Sandbox layers that were skipped (best-effort mode, or no user namespace as root).
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Process ids of the instances (as the launcher sees them).
+    pub fn pids(&self) -> Vec<i32> {
+        self.children.iter().map(|c| c.pid).collect()
+    }
+
+    /// Sends `signal` to every instance's process group (for forwarding `SIGTERM` and the
+    /// like). The program is pid 1 of its PID namespace, so it only receives signals it has a
+    /// handler for; `SIGKILL` always works.
+    pub fn signal(&self, signal: i32) {
+        for c in &self.children {
+            sys::kill_group(c.pid, signal);
+        }
+    }
+
+    /// Waits for every instance, killing all of them when the timeout expires, then for the
+    /// append relays to drain.
+    pub fn wait(mut self) -> Result<Outcome, LaunchError> {
+        let outcome = self.wait_inner();
+        // Every child is reaped (or, on an error, killed and reaped by `Drop`).
+        if outcome.is_ok() {
+            self.children.clear();
+        }
+        outcome
+    }
+
+    fn wait_inner(&mut self) -> Result<Outcome, LaunchError> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let mut statuses: Vec<Option<ExitStatus>> = vec![None; self.children.len()];
+        let mut timed_out = false;
+        while statuses.iter().any(Option::is_none) {
+            let pending: Vec<usize> = (0..statuses.len())
+                .filter(|i| statuses[*i].is_none())
+                .collect();
+            let fds: Vec<_> = pending
+                .iter()
+                .map(|i| self.children[*i].pidfd.as_fd())
+                .collect();
+            let wait_ms = match deadline {
+                None => -1,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        timed_out = true;
+                        for i in &pending {
+                            sys::kill_group(self.children[*i].pid, libc::SIGKILL);
+                        }
+                        -1
+                    } else {
+                        left.as_millis().min(i32::MAX as u128) as c_int + 1
+                    }
+                }
+            };
+            if timed_out {
+                for i in pending {
+                    let st =
+                        sys::wait_pid(self.children[i].pid).map_err(LaunchError::io("waitpid"))?;
+                    statuses[i] = Some(ExitStatus::from_wait(st));
+                }
+                break;
+            }
+            let ready = sys::poll_readable(&fds, wait_ms).map_err(LaunchError::io("poll"))?;
+            for r in ready {
+                let i = pending[r];
+                let st = sys::wait_pid(self.children[i].pid).map_err(LaunchError::io("waitpid"))?;
+                statuses[i] = Some(ExitStatus::from_wait(st));
+            }
+        }
+        for r in std::mem::take(&mut self.relays) {
+            match r.join() {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(LaunchError::io("relaying an append-only file")(e)),
+                Err(_) => {
+                    return Err(LaunchError::io("relaying an append-only file")(
+                        io::Error::other("relay thread panicked"),
+                    ));
+                }
+            }
+        }
+        Ok(Outcome {
+            statuses: statuses.into_iter().flatten().collect(),
+            timed_out,
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        kill_all(&self.children);
+    }
+}

@@ -1,0 +1,382 @@
+//! The kernel sandbox: which namespaces, which Landlock ruleset, which seccomp filters.
+//!
+//! This module only *builds* the policy (in the launcher, where allocation is fine). The child
+//! applies it between `clone` and `execveat` (see `sys`). The layers, outermost first:
+//!
+//! 1. **Namespaces**: user (root inside mapped to the launcher's uid, a single id), mount (the
+//!    root becomes an empty read-only tmpfs after `pivot_root`; the old root is detached, so no
+//!    absolute path resolves to anything real), network (only `lo`, down), IPC, UTS, cgroup and
+//!    PID (the program is pid 1 of its own PID namespace; when it exits, the kernel kills
+//!    everything it started).
+//! 2. **Capabilities**: `SECBIT_NOROOT` (locked), empty bounding and ambient sets, so uid 0 in
+//!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
+//! 3. **Landlock** (ABI 7): every filesystem right is handled; the only rules are one per granted
+//!    directory (rights from its [`FileMode`]) and execute+read on the program file itself. TCP
+//!    bind and connect are handled with no rule (denied). Signals and abstract UNIX sockets are
+//!    scoped to the sandbox.
+//! 4. **seccomp**: what Landlock cannot see, see [`denied_syscalls`].
+
+use std::collections::BTreeMap;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, Scope,
+};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
+
+use crate::error::SandboxError;
+use crate::sys;
+
+/// Access mode of a granted file or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileMode {
+    /// Read only. Directory: `read_file | read_dir` beneath it.
+    Read,
+    /// Write only. Directory: create, write, truncate, rename and remove beneath it, but not
+    /// read or list. A file descriptor is passed as is (it may seek and truncate).
+    Write,
+    /// Append only. A *file* descriptor is not passed directly: the launcher keeps it and hands
+    /// the program the write end of a pipe, relaying every write to the file with `O_APPEND`,
+    /// so the program can neither seek, truncate, `pwritev2(RWF_NOAPPEND)` nor clear
+    /// `O_APPEND` with `fcntl`. A *directory*: create files and directories and write them,
+    /// but no truncation, removal, rename/link (`refer`) or reading. Landlock has no append
+    /// right, so an existing file beneath an append directory can still be overwritten in
+    /// place; use a file grant when that matters.
+    Append,
+    /// Read and write. Directory: every Landlock right except `execute` and the device ones
+    /// (`make_char`, `make_block`, `ioctl_dev`).
+    ReadWrite,
+}
+
+impl FileMode {
+    /// Landlock rights of a directory granted with this mode (ABI 7).
+    pub fn dir_access(self) -> BitFlags<AccessFs> {
+        let abi = ABI::V7;
+        let all = AccessFs::from_all(abi);
+        let read = AccessFs::ReadFile | AccessFs::ReadDir;
+        let never =
+            AccessFs::Execute | AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev;
+        match self {
+            FileMode::Read => read,
+            FileMode::ReadWrite => all & !never,
+            FileMode::Write => all & !never & !read,
+            FileMode::Append => AccessFs::WriteFile | AccessFs::MakeReg | AccessFs::MakeDir,
+        }
+    }
+}
+
+/// Which sandbox layers to apply and how strictly.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxOptions {
+    /// When a layer is unavailable, skip it (and record it in [`Skipped`]) instead of failing.
+    pub best_effort: bool,
+    /// Ask the kernel to log denials to the audit log: seccomp filters are installed with
+    /// `SECCOMP_FILTER_FLAG_LOG` (every `EPERM`/`ENOSYS` the filter returns is logged as an
+    /// audit `SECCOMP` record, visible with `dmesg` or `ausearch`), and Landlock's domain is
+    /// created with `LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON` (denials after exec produce audit
+    /// `LANDLOCK_DENY` records). Without it, denials are silent.
+    pub log_denials: bool,
+}
+
+/// A sandbox layer that was skipped in best-effort mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// No user namespace; the reason is the `clone` error.
+    UserNamespace(String),
+    /// No namespaces at all (user namespaces unavailable and not root).
+    Namespaces(String),
+    /// Landlock unavailable or older than ABI 7; the value is the kernel's ABI (0: none).
+    Landlock(u32),
+    /// Landlock available but below ABI 6: signals and abstract sockets are not scoped.
+    LandlockScopes(u32),
+    /// Landlock below ABI 7: `--log-denials` cannot log Landlock denials.
+    LandlockLogging(u32),
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::UserNamespace(e) => write!(f, "no user namespace ({e}); running as root"),
+            Skipped::Namespaces(e) => write!(f, "no namespaces ({e})"),
+            Skipped::Landlock(abi) => write!(f, "Landlock unavailable (kernel ABI {abi})"),
+            Skipped::LandlockScopes(abi) => {
+                write!(
+                    f,
+                    "Landlock ABI {abi}: signals and abstract sockets not scoped"
+                )
+            }
+            Skipped::LandlockLogging(abi) => {
+                write!(f, "Landlock ABI {abi}: Landlock denials not logged")
+            }
+        }
+    }
+}
+
+/// The Landlock part of the policy, created in the launcher.
+pub(crate) struct LandlockPlan {
+    pub(crate) ruleset: Option<OwnedFd>,
+    pub(crate) flags: u32,
+}
+
+const LOG_SAME_EXEC_OFF: u32 = 1 << 0;
+const LOG_NEW_EXEC_ON: u32 = 1 << 1;
+
+/// Builds the Landlock ruleset: `dirs` are the granted directories with their modes, `program`
+/// is the executable (it gets execute and read).
+pub(crate) fn landlock_plan(
+    dirs: &[(BorrowedFd<'_>, FileMode)],
+    program: BorrowedFd<'_>,
+    opts: &SandboxOptions,
+    skipped: &mut Vec<Skipped>,
+) -> Result<LandlockPlan, SandboxError> {
+    let abi = sys::landlock_abi();
+    let level = if opts.best_effort {
+        CompatLevel::BestEffort
+    } else {
+        CompatLevel::HardRequirement
+    };
+    if abi < 7 {
+        if !opts.best_effort {
+            return Err(SandboxError::LandlockAbi(abi));
+        }
+        if abi == 0 {
+            skipped.push(Skipped::Landlock(0));
+            return Ok(LandlockPlan {
+                ruleset: None,
+                flags: 0,
+            });
+        }
+        if abi < 6 {
+            skipped.push(Skipped::LandlockScopes(abi));
+        }
+        if opts.log_denials {
+            skipped.push(Skipped::LandlockLogging(abi));
+        }
+    }
+    let target = ABI::V7;
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(target))?
+        .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?
+        .scope(Scope::from_all(target))?
+        .create()?;
+    for (fd, mode) in dirs {
+        ruleset = ruleset.add_rule(PathBeneath::new(*fd, mode.dir_access()))?;
+    }
+    ruleset = ruleset.add_rule(PathBeneath::new(
+        program,
+        AccessFs::Execute | AccessFs::ReadFile,
+    ))?;
+    let fd: Option<OwnedFd> = ruleset.into();
+    let flags = if abi >= 7 {
+        if opts.log_denials {
+            LOG_NEW_EXEC_ON
+        } else {
+            LOG_SAME_EXEC_OFF
+        }
+    } else {
+        0
+    };
+    Ok(LandlockPlan { ruleset: fd, flags })
+}
+
+/// One group of denied system calls and the errno they fail with.
+#[derive(Clone, Debug)]
+pub struct DeniedGroup {
+    /// Errno returned (`EPERM`, `ENOSYS`, ...).
+    pub errno: i32,
+    /// `(syscall number, name)`; calls listed here are denied whatever their arguments.
+    pub always: Vec<(i64, &'static str)>,
+}
+
+/// System calls the seccomp filter denies outright, by errno.
+///
+/// Besides these, the filter denies, with `EPERM`: `socket`/`socketpair` for every family but
+/// `AF_UNIX`; `clone` with any `CLONE_NEW*` flag; `ioctl` `TIOCSTI` and `TIOCLINUX`;
+/// `personality` except the read-only query `personality(0xffffffff)`. A separate filter
+/// returns `ENOSYS` for every x32 system call (numbers with bit 30 set), which would otherwise
+/// bypass rules keyed by the x86-64 numbers.
+pub fn denied_syscalls() -> Vec<DeniedGroup> {
+    macro_rules! list {
+        ($($name:ident),* $(,)?) => {
+            vec![$((libc::$name as i64, &stringify!($name)[4..])),*]
+        };
+    }
+    let eperm = list![
+        SYS_ptrace,
+        SYS_process_vm_readv,
+        SYS_process_vm_writev,
+        SYS_pidfd_getfd,
+        SYS_kcmp,
+        SYS_process_madvise,
+        SYS_process_mrelease,
+        SYS_mount,
+        SYS_umount2,
+        SYS_pivot_root,
+        SYS_chroot,
+        SYS_move_mount,
+        SYS_open_tree,
+        SYS_fsopen,
+        SYS_fsconfig,
+        SYS_fsmount,
+        SYS_fspick,
+        SYS_mount_setattr,
+        SYS_unshare,
+        SYS_setns,
+        SYS_bpf,
+        SYS_perf_event_open,
+        SYS_userfaultfd,
+        SYS_keyctl,
+        SYS_add_key,
+        SYS_request_key,
+        SYS_io_uring_setup,
+        SYS_io_uring_enter,
+        SYS_io_uring_register,
+        SYS_kexec_load,
+        SYS_kexec_file_load,
+        SYS_init_module,
+        SYS_finit_module,
+        SYS_delete_module,
+        SYS_reboot,
+        SYS_swapon,
+        SYS_swapoff,
+        SYS_acct,
+        SYS_quotactl,
+        SYS_quotactl_fd,
+        SYS_syslog,
+        SYS_vhangup,
+        SYS_settimeofday,
+        SYS_clock_settime,
+        SYS_clock_adjtime,
+        SYS_adjtimex,
+        SYS_sethostname,
+        SYS_setdomainname,
+        SYS_iopl,
+        SYS_ioperm,
+        SYS_modify_ldt,
+        SYS_uselib,
+        SYS_ustat,
+        SYS_sysfs,
+        SYS_open_by_handle_at,
+        SYS_name_to_handle_at,
+        SYS_fanotify_init,
+        SYS_lookup_dcookie,
+        SYS_nfsservctl,
+    ];
+    let enosys = list![SYS_clone3];
+    vec![
+        DeniedGroup {
+            errno: libc::EPERM,
+            always: eperm,
+        },
+        DeniedGroup {
+            errno: libc::ENOSYS,
+            always: enosys,
+        },
+    ]
+}
+
+type Backend<T> = Result<T, seccompiler::BackendError>;
+
+fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Backend<SeccompCondition> {
+    SeccompCondition::new(arg, len, op, value)
+}
+
+fn rule(conds: Backend<SeccompCondition>) -> Backend<SeccompRule> {
+    SeccompRule::new(vec![conds?])
+}
+
+/// Compiles the seccomp filters (kernel format), in installation order.
+pub(crate) fn seccomp_programs() -> Result<Vec<Vec<libc::sock_filter>>, SandboxError> {
+    let arch = TargetArch::x86_64;
+    let mut programs = Vec::new();
+    for group in denied_syscalls() {
+        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+        for (nr, _) in &group.always {
+            rules.insert(*nr, Vec::new());
+        }
+        if group.errno == libc::EPERM {
+            use SeccompCmpArgLen::{Dword, Qword};
+            let not_unix =
+                || rule(cond(0, Dword, SeccompCmpOp::Ne, libc::AF_UNIX as u64)).map(|r| vec![r]);
+            rules.insert(libc::SYS_socket, not_unix()?);
+            rules.insert(libc::SYS_socketpair, not_unix()?);
+            let ns_flags = [
+                libc::CLONE_NEWNS,
+                libc::CLONE_NEWUTS,
+                libc::CLONE_NEWIPC,
+                libc::CLONE_NEWUSER,
+                libc::CLONE_NEWPID,
+                libc::CLONE_NEWNET,
+                libc::CLONE_NEWCGROUP,
+                libc::CLONE_NEWTIME,
+            ];
+            rules.insert(
+                libc::SYS_clone,
+                ns_flags
+                    .iter()
+                    .map(|&f| rule(cond(0, Qword, SeccompCmpOp::MaskedEq(f as u64), f as u64)))
+                    .collect::<Backend<_>>()?,
+            );
+            rules.insert(
+                libc::SYS_ioctl,
+                [libc::TIOCSTI, libc::TIOCLINUX]
+                    .iter()
+                    .map(|&req| rule(cond(1, Dword, SeccompCmpOp::Eq, req)))
+                    .collect::<Backend<_>>()?,
+            );
+            rules.insert(
+                libc::SYS_personality,
+                vec![rule(cond(0, Dword, SeccompCmpOp::Ne, 0xffff_ffff))?],
+            );
+        }
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(group.errno as u32),
+            arch,
+        )?;
+        let prog: seccompiler::BpfProgram = filter.try_into()?;
+        programs.push(sys::to_kernel_filter(&prog));
+    }
+    programs.push(x32_filter());
+    Ok(programs)
+}
+
+/// A filter returning `ENOSYS` for x32 system calls (bit 30 of the number set).
+fn x32_filter() -> Vec<libc::sock_filter> {
+    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    vec![
+        // seccomp_data.nr is at offset 0.
+        stmt(LD_W_ABS, 0),
+        libc::sock_filter {
+            code: JGE_K,
+            jt: 0,
+            jf: 1,
+            k: 0x4000_0000,
+        },
+        stmt(RET_K, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        stmt(RET_K, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER)` flags for these options.
+pub(crate) fn seccomp_flags(opts: &SandboxOptions) -> u32 {
+    if opts.log_denials {
+        libc::SECCOMP_FILTER_FLAG_LOG as u32
+    } else {
+        0
+    }
+}

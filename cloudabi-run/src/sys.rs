@@ -1,0 +1,572 @@
+//! Every raw system call of the launcher lives here.
+//!
+//! The rest of the crate builds a [`ChildPlan`] (all memory the child will need, allocated in the
+//! parent) and calls [`spawn_child`]. Between `clone` and `execveat` the child runs only
+//! async-signal-safe system-call wrappers: the parent may be multi-threaded (test harnesses,
+//! relay threads), so the child must never allocate, lock or unwind.
+
+use std::ffi::{CStr, c_char, c_int, c_long, c_uint};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// A step of the child's setup, reported to the parent when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Stage {
+    /// Writing `/proc/self/{setgroups,uid_map,gid_map}` of the new user namespace.
+    UserNamespaceMap = 1,
+    /// Making every mount private (`mount --make-rprivate /`).
+    MountPrivate,
+    /// Mounting the empty tmpfs that becomes the root.
+    MountEmptyRoot,
+    /// `pivot_root` into the empty tmpfs.
+    PivotRoot,
+    /// Detaching the old root.
+    DetachOldRoot,
+    /// Remounting the empty root read-only.
+    RemountRootReadOnly,
+    /// Moving the granted descriptors to their numbers.
+    Descriptors,
+    /// Closing every descriptor that was not granted.
+    CloseOthers,
+    /// `setsid`.
+    Setsid,
+    /// A resource limit.
+    ResourceLimit,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Dropping capabilities (securebits, bounding set, ambient set).
+    Capabilities,
+    /// `landlock_restrict_self`.
+    Landlock,
+    /// Installing the seccomp filters.
+    Seccomp,
+    /// `execveat` of the program.
+    Exec,
+}
+
+impl Stage {
+    fn from_u32(v: u32) -> Option<Stage> {
+        use Stage::*;
+        const ALL: [Stage; 15] = [
+            UserNamespaceMap,
+            MountPrivate,
+            MountEmptyRoot,
+            PivotRoot,
+            DetachOldRoot,
+            RemountRootReadOnly,
+            Descriptors,
+            CloseOthers,
+            Setsid,
+            ResourceLimit,
+            NoNewPrivs,
+            Capabilities,
+            Landlock,
+            Seccomp,
+            Exec,
+        ];
+        ALL.into_iter().find(|s| *s as u32 == v)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Stage::UserNamespaceMap => "writing the user namespace id maps",
+            Stage::MountPrivate => "making mounts private",
+            Stage::MountEmptyRoot => "mounting the empty root",
+            Stage::PivotRoot => "pivot_root into the empty root",
+            Stage::DetachOldRoot => "detaching the old root",
+            Stage::RemountRootReadOnly => "remounting the empty root read-only",
+            Stage::Descriptors => "placing the granted descriptors",
+            Stage::CloseOthers => "closing ungranted descriptors",
+            Stage::Setsid => "setsid",
+            Stage::ResourceLimit => "setting a resource limit",
+            Stage::NoNewPrivs => "setting no_new_privs",
+            Stage::Capabilities => "dropping capabilities",
+            Stage::Landlock => "entering the Landlock domain",
+            Stage::Seccomp => "installing the seccomp filter",
+            Stage::Exec => "executing the program",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Namespace-related choices for one child.
+pub(crate) struct NamespacePlan {
+    /// `CLONE_NEW*` flags passed to `clone`.
+    pub(crate) clone_flags: c_long,
+    /// Contents for `uid_map` and `gid_map` when a user namespace is created.
+    pub(crate) id_maps: Option<(Vec<u8>, Vec<u8>)>,
+    /// Existing directory on which the empty root is mounted (NUL-terminated), when a mount
+    /// namespace is created.
+    pub(crate) root_mountpoint: Option<std::ffi::CString>,
+}
+
+/// Everything the child needs between `clone` and `execveat`, prepared by the parent.
+pub(crate) struct ChildPlan {
+    /// `(source, target)`: the source descriptor (held by the parent) ends up at `target`
+    /// with close-on-exec cleared. Targets are exactly `0 ..= last_target`.
+    pub(crate) moves: Vec<(RawFd, RawFd)>,
+    /// Scratch space, same length as `moves`; written by the child only.
+    pub(crate) scratch: Vec<RawFd>,
+    /// Write end of the error pipe (close-on-exec).
+    pub(crate) err_fd: RawFd,
+    /// The program, opened with `O_PATH`.
+    pub(crate) prog_fd: RawFd,
+    /// The Landlock ruleset, if any.
+    pub(crate) ruleset_fd: Option<RawFd>,
+    /// `landlock_restrict_self` flags.
+    pub(crate) landlock_flags: u32,
+    /// Namespaces.
+    pub(crate) ns: NamespacePlan,
+    /// `(resource, limit)` pairs; soft and hard limit are both set.
+    pub(crate) rlimits: Vec<(c_int, u64)>,
+    /// Whether to drop every capability before exec.
+    pub(crate) drop_caps: bool,
+    /// Seccomp programs, installed in order.
+    pub(crate) seccomp: Vec<Vec<libc::sock_filter>>,
+    /// Flags for `seccomp(SECCOMP_SET_MODE_FILTER)`.
+    pub(crate) seccomp_flags: c_uint,
+    /// NULL-terminated argv; the pointers point into `_argv_storage`.
+    pub(crate) argv: Vec<*const c_char>,
+    /// NULL-terminated envp.
+    pub(crate) envp: Vec<*const c_char>,
+    /// Buffer of the `LISTEN_PID=` variable: the child writes its own pid into the digits.
+    pub(crate) listen_pid: Option<(*mut u8, usize)>,
+}
+
+/// Result of the child's setup, read by the parent from the error pipe.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChildFailure {
+    pub(crate) stage: Option<Stage>,
+    pub(crate) errno: i32,
+}
+
+/// A started child.
+pub(crate) struct Child {
+    pub(crate) pid: libc::pid_t,
+    pub(crate) pidfd: OwnedFd,
+}
+
+fn errno() -> c_int {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Reports `stage` and the current errno through the error pipe, then exits with 127.
+///
+/// # Safety
+/// Only to be called in the child after `clone`.
+unsafe fn fail(err_fd: RawFd, stage: Stage) -> ! {
+    let e = errno();
+    let mut buf = [0u8; 8];
+    buf[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+    buf[4..].copy_from_slice(&e.to_ne_bytes());
+    // SAFETY: writing a stack buffer to a descriptor; `_exit` never returns and runs no
+    // destructors or atexit handlers (which could take locks held by other parent threads).
+    unsafe {
+        libc::write(err_fd, buf.as_ptr().cast(), buf.len());
+        libc::_exit(127)
+    }
+}
+
+/// Writes `data` to the file `path` (child side, no allocation).
+///
+/// # Safety
+/// Child side only.
+unsafe fn write_file(path: &CStr, data: &[u8]) -> bool {
+    // SAFETY: `path` is NUL-terminated; the descriptor is closed before returning.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let n = libc::write(fd, data.as_ptr().cast(), data.len());
+        libc::close(fd);
+        n == data.len() as isize
+    }
+}
+
+/// The child: set up, sandbox, exec. Never returns.
+///
+/// # Safety
+/// Must be called only in the child right after `clone`, with a plan whose descriptors and
+/// pointers are valid.
+unsafe fn child_main(plan: &mut ChildPlan) -> ! {
+    let mut err_fd = plan.err_fd;
+    // SAFETY: only async-signal-safe libc wrappers and raw system calls follow, on memory the
+    // parent prepared and that this process now owns as a private copy (no CLONE_VM); every
+    // pointer passed is either a NUL-terminated literal, a field of `plan` (kept alive by the
+    // caller) or a local.
+    unsafe {
+        // Restore default signal dispositions and an empty mask: the parent's handlers are
+        // not meaningful here and a blocked mask would be inherited by the program.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+
+        if let Some((uid_map, gid_map)) = &plan.ns.id_maps
+            && (!write_file(c"/proc/self/setgroups", b"deny")
+                || !write_file(c"/proc/self/uid_map", uid_map)
+                || !write_file(c"/proc/self/gid_map", gid_map))
+        {
+            fail(err_fd, Stage::UserNamespaceMap);
+        }
+
+        if let Some(mountpoint) = &plan.ns.root_mountpoint {
+            let null = std::ptr::null::<c_char>();
+            if libc::mount(
+                null,
+                c"/".as_ptr(),
+                null,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                fail(err_fd, Stage::MountPrivate);
+            }
+            if libc::mount(
+                c"cloudabi-root".as_ptr(),
+                mountpoint.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"mode=0555,size=4k,nr_inodes=2".as_ptr().cast(),
+            ) != 0
+            {
+                fail(err_fd, Stage::MountEmptyRoot);
+            }
+            if libc::chdir(mountpoint.as_ptr()) != 0
+                || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0
+            {
+                fail(err_fd, Stage::PivotRoot);
+            }
+            // The old root is now stacked on top of the new one: detach it.
+            if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0
+                || libc::chdir(c"/".as_ptr()) != 0
+            {
+                fail(err_fd, Stage::DetachOldRoot);
+            }
+            if libc::mount(
+                null,
+                c"/".as_ptr(),
+                null,
+                libc::MS_REMOUNT
+                    | libc::MS_BIND
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV
+                    | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) != 0
+            {
+                fail(err_fd, Stage::RemountRootReadOnly);
+            }
+        }
+
+        // Descriptors. Targets are 0 ..= last; the helpers follow right after.
+        let last = plan.moves.len() as RawFd - 1;
+        let err_target = last + 1;
+        let prog_target = last + 2;
+        let ruleset_target = last + 3;
+        let mut base = ruleset_target + 1;
+        for &(src, _) in &plan.moves {
+            base = base.max(src + 1);
+        }
+        base = base.max(err_fd + 1).max(plan.prog_fd + 1);
+        if let Some(r) = plan.ruleset_fd {
+            base = base.max(r + 1);
+        }
+        // First copy everything above every source and target, then place the copies.
+        let tmp_err = libc::fcntl(err_fd, libc::F_DUPFD_CLOEXEC, base);
+        if tmp_err < 0 {
+            fail(err_fd, Stage::Descriptors);
+        }
+        err_fd = tmp_err;
+        for i in 0..plan.moves.len() {
+            let t = libc::fcntl(plan.moves[i].0, libc::F_DUPFD_CLOEXEC, base);
+            if t < 0 {
+                fail(err_fd, Stage::Descriptors);
+            }
+            plan.scratch[i] = t;
+        }
+        let tmp_prog = libc::fcntl(plan.prog_fd, libc::F_DUPFD_CLOEXEC, base);
+        let tmp_ruleset = match plan.ruleset_fd {
+            Some(r) => libc::fcntl(r, libc::F_DUPFD_CLOEXEC, base),
+            None => 0,
+        };
+        if tmp_prog < 0 || tmp_ruleset < 0 {
+            fail(err_fd, Stage::Descriptors);
+        }
+        for i in 0..plan.moves.len() {
+            if libc::dup3(plan.scratch[i], plan.moves[i].1, 0) < 0 {
+                fail(err_fd, Stage::Descriptors);
+            }
+        }
+        if libc::dup3(err_fd, err_target, libc::O_CLOEXEC) < 0 {
+            fail(err_fd, Stage::Descriptors);
+        }
+        err_fd = err_target;
+        if libc::dup3(tmp_prog, prog_target, libc::O_CLOEXEC) < 0
+            || (plan.ruleset_fd.is_some()
+                && libc::dup3(tmp_ruleset, ruleset_target, libc::O_CLOEXEC) < 0)
+        {
+            fail(err_fd, Stage::Descriptors);
+        }
+        if libc::syscall(libc::SYS_close_range, ruleset_target + 1, c_uint::MAX, 0) != 0 {
+            fail(err_fd, Stage::CloseOthers);
+        }
+
+        if libc::setsid() < 0 {
+            fail(err_fd, Stage::Setsid);
+        }
+        if let Some((buf, len)) = plan.listen_pid {
+            write_decimal(buf, len, libc::getpid() as u64);
+        }
+        for &(resource, value) in &plan.rlimits {
+            let lim = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            if libc::setrlimit(resource as _, &lim) != 0 {
+                fail(err_fd, Stage::ResourceLimit);
+            }
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(err_fd, Stage::NoNewPrivs);
+        }
+        if plan.drop_caps {
+            // Root (inside or outside a user namespace) must not get capabilities at exec:
+            // SECBIT_NOROOT stops uid 0 from gaining them, the bounding and ambient sets are
+            // emptied, and the bits are locked so the program cannot undo this.
+            let bits = libc::SECBIT_NOROOT
+                | libc::SECBIT_NOROOT_LOCKED
+                | libc::SECBIT_NO_SETUID_FIXUP
+                | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
+                | libc::SECBIT_KEEP_CAPS_LOCKED
+                | libc::SECBIT_NO_CAP_AMBIENT_RAISE
+                | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+            if libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+            {
+                fail(err_fd, Stage::Capabilities);
+            }
+            let mut cap: libc::c_ulong = 0;
+            while libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) >= 0 {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                    fail(err_fd, Stage::Capabilities);
+                }
+                cap += 1;
+            }
+        }
+        if plan.ruleset_fd.is_some() {
+            if libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                ruleset_target as c_long,
+                plan.landlock_flags as c_long,
+            ) != 0
+            {
+                fail(err_fd, Stage::Landlock);
+            }
+            libc::close(ruleset_target);
+        }
+        for prog in &plan.seccomp {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr().cast_mut(),
+            };
+            if libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER as c_long,
+                plan.seccomp_flags as c_long,
+                &fprog as *const libc::sock_fprog,
+            ) != 0
+            {
+                fail(err_fd, Stage::Seccomp);
+            }
+        }
+        libc::syscall(
+            libc::SYS_execveat,
+            prog_target as c_long,
+            c"".as_ptr(),
+            plan.argv.as_ptr(),
+            plan.envp.as_ptr(),
+            libc::AT_EMPTY_PATH as c_long,
+        );
+        fail(err_fd, Stage::Exec)
+    }
+}
+
+/// Writes `value` in decimal, left-aligned and NUL-padded, into `len` bytes at `buf`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+unsafe fn write_decimal(buf: *mut u8, len: usize, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        let b = if i < n { digits[n - 1 - i] } else { 0 };
+        // SAFETY: `i < len` and the caller guarantees `len` valid bytes.
+        unsafe { *buf.add(i) = b };
+    }
+}
+
+/// Starts a child with `plan` in new namespaces given by `plan.ns.clone_flags`.
+///
+/// Returns the child and the read end of its error pipe.
+pub(crate) fn spawn_child(plan: &mut ChildPlan, err_read: &OwnedFd) -> io::Result<Child> {
+    let mut pidfd: c_int = -1;
+    let flags = plan.ns.clone_flags | libc::CLONE_PIDFD as c_long | libc::SIGCHLD as c_long;
+    // SAFETY: `clone` without CLONE_VM and without a new stack behaves like `fork`: the child
+    // gets a private copy of this address space and continues here; it only runs
+    // `child_main`, which never returns. The parent gets the pid and the pidfd in `pidfd`.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            0 as c_long,
+            &mut pidfd as *mut c_int,
+            0 as c_long,
+            0 as c_long,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if ret == 0 {
+        // SAFETY: this is the child right after clone.
+        unsafe { child_main(plan) }
+    }
+    let _ = err_read;
+    // SAFETY: CLONE_PIDFD stored a new descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Child {
+        pid: ret as libc::pid_t,
+        pidfd,
+    })
+}
+
+/// Reads the child's setup result: `None` if the pipe closed empty (exec succeeded).
+pub(crate) fn read_failure(err_read: &OwnedFd) -> io::Result<Option<ChildFailure>> {
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(err_read, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if got == 0 {
+        return Ok(None);
+    }
+    let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Ok(Some(ChildFailure {
+        stage: Stage::from_u32(stage),
+        errno,
+    }))
+}
+
+/// How a child ended, as `waitpid` reports it.
+pub(crate) fn wait_pid(pid: libc::pid_t) -> io::Result<c_int> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: plain waitpid on our own child with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(status);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Sends `sig` to the process group led by `pid` and to `pid` itself.
+pub(crate) fn kill_group(pid: libc::pid_t, sig: c_int) {
+    // SAFETY: kill has no memory effects; errors (already gone) are irrelevant.
+    unsafe {
+        libc::kill(-pid, sig);
+        libc::kill(pid, sig);
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout_ms` passes (-1: forever).
+/// Returns the indices that became readable.
+pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: c_int) -> io::Result<Vec<usize>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfd structures.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(Vec::new());
+        }
+        return Err(e);
+    }
+    Ok(pfds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.revents != 0)
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// The Landlock ABI version of the running kernel (0: Landlock unavailable).
+pub(crate) fn landlock_abi() -> u32 {
+    // SAFETY: the version query takes no pointer (NULL attr, size 0) and returns an integer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32, /* LANDLOCK_CREATE_RULESET_VERSION */
+        )
+    };
+    if r < 0 { 0 } else { r as u32 }
+}
+
+/// Converts a seccompiler program into the kernel's structure.
+pub(crate) fn to_kernel_filter(prog: &[seccompiler::sock_filter]) -> Vec<libc::sock_filter> {
+    prog.iter()
+        .map(|f| libc::sock_filter {
+            code: f.code,
+            jt: f.jt,
+            jf: f.jf,
+            k: f.k,
+        })
+        .collect()
+}
+
+/// Effective user and group id of the launcher.
+pub(crate) fn ids() -> (u32, u32) {
+    (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    )
+}
