@@ -1,1 +1,16 @@
-//! C API shim.
+//! The C API of this project, implemented in Rust on the `argdata` crate:
+//!
+//! * `include/argdata.h`: the reference argdata C API (values, getters, iterators,
+//!   builders, serialization, YAML printing, stream reader and writer);
+//! * `include/program.h`: `program_main`, `program_get_raw_argdata`, `program_exec`;
+//! * `include/capfs.h`: capability-checked file access ([`capfs`] for Rust).
+//!
+//! Built as `libcloudlibc_rs.a`, the library also carries the C `main` that receives the
+//! argdata (`docs/startup.md`) and calls the program's `program_main`:
+//!
+//! ```text
+//! cc prog.c -Icloudlibc-rs/include target/release/libcloudlibc_rs.a -lpthread -ldl -lm
+//! ```
+
+pub mod capfs;
+pub mod ffi;

@@ -1,0 +1,317 @@
+/* Exercises every function of <argdata.h>, including its error codes. Has its
+   own main(), so it also proves that such a program links against the same
+   library that provides main() to program_main() programs. */
+#include <argdata.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int passed, failed;
+#define CHECK(c)                                                    \
+  do {                                                              \
+    if (c) {                                                        \
+      ++passed;                                                     \
+    } else {                                                        \
+      ++failed;                                                     \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,        \
+              __LINE__, #c);                                        \
+    }                                                               \
+  } while (0)
+
+static int identity_fd(void *arg, size_t i) {
+  (void)arg;
+  return i < 100 ? (int)i : -1;
+}
+
+static void test_constants(void) {
+  bool b;
+  CHECK(argdata_get_bool(&argdata_true, &b) == 0 && b);
+  CHECK(argdata_get_bool(&argdata_false, &b) == 0 && !b);
+  CHECK(argdata_get_bool(&argdata_null, &b) == EINVAL);
+  int i;
+  CHECK(argdata_get_int(&argdata_true, &i) == EINVAL);
+}
+
+static void test_builders_and_getters(void) {
+  argdata_t *ad;
+  /* Integers and the type-generic macros. */
+  ad = argdata_create_int(-5);
+  int i;
+  unsigned u;
+  signed char sc;
+  long long ll;
+  CHECK(argdata_get_int(ad, &i) == 0 && i == -5);
+  CHECK(argdata_get_int(ad, &u) == ERANGE);
+  CHECK(argdata_get_int(ad, &ll) == 0 && ll == -5);
+  argdata_free(ad);
+  ad = argdata_create_int(300u);
+  CHECK(argdata_get_int(ad, &sc) == ERANGE);
+  CHECK(argdata_get_int(ad, &u) == 0 && u == 300);
+  uintmax_t um;
+  intmax_t im;
+  CHECK(argdata_get_int_u(ad, &um, 299) == ERANGE);
+  CHECK(argdata_get_int_s(ad, &im, 0, 300) == 0 && im == 300);
+  double d;
+  CHECK(argdata_get_float(ad, &d) == EINVAL);
+  argdata_free(ad);
+  ad = argdata_create_int_u(UINTMAX_MAX);
+  CHECK(argdata_get_int_u(ad, &um, UINTMAX_MAX) == 0 && um == UINTMAX_MAX);
+  CHECK(argdata_get_int_s(ad, &im, INTMAX_MIN, INTMAX_MAX) == ERANGE);
+  argdata_free(ad);
+
+  ad = argdata_create_float(2.5);
+  CHECK(argdata_get_float(ad, &d) == 0 && d == 2.5);
+  argdata_free(ad);
+
+  /* Strings. */
+  const char *s;
+  size_t len;
+  ad = argdata_create_str_c("héllo");
+  CHECK(ad != NULL);
+  CHECK(argdata_get_str(ad, &s, &len) == 0 && len == 6 && memcmp(s, "héllo", 6) == 0);
+  CHECK(argdata_get_str_c(ad, &s) == 0 && strcmp(s, "héllo") == 0);
+  CHECK(argdata_get_binary(ad, (const void **)&s, &len) == EINVAL);
+  argdata_free(ad);
+  errno = 0;
+  CHECK(argdata_create_str("\xff\xfe", 2) == NULL && errno == EILSEQ);
+  static const char nul[] = "a\0b";
+  ad = argdata_create_str(nul, 3);
+  CHECK(argdata_get_str(ad, &s, &len) == 0 && len == 3);
+  CHECK(argdata_get_str_c(ad, &s) == EILSEQ);
+  argdata_free(ad);
+
+  /* Binary. */
+  static const unsigned char bin[] = {0, 1, 2};
+  const void *bp;
+  ad = argdata_create_binary(bin, sizeof(bin));
+  CHECK(argdata_get_binary(ad, &bp, &len) == 0 && bp == bin && len == 3);
+  argdata_free(ad);
+
+  /* Descriptors. */
+  int fd;
+  ad = argdata_create_fd(7);
+  CHECK(argdata_get_fd(ad, &fd) == 0 && fd == 7);
+  argdata_free(ad);
+  errno = 0;
+  CHECK(argdata_create_fd(-1) == NULL && errno == EBADF);
+
+  /* Timestamps. */
+  struct timespec ts = {.tv_sec = -2, .tv_nsec = 500}, out;
+  ad = argdata_create_timestamp(&ts);
+  CHECK(argdata_get_timestamp(ad, &out) == 0 && out.tv_sec == -2 && out.tv_nsec == 500);
+  argdata_free(ad);
+  ts.tv_nsec = 1000000000;
+  errno = 0;
+  CHECK(argdata_create_timestamp(&ts) == NULL && errno == EINVAL);
+}
+
+static void test_containers_and_serialize(void) {
+  argdata_t *k1 = argdata_create_str_c("a"), *v1 = argdata_create_int(1);
+  argdata_t *k2 = argdata_create_str_c("fds"), *f1 = argdata_create_fd(9),
+            *f2 = argdata_create_fd(4);
+  const argdata_t *items[] = {f1, f2, f1};
+  argdata_t *seq = argdata_create_seq(items, 3);
+  const argdata_t *keys[] = {k1, k2}, *values[] = {v1, seq};
+  argdata_t *map = argdata_create_map(keys, values, 2);
+
+  argdata_map_iterator_t mit;
+  const argdata_t *k, *v;
+  argdata_map_iterate(map, &mit);
+  CHECK(mit.index == 0);
+  CHECK(argdata_map_get(&mit, &k, &v) && k == k1 && v == v1);
+  argdata_map_next(&mit);
+  CHECK(mit.index == 1 && argdata_map_get(&mit, &k, &v) && v == seq);
+  argdata_map_next(&mit);
+  CHECK(mit.index == ARGDATA_ITERATOR_END && !argdata_map_get(&mit, &k, &v));
+  argdata_map_iterate(v1, &mit);
+  CHECK(mit.index == ARGDATA_ITERATOR_INVALID && !argdata_map_get(&mit, &k, &v));
+
+  size_t size, nfds;
+  argdata_serialized_length(map, &size, &nfds);
+  CHECK(nfds == 3);
+  unsigned char *buf = malloc(size);
+  int fds[3];
+  CHECK(argdata_serialize(map, buf, fds) == 2 && fds[0] == 9 && fds[1] == 4);
+
+  /* Read it back from the buffer: fds are indices 0, 1, 0. */
+  argdata_t *back = argdata_from_buffer(buf, size, identity_fd, NULL);
+  argdata_map_iterate(back, &mit);
+  int n = 0, fdvals[3] = {-1, -1, -1};
+  for (; argdata_map_get(&mit, &k, &v); argdata_map_next(&mit)) {
+    const char *key;
+    CHECK(argdata_get_str_c(k, &key) == 0);
+    if (strcmp(key, "fds") == 0) {
+      argdata_seq_iterator_t sit;
+      const argdata_t *e;
+      int j = 0;
+      for (argdata_seq_iterate(v, &sit); argdata_seq_get(&sit, &e); argdata_seq_next(&sit))
+        CHECK(j < 3 && argdata_get_fd(e, &fdvals[j++]) == 0);
+      CHECK(sit.index == ARGDATA_ITERATOR_END);
+    }
+    ++n;
+  }
+  CHECK(n == 2 && fdvals[0] == 0 && fdvals[1] == 1 && fdvals[2] == 0);
+
+  /* Without a converter, descriptors are refused. */
+  argdata_t *nofd = argdata_from_buffer(buf, size, NULL, NULL);
+  argdata_map_iterate(nofd, &mit);
+  argdata_map_next(&mit);
+  CHECK(argdata_map_get(&mit, &k, &v));
+  argdata_seq_iterator_t sit;
+  const argdata_t *e;
+  argdata_seq_iterate(v, &sit);
+  int fd;
+  CHECK(argdata_seq_get(&sit, &e) && argdata_get_fd(e, &fd) == EBADF);
+  argdata_free(nofd);
+
+  /* Serializing without an fd array keeps the numbers. */
+  CHECK(argdata_serialize(map, buf, NULL) == 0);
+  argdata_t *raw = argdata_from_buffer(buf, size, identity_fd, NULL);
+  argdata_map_iterate(raw, &mit);
+  argdata_map_next(&mit);
+  argdata_map_get(&mit, &k, &v);
+  argdata_seq_iterate(v, &sit);
+  CHECK(argdata_seq_get(&sit, &e) && argdata_get_fd(e, &fd) == 0 && fd == 9);
+  argdata_free(raw);
+
+  /* YAML. */
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *mem = open_memstream(&text, &text_len);
+  argdata_print_yaml(back, mem);
+  fclose(mem);
+  CHECK(strstr(text, "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!map {") == text);
+  CHECK(strstr(text, "!!str \"fds\"") != NULL);
+  free(text);
+
+  argdata_free(back);
+  free(buf);
+  argdata_free(map);
+  argdata_free(seq);
+  argdata_free(k1);
+  argdata_free(v1);
+  argdata_free(k2);
+  argdata_free(f1);
+  argdata_free(f2);
+}
+
+static void test_corrupt(void) {
+  /* A map whose subfield length runs past the end; a key without value. */
+  static const unsigned char bad_len[] = {0x06, 0x85, 0x08, 'a', 0};
+  static const unsigned char no_value[] = {0x06, 0x82, 0x08, 0};
+  static const unsigned char bad_utf8[] = {0x08, 0xff, 0};
+  static const unsigned char bad_tag[] = {0x0f};
+  argdata_map_iterator_t it;
+  argdata_t *ad = argdata_from_buffer(bad_len, sizeof(bad_len), NULL, NULL);
+  argdata_map_iterate(ad, &it);
+  CHECK(it.index == ARGDATA_ITERATOR_INVALID);
+  argdata_free(ad);
+  ad = argdata_from_buffer(no_value, sizeof(no_value), NULL, NULL);
+  argdata_map_iterate(ad, &it);
+  CHECK(it.index == ARGDATA_ITERATOR_INVALID);
+  size_t size = 1;
+  errno = 0;
+  argdata_serialized_length(ad, &size, NULL);
+  CHECK(size == 0 && errno == EINVAL);
+  argdata_free(ad);
+  const char *s;
+  size_t len;
+  ad = argdata_from_buffer(bad_utf8, sizeof(bad_utf8), NULL, NULL);
+  CHECK(argdata_get_str(ad, &s, &len) == EILSEQ);
+  argdata_free(ad);
+  bool b;
+  ad = argdata_from_buffer(bad_tag, sizeof(bad_tag), NULL, NULL);
+  CHECK(argdata_get_bool(ad, &b) == EINVAL);
+  argdata_free(ad);
+}
+
+static void test_reader_writer(void) {
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  int null = open("/dev/null", O_RDONLY);
+  argdata_t *f = argdata_create_fd(null), *h = argdata_create_str_c("hi");
+  const argdata_t *items[] = {h, f, f};
+  argdata_t *seq = argdata_create_seq(items, 3);
+  argdata_writer_t *w = argdata_writer_create();
+  argdata_writer_set(w, seq);
+  CHECK(argdata_writer_push(w, sv[0]) == 0);
+  argdata_writer_set(w, &argdata_true);
+  CHECK(argdata_writer_push(w, sv[0]) == 0);
+  CHECK(argdata_writer_push(w, sv[0]) == 0); /* nothing set: no-op */
+  close(sv[0]);
+
+  argdata_reader_t *r = argdata_reader_create(4096, 8);
+  CHECK(argdata_reader_pull(r, sv[1]) == 0);
+  const argdata_t *got = argdata_reader_get(r);
+  CHECK(got != NULL);
+  argdata_seq_iterator_t it;
+  const argdata_t *e;
+  argdata_seq_iterate(got, &it);
+  const char *s;
+  CHECK(argdata_seq_get(&it, &e) && argdata_get_str_c(e, &s) == 0 && strcmp(s, "hi") == 0);
+  argdata_seq_next(&it);
+  int fd1 = -1, fd2 = -1;
+  CHECK(argdata_seq_get(&it, &e) && argdata_get_fd(e, &fd1) == 0);
+  argdata_seq_next(&it);
+  CHECK(argdata_seq_get(&it, &e) && argdata_get_fd(e, &fd2) == 0);
+  struct stat a, b;
+  CHECK(fd1 == fd2 && fd1 != null && fstat(fd1, &a) == 0 && fstat(null, &b) == 0 &&
+        a.st_ino == b.st_ino);
+  argdata_reader_release_fd(r, fd1);
+  CHECK(argdata_get_fd(e, &fd2) == EBADF);
+  CHECK(argdata_reader_pull(r, sv[1]) == 0);
+  bool t;
+  CHECK(argdata_get_bool(argdata_reader_get(r), &t) == 0 && t);
+  CHECK(fcntl(fd1, F_GETFD) != -1); /* released: still open */
+  close(fd1);
+  CHECK(argdata_reader_pull(r, sv[1]) == 0 && argdata_reader_get(r) == NULL);
+  argdata_reader_free(r);
+  close(sv[1]);
+
+  /* Limits and truncation. */
+  int p[2];
+  CHECK(pipe(p) == 0);
+  argdata_writer_set(w, h);
+  CHECK(argdata_writer_push(w, p[1]) == 0);
+  r = argdata_reader_create(2, 0);
+  CHECK(argdata_reader_pull(r, p[0]) == EMSGSIZE);
+  argdata_reader_free(r);
+  close(p[0]);
+  close(p[1]);
+  CHECK(pipe(p) == 0);
+  CHECK(write(p[1], "\0\0\0\0\0\0\0\x09\0\0", 10) == 10);
+  close(p[1]);
+  r = argdata_reader_create(100, 0);
+  CHECK(argdata_reader_pull(r, p[0]) == EBADMSG);
+  argdata_reader_free(r);
+  close(p[0]);
+  /* Descriptors need a socket. */
+  CHECK(pipe(p) == 0);
+  argdata_writer_set(w, f);
+  CHECK(argdata_writer_push(w, p[1]) == ENOTSOCK);
+  close(p[0]);
+  close(p[1]);
+
+  argdata_writer_free(w);
+  argdata_free(seq);
+  argdata_free(f);
+  argdata_free(h);
+  close(null);
+}
+
+int main(void) {
+  test_constants();
+  test_builders_and_getters();
+  test_containers_and_serialize();
+  test_corrupt();
+  test_reader_writer();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

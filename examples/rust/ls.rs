@@ -1,0 +1,48 @@
+//! `ls`: lists a directory given as a descriptor, read-only.
+//!
+//! Argdata: `{dir: FD, out: FD}`; `out` defaults to stdout.
+//!
+//! ```yaml
+//! %TAG ! tag:nuxi.nl,2015:cloudabi/
+//! ---
+//! dir: !file {path: /etc}
+//! out: !fd stdout
+//! ```
+
+use std::io::Write;
+use std::os::fd::BorrowedFd;
+
+use argdata::Argdata;
+use cloudlibc_rs::capfs::{Dir, FileType, Rights};
+
+fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = ad
+        .get("dir")?
+        .ok_or("missing key \"dir\"")?
+        .as_fd(&program::fds())?;
+    let out = match ad.get("out")? {
+        Some(o) => o.as_fd(&program::fds())?,
+        None => 1,
+    };
+    // SAFETY: both descriptors were granted to this program and stay open until exit;
+    // they are only borrowed here.
+    let (dir, out) = unsafe { (BorrowedFd::borrow_raw(dir), BorrowedFd::borrow_raw(out)) };
+    let dir = Dir::borrowed(dir)?.limit(Rights::DIRECTORY_READ_ONLY, Rights::FILE_READ_ONLY);
+    let mut names = Vec::new();
+    for entry in dir.entries()? {
+        let entry = entry?;
+        let mut name = entry.name().to_string_lossy().into_owned();
+        if entry.file_type() == FileType::Directory {
+            name.push('/');
+        }
+        names.push(name);
+    }
+    names.sort();
+    let mut out = std::fs::File::from(out.try_clone_to_owned()?);
+    for name in names {
+        writeln!(out, "{name}")?;
+    }
+    Ok(())
+}
+
+program::main!(program_main);

@@ -1,0 +1,358 @@
+//! The sending side of the startup protocol: hand an argdata value and its descriptors
+//! to a new program as `docs/startup.md` describes.
+//!
+//! [`command`] prepares a [`std::process::Command`] (used by tests and small launchers);
+//! [`exec`] replaces the current process (used by `program_exec` in C).
+//!
+//! Numbering: an fd leaf naming 0, 1 or 2 keeps that number in the new program; every
+//! other descriptor is deduplicated and numbered 3, 4, ... in order of first appearance
+//! (depth first, keys before values). Standard descriptors the value does not name
+//! become `/dev/null`. The encoded value goes into a sealed memfd at `3+n`, announced in
+//! `CLOUDABI_ARGDATA_FD`, and every descriptor above it is closed at exec.
+
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use argdata::{Fd, MAX_DEPTH, Value};
+use rustix::fs::{MemfdFlags, SealFlags};
+
+use crate::startup::ARGDATA_FD_ENV;
+
+/// Why a value could not be handed to a new program.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The value holds a negative descriptor number.
+    #[error("argdata names the invalid descriptor {0}")]
+    BadFd(i32),
+    /// The value nests deeper than [`argdata::MAX_DEPTH`].
+    #[error("argdata nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// Creating the memfd or opening `/dev/null` failed.
+    #[error("cannot prepare the new program's descriptors: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// How the new program's descriptors are made from this process's.
+#[derive(Debug)]
+pub struct Plan {
+    bytes: Vec<u8>,
+    stdio: [Option<RawFd>; 3],
+    granted: Vec<RawFd>,
+}
+
+impl Plan {
+    /// Numbers the descriptors in `value` and encodes it with the new numbers.
+    ///
+    /// ```
+    /// use argdata::{Fd, Value};
+    /// let plan = program::launch::Plan::new(&Value::seq([Fd(9), Fd(1), Fd(7), Fd(9)])).unwrap();
+    /// assert_eq!(plan.granted(), [9, 7]);
+    /// assert_eq!(plan.memfd_number(), 5);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`LaunchError::BadFd`] for a negative descriptor, [`LaunchError::TooDeep`].
+    pub fn new(value: &Value) -> Result<Self, LaunchError> {
+        let mut plan = Plan {
+            bytes: Vec::new(),
+            stdio: [None; 3],
+            granted: Vec::new(),
+        };
+        let renumbered = plan.renumber(value, MAX_DEPTH)?;
+        renumbered
+            .encode_raw_fds_into(&mut plan.bytes)
+            .map_err(|_| LaunchError::BadFd(-1))?;
+        Ok(plan)
+    }
+
+    fn renumber(&mut self, value: &Value, depth: usize) -> Result<Value, LaunchError> {
+        Ok(match value {
+            Value::Fd(Fd(fd)) => {
+                let fd = *fd;
+                if fd < 0 {
+                    return Err(LaunchError::BadFd(fd));
+                }
+                if fd <= 2 {
+                    self.stdio[fd as usize] = Some(fd);
+                    Value::Fd(Fd(fd))
+                } else {
+                    let index = match self.granted.iter().position(|&g| g == fd) {
+                        Some(i) => i,
+                        None => {
+                            self.granted.push(fd);
+                            self.granted.len() - 1
+                        }
+                    };
+                    Value::Fd(Fd(
+                        3 + i32::try_from(index).map_err(|_| LaunchError::BadFd(fd))?
+                    ))
+                }
+            }
+            Value::Map(entries) => {
+                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
+                let mut out = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let k = self.renumber(k, depth)?;
+                    let v = self.renumber(v, depth)?;
+                    out.push((k, v));
+                }
+                Value::Map(out)
+            }
+            Value::Seq(items) => {
+                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.renumber(item, depth)?);
+                }
+                Value::Seq(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// The encoded value, fd leaves holding the new program's numbers.
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// This process's descriptors that become 3, 4, ... in the new program.
+    #[must_use]
+    pub fn granted(&self) -> &[RawFd] {
+        &self.granted
+    }
+
+    /// The number the argdata memfd gets in the new program (`3+n`).
+    #[must_use]
+    pub fn memfd_number(&self) -> RawFd {
+        3 + RawFd::try_from(self.granted.len()).unwrap_or(RawFd::MAX - 3)
+    }
+
+    /// Creates the sealed memfd, opens `/dev/null` for missing standard descriptors and
+    /// returns everything [`Prepared::arrange`] needs.
+    ///
+    /// # Errors
+    ///
+    /// Any error creating, writing or sealing the memfd or opening `/dev/null`.
+    pub fn prepare(&self) -> Result<Prepared, LaunchError> {
+        let memfd = sealed_memfd(&self.bytes)?;
+        let mut keep = Vec::new();
+        let mut sources = Vec::with_capacity(self.granted.len() + 4);
+        for (i, src) in self.stdio.iter().enumerate() {
+            match src {
+                Some(fd) => sources.push(*fd),
+                None => {
+                    let null = if i == 0 {
+                        File::open("/dev/null")?
+                    } else {
+                        File::options().write(true).open("/dev/null")?
+                    };
+                    sources.push(null.as_raw_fd());
+                    keep.push(OwnedFd::from(null));
+                }
+            }
+        }
+        sources.extend_from_slice(&self.granted);
+        sources.push(memfd.as_raw_fd());
+        let scratch = vec![-1; sources.len()];
+        keep.push(memfd);
+        Ok(Prepared {
+            sources,
+            scratch,
+            _keep: keep,
+        })
+    }
+}
+
+/// Writes `bytes` into a memfd named `argdata` and seals it as the protocol requires.
+///
+/// # Errors
+///
+/// Any error of `memfd_create`, `write` or `fcntl(F_ADD_SEALS)`.
+pub fn sealed_memfd(bytes: &[u8]) -> io::Result<OwnedFd> {
+    let fd = rustix::fs::memfd_create("argdata", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = rustix::io::write(&fd, rest)?;
+        rest = &rest[n..];
+    }
+    rustix::fs::fcntl_add_seals(
+        &fd,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )?;
+    Ok(fd)
+}
+
+/// Descriptors ready to be moved into place, in a child after `fork` or before `exec`.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Source for target `i` (0, 1, 2, then 3 ... 3+n-1, then the memfd at 3+n).
+    sources: Vec<RawFd>,
+    /// Preallocated space for the temporary copies (no allocation while arranging).
+    scratch: Vec<RawFd>,
+    /// Descriptors this preparation opened (memfd, `/dev/null`).
+    _keep: Vec<OwnedFd>,
+}
+
+impl Prepared {
+    /// The number of the memfd in the new program.
+    #[must_use]
+    pub fn memfd_number(&self) -> RawFd {
+        RawFd::try_from(self.sources.len()).unwrap_or(RawFd::MAX) - 1
+    }
+
+    /// Moves every source descriptor to its target number and marks all descriptors above
+    /// the memfd close-on-exec. Uses only async-signal-safe system calls and allocates
+    /// nothing, so it may run in a child between `fork` and `exec`.
+    ///
+    /// # Errors
+    ///
+    /// The error of the failing `fcntl` or `dup2`; descriptors may then be half arranged.
+    pub fn arrange(&mut self) -> io::Result<()> {
+        let base = self.memfd_number() + 1;
+        for (src, tmp) in self.sources.iter().zip(self.scratch.iter_mut()) {
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads the descriptor table; an invalid
+            // source makes it fail with EBADF, which is reported.
+            let fd = unsafe { libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, base) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            *tmp = fd;
+        }
+        for (target, tmp) in self.scratch.iter().enumerate() {
+            let target = RawFd::try_from(target).unwrap_or(RawFd::MAX);
+            // SAFETY: dup2 replaces `target`, which the protocol reserves for this copy;
+            // the caller is about to exec, so nothing else relies on the old descriptor.
+            if unsafe { libc::dup2(*tmp, target) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        cloexec_from(base);
+        Ok(())
+    }
+}
+
+/// Marks every descriptor from `base` up close-on-exec.
+fn cloexec_from(base: RawFd) {
+    let first = libc::c_uint::try_from(base).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags in the descriptor table.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret == 0 {
+        return;
+    }
+    // Older kernels: set the flag one by one up to the descriptor limit.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is valid for writes of a `struct rlimit`.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        RawFd::try_from(limit.rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
+    } else {
+        1 << 16
+    };
+    for fd in base..max {
+        // SAFETY: F_SETFD on an unused number fails harmlessly with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// A [`Command`] that starts `program` with `value` through the startup protocol. The
+/// environment is cleared except for `CLOUDABI_ARGDATA_FD`.
+///
+/// ```no_run
+/// use argdata::{Fd, Value};
+/// let mut cmd = program::launch::command("target/debug/examples/hello", &Value::seq([Fd(1)]))?;
+/// let status = cmd.status()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`Plan::new`] and [`Plan::prepare`].
+pub fn command(program: impl AsRef<OsStr>, value: &Value) -> Result<Command, LaunchError> {
+    let plan = Plan::new(value)?;
+    let mut prepared = plan.prepare()?;
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env(ARGDATA_FD_ENV, prepared.memfd_number().to_string());
+    // SAFETY: `arrange` only calls async-signal-safe functions and does not allocate, as
+    // required between fork and exec; the descriptors it reads stay open because
+    // `prepared` (holding the memfd) lives in the closure and the caller keeps the
+    // granted descriptors open until the command is spawned.
+    unsafe {
+        cmd.pre_exec(move || prepared.arrange());
+    }
+    Ok(cmd)
+}
+
+/// Replaces the current process by the executable open as `executable`, handing it
+/// `value`. Returns only on failure; descriptors may then already be renumbered, so the
+/// caller should exit.
+#[must_use]
+pub fn exec(executable: BorrowedFd<'_>, value: &Value) -> io::Error {
+    match exec_inner(executable, value) {
+        Ok(never) => match never {},
+        Err(LaunchError::Io(e)) => e,
+        Err(LaunchError::BadFd(_)) => io::Error::from_raw_os_error(libc::EBADF),
+        Err(LaunchError::TooDeep) => io::Error::from_raw_os_error(libc::EINVAL),
+    }
+}
+
+fn exec_inner(
+    executable: BorrowedFd<'_>,
+    value: &Value,
+) -> Result<std::convert::Infallible, LaunchError> {
+    let plan = Plan::new(value)?;
+    for fd in plan.granted() {
+        // Fail before touching any descriptor if one is not open.
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        if unsafe { libc::fcntl(*fd, libc::F_GETFD) } < 0 {
+            return Err(LaunchError::BadFd(*fd));
+        }
+    }
+    let mut prepared = plan.prepare()?;
+    let base = prepared.memfd_number() + 1;
+    let exe = rustix::io::fcntl_dupfd_cloexec(executable, base.max(64)).map_err(io::Error::from)?;
+    let env = CString::new(format!("{ARGDATA_FD_ENV}={}", prepared.memfd_number()))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let arg0 = exe_name(exe.as_fd());
+    prepared.arrange()?;
+    let argv = [arg0.as_ptr(), std::ptr::null()];
+    let envp = [env.as_ptr(), std::ptr::null()];
+    // SAFETY: argv and envp are NULL-terminated arrays of NUL-terminated strings that
+    // outlive the call; the empty path with AT_EMPTY_PATH executes `exe` itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            exe.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(io::Error::last_os_error().into())
+}
+
+/// `argv[0]` for an executable open as `fd`: its file name, if the kernel tells.
+fn exe_name(fd: BorrowedFd<'_>) -> CString {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    std::fs::read_link(link)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.as_encoded_bytes().to_vec()))
+        .and_then(|n| CString::new(n).ok())
+        .unwrap_or_else(|| c"program".to_owned())
+}

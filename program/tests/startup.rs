@@ -1,0 +1,154 @@
+//! The generated `main` end to end: the typed variant, exit statuses for success,
+//! errors, panics and explicit codes, bad configurations, ungranted descriptors and
+//! missing argdata.
+#![cfg(feature = "serde")]
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{Command, Output, Stdio};
+
+use argdata::{Fd, Value};
+
+fn probe() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/startup-probe")
+}
+
+fn launch(value: &Value) -> (Output, String) {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let w = OwnedFd::from(w);
+    let mut v = value.clone();
+    if let Value::Map(entries) = &mut v {
+        for (_, val) in entries.iter_mut() {
+            if *val == Value::Fd(Fd(-100)) {
+                *val = Value::Fd(Fd(w.as_raw_fd()));
+            }
+        }
+    }
+    let mut cmd = program::launch::command(probe(), &v).unwrap();
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    drop(w);
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut r, &mut s).unwrap();
+    (out, s)
+}
+
+fn config(action: &str) -> Value {
+    // Fd(-100) is replaced by the write end of a pipe in `launch`. Granting fd 2 keeps
+    // the program's stderr (otherwise the protocol makes it /dev/null); the typed
+    // configuration ignores the extra key.
+    Value::map([
+        ("action", Value::from(action)),
+        ("out", Value::Fd(Fd(-100))),
+        ("stderr", Value::Fd(Fd(2))),
+    ])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn typed_success() {
+    let (out, piped) = launch(&config("ok"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(piped, "ok on fd 3\n");
+}
+
+#[test]
+fn error_exits_1() {
+    let (out, _) = launch(&config("fail"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "startup-probe: asked to fail\n");
+}
+
+#[test]
+fn panic_exits_101() {
+    let (out, _) = launch(&config("panic"));
+    assert_eq!(out.status.code(), Some(101));
+    assert!(stderr(&out).contains("asked to panic"), "{}", stderr(&out));
+}
+
+#[test]
+fn exit_code_is_passed_through() {
+    let (out, _) = launch(&config("exit3"));
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn bad_config_exits_65() {
+    let (out, _) = launch(&Value::map([
+        ("action", Value::from(5)),
+        ("e", Value::Fd(Fd(2))),
+    ]));
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).starts_with("startup-probe: invalid argdata: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn ungranted_descriptor_is_rejected() {
+    // By hand with a YAML file, fd numbers pass through: fd 1 works.
+    let dir = std::env::temp_dir().join(format!("program-startup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = dir.join("c.yaml");
+    std::fs::write(&yaml, "action: ok\nout: !fd stdout\n").unwrap();
+    let out = Command::new(probe())
+        .arg("--argdata-yaml")
+        .arg(&yaml)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok on fd 1\n");
+    // Through the protocol with only 0-2 and the memfd (3), fd 3 is not granted.
+    let memfd = {
+        let mut bytes = Vec::new();
+        Value::map([("action", Value::from("ok")), ("out", Value::Fd(Fd(3)))])
+            .encode_raw_fds_into(&mut bytes)
+            .unwrap();
+        program::launch::sealed_memfd(&bytes).unwrap()
+    };
+    let raw = memfd.as_raw_fd();
+    let mut cmd = Command::new(probe());
+    cmd.env_clear().env("CLOUDABI_ARGDATA_FD", "3");
+    // SAFETY: dup2/fcntl are async-signal-safe; they place the memfd at fd 3.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            let r = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("file descriptor rejected"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn no_argdata_exits_64() {
+    let out = Command::new(probe()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        stderr(&out),
+        "startup-probe: no argdata: start this program with cloudabi-run, or pass --argdata-yaml FILE\n"
+    );
+    let out = Command::new(probe()).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}
