@@ -23,47 +23,74 @@
 #include <sys/types.h>
 
 /*
- * Linux has no ENOTCAPABLE; CloudABI's is 76, which Linux uses for ENOTUNIQ.
- * This value lies outside Linux's errno range (1 ... 133).
+ * Linux has no ENOTCAPABLE. CloudABI's own code for it, CLOUDABI_ENOTCAPABLE
+ * in <cloudabi_types.h>, is 76, which Linux already uses for ENOTUNIQ; errno
+ * values here are in Linux's numbering, so this one lies outside Linux's
+ * range (1 ... 133) instead. Translate it to CLOUDABI_ENOTCAPABLE when
+ * converting to CloudABI's numbering.
  */
 #ifndef ENOTCAPABLE
 #define ENOTCAPABLE 200
 #endif
 
-/* CloudABI rights bits (cloudabi_rights_t). */
+/*
+ * CloudABI rights (cloudabi_rights_t): what a descriptor may be used for.
+ *
+ * The names and values are exactly CLOUDABI_RIGHT_* from cloudabi-types'
+ * <cloudabi_types.h>, and capfs_rights_t is the same type as
+ * cloudabi_rights_t, so programs that include both headers can mix them.
+ * They are repeated here so that this header needs nothing beyond
+ * -Icloudlibc-rs/include; the crate's tests check that both headers agree.
+ */
 typedef uint64_t capfs_rights_t;
-#define CAPFS_RIGHT_FD_DATASYNC ((capfs_rights_t)1 << 0)
-#define CAPFS_RIGHT_FD_READ ((capfs_rights_t)1 << 1)
-#define CAPFS_RIGHT_FD_SEEK ((capfs_rights_t)1 << 2)
-#define CAPFS_RIGHT_FD_STAT_PUT_FLAGS ((capfs_rights_t)1 << 3)
-#define CAPFS_RIGHT_FD_SYNC ((capfs_rights_t)1 << 4)
-#define CAPFS_RIGHT_FD_TELL ((capfs_rights_t)1 << 5)
-#define CAPFS_RIGHT_FD_WRITE ((capfs_rights_t)1 << 6)
-#define CAPFS_RIGHT_FILE_ADVISE ((capfs_rights_t)1 << 7)
-#define CAPFS_RIGHT_FILE_ALLOCATE ((capfs_rights_t)1 << 8)
-#define CAPFS_RIGHT_FILE_CREATE_DIRECTORY ((capfs_rights_t)1 << 9)
-#define CAPFS_RIGHT_FILE_CREATE_FILE ((capfs_rights_t)1 << 10)
-#define CAPFS_RIGHT_FILE_CREATE_FIFO ((capfs_rights_t)1 << 11)
-#define CAPFS_RIGHT_FILE_LINK_SOURCE ((capfs_rights_t)1 << 12)
-#define CAPFS_RIGHT_FILE_LINK_TARGET ((capfs_rights_t)1 << 13)
-#define CAPFS_RIGHT_FILE_OPEN ((capfs_rights_t)1 << 14)
-#define CAPFS_RIGHT_FILE_READDIR ((capfs_rights_t)1 << 15)
-#define CAPFS_RIGHT_FILE_READLINK ((capfs_rights_t)1 << 16)
-#define CAPFS_RIGHT_FILE_RENAME_SOURCE ((capfs_rights_t)1 << 17)
-#define CAPFS_RIGHT_FILE_RENAME_TARGET ((capfs_rights_t)1 << 18)
-#define CAPFS_RIGHT_FILE_STAT_FGET ((capfs_rights_t)1 << 19)
-#define CAPFS_RIGHT_FILE_STAT_FPUT_SIZE ((capfs_rights_t)1 << 20)
-#define CAPFS_RIGHT_FILE_STAT_FPUT_TIMES ((capfs_rights_t)1 << 21)
-#define CAPFS_RIGHT_FILE_STAT_GET ((capfs_rights_t)1 << 22)
-#define CAPFS_RIGHT_FILE_STAT_PUT_TIMES ((capfs_rights_t)1 << 23)
-#define CAPFS_RIGHT_FILE_SYMLINK ((capfs_rights_t)1 << 24)
-#define CAPFS_RIGHT_FILE_UNLINK ((capfs_rights_t)1 << 25)
+#define CAPFS_RIGHT_FD_DATASYNC ((capfs_rights_t)0x0000000000000001)
+#define CAPFS_RIGHT_FD_READ ((capfs_rights_t)0x0000000000000002)
+#define CAPFS_RIGHT_FD_SEEK ((capfs_rights_t)0x0000000000000004)
+#define CAPFS_RIGHT_FD_STAT_PUT_FLAGS ((capfs_rights_t)0x0000000000000008)
+#define CAPFS_RIGHT_FD_SYNC ((capfs_rights_t)0x0000000000000010)
+#define CAPFS_RIGHT_FD_TELL ((capfs_rights_t)0x0000000000000020)
+#define CAPFS_RIGHT_FD_WRITE ((capfs_rights_t)0x0000000000000040)
+#define CAPFS_RIGHT_FILE_ADVISE ((capfs_rights_t)0x0000000000000080)
+#define CAPFS_RIGHT_FILE_ALLOCATE ((capfs_rights_t)0x0000000000000100)
+#define CAPFS_RIGHT_FILE_CREATE_DIRECTORY ((capfs_rights_t)0x0000000000000200)
+#define CAPFS_RIGHT_FILE_CREATE_FILE ((capfs_rights_t)0x0000000000000400)
+#define CAPFS_RIGHT_FILE_LINK_SOURCE ((capfs_rights_t)0x0000000000001000)
+#define CAPFS_RIGHT_FILE_LINK_TARGET ((capfs_rights_t)0x0000000000002000)
+#define CAPFS_RIGHT_FILE_OPEN ((capfs_rights_t)0x0000000000004000)
+#define CAPFS_RIGHT_FILE_READDIR ((capfs_rights_t)0x0000000000008000)
+#define CAPFS_RIGHT_FILE_READLINK ((capfs_rights_t)0x0000000000010000)
+#define CAPFS_RIGHT_FILE_RENAME_SOURCE ((capfs_rights_t)0x0000000000020000)
+#define CAPFS_RIGHT_FILE_RENAME_TARGET ((capfs_rights_t)0x0000000000040000)
+#define CAPFS_RIGHT_FILE_STAT_FGET ((capfs_rights_t)0x0000000000080000)
+#define CAPFS_RIGHT_FILE_STAT_FPUT_SIZE ((capfs_rights_t)0x0000000000100000)
+#define CAPFS_RIGHT_FILE_STAT_FPUT_TIMES ((capfs_rights_t)0x0000000000200000)
+#define CAPFS_RIGHT_FILE_STAT_GET ((capfs_rights_t)0x0000000000400000)
+#define CAPFS_RIGHT_FILE_STAT_PUT_TIMES ((capfs_rights_t)0x0000000000800000)
+#define CAPFS_RIGHT_FILE_SYMLINK ((capfs_rights_t)0x0000000001000000)
+#define CAPFS_RIGHT_FILE_UNLINK ((capfs_rights_t)0x0000000002000000)
+#define CAPFS_RIGHT_MEM_MAP ((capfs_rights_t)0x0000000004000000)
+#define CAPFS_RIGHT_MEM_MAP_EXEC ((capfs_rights_t)0x0000000008000000)
+#define CAPFS_RIGHT_POLL_FD_READWRITE ((capfs_rights_t)0x0000000010000000)
+#define CAPFS_RIGHT_POLL_PROC_TERMINATE ((capfs_rights_t)0x0000000040000000)
+#define CAPFS_RIGHT_PROC_EXEC ((capfs_rights_t)0x0000000100000000)
+#define CAPFS_RIGHT_SOCK_SHUTDOWN ((capfs_rights_t)0x0000008000000000)
 
 /* A directory that may only be read: open, list, stat, readlink. */
-#define CAPFS_RIGHTS_DIRECTORY_READ_ONLY                                    \
-  (CAPFS_RIGHT_FILE_OPEN | CAPFS_RIGHT_FILE_READDIR |                      \
-   CAPFS_RIGHT_FILE_READLINK | CAPFS_RIGHT_FILE_STAT_FGET |                \
-   CAPFS_RIGHT_FILE_STAT_GET | ((capfs_rights_t)1 << 28))
+#define CAPFS_RIGHTS_DIRECTORY_READ_ONLY                                      \
+  (CAPFS_RIGHT_FILE_OPEN | CAPFS_RIGHT_FILE_READDIR |                        \
+   CAPFS_RIGHT_FILE_READLINK | CAPFS_RIGHT_FILE_STAT_FGET |                  \
+   CAPFS_RIGHT_FILE_STAT_GET | CAPFS_RIGHT_POLL_FD_READWRITE)
+
+/* A file that may only be read: read, seek, stat, map. */
+#define CAPFS_RIGHTS_FILE_READ_ONLY                                           \
+  (CAPFS_RIGHT_FD_READ | CAPFS_RIGHT_FD_SEEK | CAPFS_RIGHT_FD_TELL |          \
+   CAPFS_RIGHT_FILE_ADVISE | CAPFS_RIGHT_FILE_STAT_FGET |                    \
+   CAPFS_RIGHT_MEM_MAP | CAPFS_RIGHT_POLL_FD_READWRITE)
+
+/* A file that may only be appended to: no reading, seeking or truncating. */
+#define CAPFS_RIGHTS_FILE_APPEND_ONLY                                         \
+  (CAPFS_RIGHT_FD_WRITE | CAPFS_RIGHT_FD_SYNC | CAPFS_RIGHT_FD_DATASYNC |     \
+   CAPFS_RIGHT_FILE_STAT_FGET | CAPFS_RIGHT_POLL_FD_READWRITE)
 
 #ifdef __cplusplus
 extern "C" {

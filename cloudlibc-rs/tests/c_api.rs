@@ -1,6 +1,7 @@
 //! Compiles the C tests under `tests/c/` with the documented command line against the
 //! static library and runs them: the whole `argdata.h` API, `capfs.h`, and `program.h`
-//! (`program_exec` re-executing a program through the startup protocol).
+//! (`program_exec` re-executing a program through the startup protocol). Also checks that
+//! `capfs.h` agrees with `cloudabi_types.h`.
 
 mod common;
 
@@ -9,6 +10,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use argdata::{Fd, Value};
+use cloudabi_types::{Errno, Rights};
+use cloudlibc_rs::capfs::{self, rights};
 use common::TempDir;
 
 fn build(name: &str, dir: &TempDir) -> std::path::PathBuf {
@@ -44,6 +47,91 @@ fn capfs_api() {
     assert_eq!(
         std::fs::read_to_string(tree.path().join("secret")).unwrap(),
         "outside"
+    );
+}
+
+/// Names `NAME` of every `#define PREFIXNAME` in `header`.
+fn defined_names(header: &str, prefix: &str) -> Vec<String> {
+    header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define ")?.strip_prefix(prefix))
+        .map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `capfs.h` repeats CloudABI's rights so that it needs only `-Icloudlibc-rs/include`.
+/// Check at compile time, with both include directories, that every `CAPFS_RIGHT_*`
+/// equals the `CLOUDABI_RIGHT_*` of `cloudabi_types.h` and the bit of
+/// [`cloudabi_types::Rights`], that none is missing or extra, that the `CAPFS_RIGHTS_*`
+/// presets equal the Rust ones in [`rights`], and how `ENOTCAPABLE` relates to CloudABI's.
+#[test]
+fn capfs_h_agrees_with_cloudabi_types() {
+    let root = common::repo_root();
+    let header = std::fs::read_to_string(root.join("cloudlibc-rs/include/capfs.h")).unwrap();
+    let mut src = String::from(
+        "#include <capfs.h>\n#include <cloudabi_types.h>\n\
+         _Static_assert(_Generic((cloudabi_rights_t)0, capfs_rights_t: 1, default: 0),\n\
+         \"capfs_rights_t is cloudabi_rights_t\");\n",
+    );
+    let mut names = Vec::new();
+    for (name, bit) in Rights::all().iter_names() {
+        names.push(name.to_owned());
+        src += &format!(
+            "_Static_assert(CAPFS_RIGHT_{name} == CLOUDABI_RIGHT_{name} && \
+             CAPFS_RIGHT_{name} == {:#x}ull, \"{name}\");\n",
+            bit.bits()
+        );
+    }
+    let mut in_header = defined_names(&header, "CAPFS_RIGHT_");
+    in_header.sort();
+    names.sort();
+    assert_eq!(
+        in_header, names,
+        "CAPFS_RIGHT_* in capfs.h vs cloudabi_types::Rights"
+    );
+    let presets = [
+        ("DIRECTORY_READ_ONLY", rights::DIRECTORY_READ_ONLY),
+        ("FILE_READ_ONLY", rights::FILE_READ_ONLY),
+        ("FILE_APPEND_ONLY", rights::FILE_APPEND_ONLY),
+    ];
+    let mut preset_names: Vec<_> = presets.iter().map(|(n, _)| n.to_string()).collect();
+    let mut in_header = defined_names(&header, "CAPFS_RIGHTS_");
+    in_header.sort();
+    preset_names.sort();
+    assert_eq!(in_header, preset_names, "CAPFS_RIGHTS_* presets in capfs.h");
+    for (name, value) in presets {
+        src += &format!(
+            "_Static_assert(CAPFS_RIGHTS_{name} == {:#x}ull, \"{name}\");\n",
+            value.bits()
+        );
+    }
+    src += &format!(
+        "_Static_assert(CLOUDABI_ENOTCAPABLE == {}, \"CloudABI numbering\");\n\
+         _Static_assert(ENOTCAPABLE == {}, \"Linux-side value\");\n\
+         _Static_assert(ENOTCAPABLE != CLOUDABI_ENOTCAPABLE, \"76 is ENOTUNIQ on Linux\");\n",
+        Errno::NOTCAPABLE.0,
+        capfs::ENOTCAPABLE,
+    );
+    let dir = TempDir::new("c-capfs-abi");
+    let file = dir.path().join("capfs_abi.c");
+    std::fs::write(&file, &src).unwrap();
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+        .arg(root.join("cloudlibc-rs/include"))
+        .arg("-I")
+        .arg(root.join("cloudabi-types/include"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{src}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cloudlibc_rs::capfs::{Dir, Error, OpenOptions, Rights};
+use cloudlibc_rs::capfs::{Dir, Error, OpenOptions, Rights, rights};
 use common::TempDir;
 
 /// A tree: root/{secret-outside} and root/sandbox/{a/b/file.txt, links...}.
@@ -162,7 +162,7 @@ fn nested_access_works() {
 #[test]
 fn read_only_directory_cannot_write() {
     let (_t, dir) = setup();
-    let ro = dir.limit(Rights::DIRECTORY_READ_ONLY, Rights::FILE_READ_ONLY);
+    let ro = dir.limit(rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY);
     let missing = |r: Result<(), Error>| matches!(r, Err(Error::MissingRights { .. }));
     assert!(missing(ro.create_dir("x", 0o755)));
     assert!(missing(ro.remove_file("a/b/file.txt")));
@@ -222,6 +222,80 @@ fn append_only_file_cannot_seek_or_truncate() {
         std::fs::read_to_string(_t.path().join("sandbox/a/b/file.txt")).unwrap(),
         "inside+more"
     );
+}
+
+/// Descriptors opened beneath a directory get exactly the directory's inheriting rights,
+/// narrowed to what fits their type and open mode, as CloudABI `fdstat` values.
+#[test]
+fn rights_are_inherited_beneath_a_directory() {
+    let (_t, dir) = setup();
+    assert_eq!(dir.base_rights(), rights::DIRECTORY);
+    assert_eq!(dir.inheriting_rights(), Rights::all());
+    let inheriting = rights::FILE_READ_ONLY | Rights::FD_WRITE | rights::DIRECTORY_READ_ONLY;
+    let dir = dir.limit(Rights::all(), inheriting);
+    // A subdirectory: base limited to directory rights, same inheriting rights.
+    let sub = dir.open_dir("a").unwrap();
+    assert_eq!(
+        sub.base_rights(),
+        rights::DIRECTORY_READ_ONLY | Rights::FILE_ADVISE
+    );
+    assert_eq!(sub.inheriting_rights(), inheriting);
+    let stat = cloudabi_types::FdStat {
+        fs_filetype: cloudabi_types::FileType::DIRECTORY,
+        fs_rights_base: sub.base_rights(),
+        fs_rights_inheriting: sub.inheriting_rights(),
+        ..cloudabi_types::FdStat::default()
+    };
+    assert!(!stat.fs_rights_base.contains(Rights::FILE_CREATE_FILE));
+    // Files: the inheriting rights that fit a file opened in that mode.
+    let f = sub.open_file("b/file.txt", &read()).unwrap();
+    assert_eq!(f.rights(), rights::FILE_READ_ONLY);
+    let f = sub
+        .open_file("b/file.txt", OpenOptions::new().write(true))
+        .unwrap();
+    assert_eq!(
+        f.rights(),
+        Rights::FD_WRITE
+            | Rights::FD_SEEK
+            | Rights::FD_TELL
+            | Rights::FILE_ADVISE
+            | Rights::FILE_STAT_FGET
+            | Rights::POLL_FD_READWRITE
+    );
+    let f = sub
+        .open_file("b/file.txt", OpenOptions::new().append(true))
+        .unwrap();
+    assert_eq!(
+        f.rights(),
+        Rights::FD_WRITE
+            | Rights::FD_TELL
+            | Rights::FILE_ADVISE
+            | Rights::FILE_STAT_FGET
+            | Rights::POLL_FD_READWRITE
+    );
+    // Rights missing from the inheriting set cannot be asked for.
+    let no_write = sub.limit(Rights::all(), rights::FILE_READ_ONLY);
+    assert!(matches!(
+        no_write.open_file("b/file.txt", OpenOptions::new().write(true)),
+        Err(Error::MissingRights { missing }) if missing == Rights::FD_WRITE
+    ));
+    // Limiting never adds rights back.
+    let again = no_write.limit(Rights::all(), Rights::all());
+    assert_eq!(again.inheriting_rights(), rights::FILE_READ_ONLY);
+}
+
+/// Capability violations report the Linux-side `ENOTCAPABLE`, which stands for CloudABI's
+/// `Errno::NOTCAPABLE` but cannot share its number (76 is Linux's `ENOTUNIQ`).
+#[test]
+fn not_capable_errno_relates_to_cloudabi() {
+    use cloudlibc_rs::capfs::ENOTCAPABLE;
+    let (_t, dir) = setup();
+    let err = dir.open_file("../secret", &read()).unwrap_err();
+    assert!(err.is_not_capable());
+    assert_eq!(err.errno(), ENOTCAPABLE);
+    assert_eq!(cloudabi_types::Errno::NOTCAPABLE.0, 76);
+    assert_eq!(libc::ENOTUNIQ, 76);
+    assert_ne!(ENOTCAPABLE, i32::from(cloudabi_types::Errno::NOTCAPABLE.0));
 }
 
 /// A thread keeps moving a directory between inside and outside the sandbox while

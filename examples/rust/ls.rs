@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::fd::BorrowedFd;
 
 use argdata::Argdata;
-use cloudlibc_rs::capfs::{Dir, FileType, Rights};
+use cloudlibc_rs::capfs::{Dir, FileType, rights};
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let dir = ad
@@ -27,7 +27,7 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: both descriptors were granted to this program and stay open until exit;
     // they are only borrowed here.
     let (dir, out) = unsafe { (BorrowedFd::borrow_raw(dir), BorrowedFd::borrow_raw(out)) };
-    let dir = Dir::borrowed(dir)?.limit(Rights::DIRECTORY_READ_ONLY, Rights::FILE_READ_ONLY);
+    let dir = Dir::borrowed(dir)?.limit(rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY);
     let mut names = Vec::new();
     for entry in dir.entries()? {
         let entry = entry?;

@@ -1,6 +1,10 @@
 //! Capability-checked file access: every path is resolved strictly beneath a directory
 //! descriptor, and every descriptor carries CloudABI [`Rights`].
 //!
+//! [`Rights`] is [`cloudabi_types::Rights`], CloudABI's `cloudabi_rights_t`; the sets of
+//! rights this layer hands out (a read-only directory, an append-only file, ...) are
+//! constants in [`rights`].
+//!
 //! Absolute paths, `..` components that would leave the directory and symbolic links
 //! pointing outside it are refused with [`Error::Escape`] (`ENOTCAPABLE` in C), whatever
 //! happens to the file system meanwhile (see `resolve` for how). Operations that a
@@ -13,16 +17,16 @@
 //! launcher's job.
 //!
 //! ```no_run
-//! use cloudlibc_rs::capfs::{Dir, OpenOptions, Rights};
+//! use cloudlibc_rs::capfs::{Dir, OpenOptions, rights};
 //! # fn demo(fd: std::os::fd::OwnedFd) -> Result<(), cloudlibc_rs::capfs::Error> {
-//! let root = Dir::from_fd(fd)?.limit(Rights::DIRECTORY_READ_ONLY, Rights::FILE_READ_ONLY);
+//! let root = Dir::from_fd(fd)?.limit(rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY);
 //! let mut index = root.open_file("www/index.html", &OpenOptions::new().read(true))?;
 //! assert!(root.open_file("../etc/passwd", &OpenOptions::new().read(true)).is_err());
 //! # Ok(()) }
 //! ```
 
 mod resolve;
-mod rights;
+pub mod rights;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
@@ -40,9 +44,12 @@ use resolve::Strategy;
 
 /// The errno value this crate reports for [`Error::Escape`] and [`Error::MissingRights`].
 ///
-/// CloudABI calls it `ENOTCAPABLE` (76 in CloudABI's own numbering). Linux has no such
-/// error, so the C headers define `ENOTCAPABLE` as 200, outside the range Linux uses
-/// (1 ... 133).
+/// This is a Linux-side errno, not a CloudABI one. CloudABI's own code for the condition
+/// is [`cloudabi_types::Errno::NOTCAPABLE`] (76, `CLOUDABI_ENOTCAPABLE` in
+/// `cloudabi_types.h`), but errno values reported to C here use Linux's numbering, where
+/// 76 is already `ENOTUNIQ`. Linux has no `ENOTCAPABLE`, so `capfs.h` defines it as 200,
+/// outside the range Linux uses (1 ... 133). Code translating to CloudABI's numbering
+/// maps this value to [`cloudabi_types::Errno::NOTCAPABLE`].
 pub const ENOTCAPABLE: i32 = 200;
 
 /// Why a capability-checked operation failed.
@@ -368,15 +375,15 @@ impl OpenOptions {
 
     /// The rights a file opened this way ends up with, given the inheriting rights.
     fn file_rights(&self, inheriting: Rights) -> Rights {
-        let mut r = inheriting & Rights::REGULAR_FILE;
+        let mut r = inheriting & rights::REGULAR_FILE;
         if !self.read {
-            r -= Rights::FILE_INSPECT;
+            r -= rights::FILE_INSPECT;
         }
         if !self.write && !self.append {
-            r -= Rights::FILE_MODIFY;
+            r -= rights::FILE_MODIFY;
         }
         if self.append {
-            r -= Rights::FILE_POSITIONING;
+            r -= rights::FILE_POSITIONING;
         }
         r
     }
@@ -398,7 +405,7 @@ impl Dir<OwnedFd> {
     ///
     /// `ENOTDIR` if `fd` is not a directory, or `fstat` errors.
     pub fn from_fd(fd: OwnedFd) -> Result<Self, Error> {
-        Dir::with_rights(fd, Rights::DIRECTORY, Rights::all())
+        Dir::with_rights(fd, rights::DIRECTORY, Rights::all())
     }
 }
 
@@ -409,7 +416,7 @@ impl<'a> Dir<BorrowedFd<'a>> {
     ///
     /// As [`Dir::from_fd`].
     pub fn borrowed(fd: BorrowedFd<'a>) -> Result<Self, Error> {
-        Dir::with_rights(fd, Rights::DIRECTORY, Rights::all())
+        Dir::with_rights(fd, rights::DIRECTORY, Rights::all())
     }
 }
 
@@ -426,7 +433,7 @@ impl<F: AsFd> Dir<F> {
         }
         Ok(Dir {
             fd,
-            base: base & Rights::DIRECTORY,
+            base: base & rights::DIRECTORY,
             inheriting,
         })
     }
@@ -517,7 +524,7 @@ impl<F: AsFd> Dir<F> {
         )?;
         Ok(Dir {
             fd,
-            base: self.inheriting & Rights::DIRECTORY,
+            base: self.inheriting & rights::DIRECTORY,
             inheriting: self.inheriting,
         })
     }
@@ -728,28 +735,28 @@ pub struct File<F = OwnedFd> {
 
 /// The rights a descriptor's open mode allows: reading only when opened for reading,
 /// writing only when opened for writing, and no seeking or truncating when opened with
-/// `O_APPEND`. Directories get [`Rights::DIRECTORY`].
+/// `O_APPEND`. Directories get [`rights::DIRECTORY`].
 ///
 /// # Errors
 ///
 /// The system's error from `fcntl(F_GETFL)` or `fstat`.
 pub fn rights_from_open_mode(fd: BorrowedFd<'_>) -> Result<Rights, Error> {
     if is_dir(fd)? {
-        return Ok(Rights::DIRECTORY);
+        return Ok(rights::DIRECTORY);
     }
     let flags = rustix::fs::fcntl_getfl(fd)?;
-    let mut rights = Rights::REGULAR_FILE | Rights::SOCK_SHUTDOWN | Rights::SOCK_STAT_GET;
+    let mut allowed = rights::REGULAR_FILE | Rights::SOCK_SHUTDOWN;
     let access = flags & OFlags::RWMODE;
     if access == OFlags::WRONLY {
-        rights -= Rights::FILE_INSPECT;
+        allowed -= rights::FILE_INSPECT;
     }
     if access == OFlags::RDONLY {
-        rights -= Rights::FILE_MODIFY;
+        allowed -= rights::FILE_MODIFY;
     }
     if flags.contains(OFlags::APPEND) {
-        rights -= Rights::FILE_POSITIONING;
+        allowed -= rights::FILE_POSITIONING;
     }
-    Ok(rights)
+    Ok(allowed)
 }
 
 impl File<OwnedFd> {

@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
   capfs_rights_t base, inh;
   CHECK(capfs_rights(sub, &base, &inh) == 0 && (base & CAPFS_RIGHT_FILE_CREATE_FILE));
   CHECK(capfs_limit(sub, CAPFS_RIGHTS_DIRECTORY_READ_ONLY, CAPFS_RIGHT_FD_READ) == 0);
-  CHECK(capfs_rights(sub, &base, NULL) == 0 && !(base & CAPFS_RIGHT_FILE_CREATE_FILE));
+  CHECK(capfs_rights(sub, &base, NULL) == 0 && base == CAPFS_RIGHTS_DIRECTORY_READ_ONLY);
   DENIED(capfs_openat(sub, "new", O_WRONLY | O_CREAT, 0644));
   DENIED(capfs_openat(sub, "g.txt", O_WRONLY, 0));
   DENIED(capfs_mkdirat(sub, "c", 0755));
@@ -111,9 +111,14 @@ int main(int argc, char **argv) {
   CHECK(capfs_rights(sub, &base, NULL) == 0 && !(base & CAPFS_RIGHT_FILE_CREATE_FILE));
   f = capfs_openat(sub, "g.txt", O_RDONLY, 0);
   CHECK(f >= 0);
+  /* Inherited from sub: only FD_READ was left to inherit. */
+  CHECK(capfs_rights(f, &base, &inh) == 0 && base == CAPFS_RIGHT_FD_READ && inh == 0);
   close(f);
   int app = capfs_openat(root, "a/g.txt", O_WRONLY | O_APPEND, 0);
   CHECK(app >= 0);
+  CHECK(capfs_rights(app, &base, NULL) == 0 &&
+        (base & CAPFS_RIGHTS_FILE_APPEND_ONLY) == CAPFS_RIGHTS_FILE_APPEND_ONLY &&
+        !(base & (CAPFS_RIGHT_FD_SEEK | CAPFS_RIGHT_FILE_STAT_FPUT_SIZE)));
   CHECK(capfs_write(app, "+", 1) == 1);
   DENIED(capfs_lseek(app, 0, SEEK_SET));
   DENIED(capfs_ftruncate(app, 0));
