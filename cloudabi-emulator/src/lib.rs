@@ -1,0 +1,3 @@
+//! Runs CloudABI executables on Linux.
+
+pub mod syscalls;

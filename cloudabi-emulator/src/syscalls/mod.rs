@@ -1,0 +1,1 @@
+//! The CloudABI system calls, implemented on Linux.
