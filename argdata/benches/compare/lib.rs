@@ -1,0 +1,1 @@
+//! Nothing to see: this package exists for its `throughput` benchmark.

@@ -1,0 +1,138 @@
+//! Integer payloads: decoding into any primitive integer type, and the shortest encoding.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An integer as read from the wire, before conversion to the caller's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wide {
+    /// Any value that fits `i128`.
+    Signed(i128),
+    /// A value above `i128::MAX`.
+    Unsigned(u128),
+}
+
+/// Sign-extends a big-endian two's complement payload of at most 8 bytes (empty is zero).
+/// Redundant leading sign bytes change nothing, so none need stripping.
+#[inline]
+pub(crate) fn decode_small(p: &[u8]) -> i64 {
+    debug_assert!(p.len() <= 8);
+    let Some((&first, rest)) = p.split_first() else {
+        return 0;
+    };
+    // The first byte carries the sign; the others shift in below it.
+    let mut v = i64::from(first.cast_signed());
+    for &b in rest {
+        v = v << 8 | i64::from(b);
+    }
+    v
+}
+
+/// Decodes a big-endian two's complement payload (empty means zero). Redundant leading
+/// sign bytes are accepted; values outside `i128::MIN..=u128::MAX` are out of range.
+#[inline]
+pub(crate) fn decode(payload: &[u8], offset: usize) -> Result<Wide> {
+    if payload.len() <= 8 {
+        return Ok(Wide::Signed(i128::from(decode_small(payload))));
+    }
+    decode_long(payload, offset)
+}
+
+fn decode_long(payload: &[u8], offset: usize) -> Result<Wide> {
+    let mut p = payload;
+    while let [first, second, ..] = *p {
+        let redundant =
+            (first == 0x00 && second & 0x80 == 0) || (first == 0xff && second & 0x80 != 0);
+        if !redundant {
+            break;
+        }
+        p = &p[1..];
+    }
+    match p.len() {
+        0 => Ok(Wide::Signed(0)),
+        1..=16 => {
+            let fill = if p[0] & 0x80 != 0 { 0xff } else { 0x00 };
+            let mut bytes = [fill; 16];
+            bytes[16 - p.len()..].copy_from_slice(p);
+            Ok(Wide::Signed(i128::from_be_bytes(bytes)))
+        }
+        17 if p[0] == 0 => {
+            let mut bytes = [0; 16];
+            bytes.copy_from_slice(&p[1..]);
+            Ok(Wide::Unsigned(u128::from_be_bytes(bytes)))
+        }
+        _ => Err(Error::at(ErrorKind::OutOfRange, offset)),
+    }
+}
+
+/// Number of bytes of the shortest encoding of `v` (zero for zero).
+#[cfg(feature = "alloc")]
+#[inline]
+pub(crate) const fn encoded_len(v: i128) -> usize {
+    let magnitude_bits = if v < 0 {
+        128 - (!v).leading_zeros()
+    } else {
+        128 - v.leading_zeros()
+    };
+    if v == 0 {
+        0
+    } else {
+        // One more bit for the sign, rounded up to whole bytes.
+        (magnitude_bits as usize + 8) / 8
+    }
+}
+
+/// The shortest encoding of `v`: the last [`encoded_len`] bytes of the returned array.
+#[cfg(feature = "alloc")]
+#[inline]
+pub(crate) const fn encode(v: i128) -> ([u8; 16], usize) {
+    (v.to_be_bytes(), encoded_len(v))
+}
+
+mod private {
+    pub trait Sealed: Sized {
+        fn from_i128(v: i128) -> Option<Self>;
+        fn from_u128(v: u128) -> Option<Self>;
+        fn from_i64(v: i64) -> Option<Self>;
+    }
+}
+
+/// Primitive integer types that [`Argdata::as_int`](crate::Argdata::as_int) can return:
+/// `i8` to `i128`, `u8` to `u128`, `isize` and `usize`. Sealed.
+pub trait Int: private::Sealed + Sized + Copy {}
+
+macro_rules! impl_int {
+    ($($t:ty),*) => {$(
+        impl private::Sealed for $t {
+            #[inline]
+            fn from_i128(v: i128) -> Option<Self> {
+                <$t>::try_from(v).ok()
+            }
+            #[inline]
+            fn from_u128(v: u128) -> Option<Self> {
+                <$t>::try_from(v).ok()
+            }
+            #[inline]
+            fn from_i64(v: i64) -> Option<Self> {
+                <$t>::try_from(v).ok()
+            }
+        }
+        impl Int for $t {}
+    )*};
+}
+impl_int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
+/// Converts a value decoded by [`decode_small`] into `T`.
+#[inline]
+pub(crate) fn convert_small<T: Int>(v: i64, offset: usize) -> Result<T> {
+    <T as private::Sealed>::from_i64(v).ok_or(Error::at(ErrorKind::OutOfRange, offset))
+}
+
+pub(crate) fn convert<T: Int>(w: Wide, offset: usize) -> Result<T> {
+    match w {
+        Wide::Signed(v) => <T as private::Sealed>::from_i128(v),
+        Wide::Unsigned(v) => <T as private::Sealed>::from_u128(v),
+    }
+    .ok_or(Error::at(ErrorKind::OutOfRange, offset))
+}

@@ -1,0 +1,382 @@
+//! Printing a borrowed [`Argdata`] as YAML, byte for byte as the reference printer does.
+//!
+//! Every node carries an explicit tag and a quoted scalar: `!!int "5"`, `!!str "a\tb"`,
+//! `!fd "0"`, `!!map {` with `? key` / `: value,` lines, `!!seq [` with `value,` lines,
+//! two spaces of indentation per level. Unlike the reference printer, which prints what it
+//! cannot decode as `!!null "null"`, this printer is strict: invalid data is an error.
+//!
+//! Deviations, for values the reference cannot show: integers print in the whole range
+//! the reader accepts (`i128` and `u128`), not only `i64`/`u64`; timestamps whose year does
+//! not fit a C `int` still print their year instead of `!!null`.
+//!
+//! Strings: `\0 \a \b \t \n \v \f \r \e \" \\`, U+0085 `\N`, U+00A0 `\_`, U+2028 `\L` and
+//! U+2029 `\P` use their short escapes. Other characters that are not printable (C0 and C1
+//! controls, DEL, U+FFF9 to U+FFFB and the noncharacters U+xxFFFE/U+xxFFFF) become `\xNN`,
+//! `\uNNNN` or `\UNNNNNNNN`; everything else is written as is.
+
+use core::fmt::{self, Write};
+
+use crate::error::Result;
+use crate::int::Wide;
+use crate::reader::{Argdata, MAX_DEPTH, Type};
+
+/// The first two lines of every document.
+pub const HEADER: &str = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n";
+
+/// Writes `ad` as a YAML document ([`HEADER`], the node, a newline) to `out`.
+///
+/// ```
+/// use argdata::{Argdata, yaml};
+/// let mut s = String::new();
+/// yaml::write_yaml(Argdata::new(b"\x07\x82\x05\x2a"), &mut s).unwrap();
+/// assert_eq!(s, "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!seq [\n  !!int \"42\",\n]\n");
+/// ```
+///
+/// # Errors
+/// Any error the getters report (the sink may then hold partial output), nesting beyond
+/// [`MAX_DEPTH`], or [`ErrorKind::Write`](crate::ErrorKind::Write) if `out` fails.
+pub fn write_yaml<W: Write + ?Sized>(ad: Argdata<'_>, out: &mut W) -> Result<()> {
+    out.write_str(HEADER)?;
+    node(ad, out, 0, MAX_DEPTH)?;
+    out.write_char('\n')?;
+    Ok(())
+}
+
+/// The YAML document for `ad` as a string (feature `alloc`).
+///
+/// # Errors
+/// As [`write_yaml`].
+#[cfg(feature = "alloc")]
+pub fn to_string(ad: Argdata<'_>) -> Result<alloc::string::String> {
+    // Typical documents are about three times the size of their encoding.
+    let mut s = alloc::string::String::with_capacity(HEADER.len() + 3 * ad.as_bytes().len());
+    write_yaml(ad, &mut s)?;
+    Ok(s)
+}
+
+const SPACES: &str = "                                                                ";
+
+fn newline_indent<W: Write + ?Sized>(out: &mut W, mut n: usize) -> fmt::Result {
+    out.write_char('\n')?;
+    while n > 0 {
+        let chunk = n.min(SPACES.len());
+        out.write_str(&SPACES[..chunk])?;
+        n -= chunk;
+    }
+    Ok(())
+}
+
+fn node<W: Write + ?Sized>(
+    ad: Argdata<'_>,
+    out: &mut W,
+    indent: usize,
+    depth: usize,
+) -> Result<()> {
+    match ad.ty()? {
+        Type::Null => out.write_str("!!null \"null\"")?,
+        Type::Binary => {
+            out.write_str("!!binary \"")?;
+            base64(ad.as_binary()?, out)?;
+            out.write_char('"')?;
+        }
+        Type::Bool => out.write_str(if ad.as_bool()? {
+            "!!bool \"true\""
+        } else {
+            "!!bool \"false\""
+        })?,
+        Type::Fd => {
+            out.write_str("!fd \"")?;
+            decimal(false, ad.as_fd_index()?.into(), out)?;
+            out.write_char('"')?;
+        }
+        Type::Float => float(ad.as_float()?, out)?,
+        Type::Int => {
+            out.write_str("!!int \"")?;
+            match ad.wide_int()? {
+                Wide::Signed(v) => decimal(v < 0, v.unsigned_abs(), out)?,
+                Wide::Unsigned(v) => decimal(false, v, out)?,
+            }
+            out.write_char('"')?;
+        }
+        Type::Str => {
+            out.write_str("!!str \"")?;
+            escape(ad.as_str()?, out)?;
+            out.write_char('"')?;
+        }
+        Type::Timestamp => {
+            let t = ad.as_timestamp()?;
+            let (y, m, d, hh, mm, ss) = civil(t.secs());
+            write!(
+                out,
+                "!!timestamp \"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:09}Z\"",
+                t.subsec_nanos()
+            )?;
+        }
+        Type::Map => {
+            let inner = ad.enter(depth)?;
+            let mut empty = true;
+            for entry in ad.map()? {
+                let (k, v) = entry?;
+                if empty {
+                    out.write_str("!!map {")?;
+                    empty = false;
+                }
+                newline_indent(out, indent + 2)?;
+                out.write_str("? ")?;
+                node(k, out, indent + 2, inner)?;
+                newline_indent(out, indent + 2)?;
+                out.write_str(": ")?;
+                node(v, out, indent + 2, inner)?;
+                out.write_char(',')?;
+            }
+            if empty {
+                out.write_str("!!map {}")?;
+            } else {
+                newline_indent(out, indent)?;
+                out.write_char('}')?;
+            }
+        }
+        Type::Seq => {
+            let inner = ad.enter(depth)?;
+            let mut empty = true;
+            for item in ad.seq()? {
+                let item = item?;
+                if empty {
+                    out.write_str("!!seq [")?;
+                    empty = false;
+                }
+                newline_indent(out, indent + 2)?;
+                node(item, out, indent + 2, inner)?;
+                out.write_char(',')?;
+            }
+            if empty {
+                out.write_str("!!seq []")?;
+            } else {
+                newline_indent(out, indent)?;
+                out.write_char(']')?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `-magnitude` (if `negative`) or `magnitude` in decimal, without `core::fmt`.
+fn decimal<W: Write + ?Sized>(negative: bool, magnitude: u128, out: &mut W) -> fmt::Result {
+    // u128::MAX has 39 digits; one more for the sign.
+    let mut buf = [0u8; 40];
+    let mut pos = buf.len();
+    let mut push = |digit: u8| {
+        pos -= 1;
+        buf[pos] = b'0' + digit;
+    };
+    if let Ok(mut v) = u64::try_from(magnitude) {
+        loop {
+            push((v % 10) as u8);
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut v = magnitude;
+        while v != 0 {
+            push((v % 10) as u8);
+            v /= 10;
+        }
+    }
+    if negative {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    out.write_str(core::str::from_utf8(&buf[pos..]).map_err(|_| fmt::Error)?)
+}
+
+fn base64<W: Write + ?Sized>(data: &[u8], out: &mut W) -> fmt::Result {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sym = |v: u32| char::from(ALPHABET[(v & 0x3f) as usize]);
+    // Encode through a small stack buffer so long binaries take few sink calls.
+    let mut buf = [0u8; 256];
+    let mut used = 0;
+    let mut chunks = data.chunks_exact(3);
+    for c in chunks.by_ref() {
+        let v = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            buf[used + i] = ALPHABET[((v >> shift) & 0x3f) as usize];
+        }
+        used += 4;
+        if used == buf.len() {
+            out.write_str(core::str::from_utf8(&buf).map_err(|_| fmt::Error)?)?;
+            used = 0;
+        }
+    }
+    out.write_str(core::str::from_utf8(&buf[..used]).map_err(|_| fmt::Error)?)?;
+    match *chunks.remainder() {
+        [a] => {
+            let v = u32::from(a) << 16;
+            out.write_char(sym(v >> 18))?;
+            out.write_char(sym(v >> 12))?;
+            out.write_str("==")
+        }
+        [a, b] => {
+            let v = u32::from(a) << 16 | u32::from(b) << 8;
+            out.write_char(sym(v >> 18))?;
+            out.write_char(sym(v >> 12))?;
+            out.write_char(sym(v >> 6))?;
+            out.write_char('=')
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A fixed buffer that `write!` can format into.
+struct StackBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Shortest round-trip digits in scientific form, exponent signed and omitted when zero.
+fn float<W: Write + ?Sized>(v: f64, out: &mut W) -> fmt::Result {
+    if v.is_nan() {
+        return out.write_str("!!float \".nan\"");
+    }
+    if v.is_infinite() {
+        return out.write_str(if v < 0.0 {
+            "!!float \"-.inf\""
+        } else {
+            "!!float \".inf\""
+        });
+    }
+    if v == 0.0 {
+        return out.write_str("!!float \"0\"");
+    }
+    let mut b = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
+    write!(b, "{v:e}")?;
+    let text = core::str::from_utf8(&b.buf[..b.len]).map_err(|_| fmt::Error)?;
+    let (mantissa, exp) = text.split_once('e').ok_or(fmt::Error)?;
+    out.write_str("!!float \"")?;
+    out.write_str(mantissa)?;
+    match exp {
+        "0" => {}
+        e if e.starts_with('-') => {
+            out.write_char('e')?;
+            out.write_str(e)?;
+        }
+        e => {
+            out.write_str("e+")?;
+            out.write_str(e)?;
+        }
+    }
+    out.write_char('"')
+}
+
+/// Splits seconds since the epoch into (year, month, day, hour, minute, second), UTC,
+/// proleptic Gregorian calendar.
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Shift the epoch to 0000-03-01 so leap days fall at the end of a year, then split
+    // into 400-year eras of 146 097 days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // All of these are small and non-negative.
+    let small = |v: i64| u32::try_from(v).unwrap_or(0);
+    (
+        year,
+        small(month),
+        small(day),
+        small(tod / 3_600),
+        small(tod / 60 % 60),
+        small(tod % 60),
+    )
+}
+
+fn printable(c: char) -> bool {
+    let c = u32::from(c);
+    !(c < 0x20
+        || (0x7f..=0x9f).contains(&c)
+        || (0xfff9..=0xfffb).contains(&c)
+        || c & 0xfffe == 0xfffe)
+}
+
+/// Whether the byte is ASCII that is written as is (printable and not `"` or `\\`).
+#[inline]
+fn plain_ascii(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
+}
+
+fn escape<W: Write + ?Sized>(s: &str, out: &mut W) -> fmt::Result {
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if plain_ascii(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        // `i` is at a character boundary: runs of plain ASCII end on one.
+        let c = s
+            .get(i..)
+            .and_then(|t| t.chars().next())
+            .ok_or(fmt::Error)?;
+        let short = match c {
+            '\0' => "\\0",
+            '\x07' => "\\a",
+            '\x08' => "\\b",
+            '\t' => "\\t",
+            '\n' => "\\n",
+            '\x0b' => "\\v",
+            '\x0c' => "\\f",
+            '\r' => "\\r",
+            '\x1b' => "\\e",
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\u{85}' => "\\N",
+            '\u{a0}' => "\\_",
+            '\u{2028}' => "\\L",
+            '\u{2029}' => "\\P",
+            c if printable(c) => {
+                i += c.len_utf8();
+                continue;
+            }
+            _ => "",
+        };
+        out.write_str(&s[run_start..i])?;
+        i += c.len_utf8();
+        run_start = i;
+        if !short.is_empty() {
+            out.write_str(short)?;
+        } else {
+            let u = u32::from(c);
+            if u <= 0xff {
+                write!(out, "\\x{u:02x}")?;
+            } else if u <= 0xffff {
+                write!(out, "\\u{u:04x}")?;
+            } else {
+                write!(out, "\\U{u:08x}")?;
+            }
+        }
+    }
+    out.write_str(&s[run_start..])
+}
