@@ -1,2 +1,258 @@
-//! cloudabi-run.
-fn main() {}
+//! `cloudabi-run`: start a program with exactly the capabilities its YAML configuration names.
+//!
+//! See `cloudabi-run --help` and `docs/cloudabi-run.1.md`.
+
+mod cli;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cloudabi_run::config::{self, AmbientAuthority, MAX_CONFIG_LEN};
+use cloudabi_run::launch::{Launch, Limits, Running};
+use cloudabi_run::sandbox::SandboxOptions;
+
+use cli::Cli;
+
+/// The launcher's own failures exit with this status, as the original `cloudabi-run` did.
+const EXIT_LAUNCHER: u8 = 127;
+
+/// Signals the launcher forwards to the program.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// How long a forwarded signal may go unanswered before every instance is killed: the
+/// program is pid 1 of its PID namespace and ignores signals it has no handler for.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_LAUNCHER } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("cloudabi-run: {message}");
+            ExitCode::from(EXIT_LAUNCHER)
+        }
+    }
+}
+
+/// Reads the configuration: its text and its name for messages.
+fn read_config(cli: &Cli) -> Result<(String, String), String> {
+    let limit = MAX_CONFIG_LEN as u64 + 1;
+    let mut bytes = Vec::new();
+    let name = match cli.config.as_deref() {
+        Some(p) if p != Path::new("-") => {
+            let name = p.display().to_string();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+                .map_err(|e| format!("{name}: cannot read the configuration: {e}"))?;
+            name
+        }
+        _ => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err("no configuration: pass --config FILE or redirect standard \
+                            input from a YAML file (see --help)"
+                    .to_owned());
+            }
+            stdin
+                .lock()
+                .take(limit)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("<stdin>: cannot read the configuration: {e}"))?;
+            "<stdin>".to_owned()
+        }
+    };
+    if bytes.len() > MAX_CONFIG_LEN {
+        return Err(format!(
+            "{name}: the configuration is larger than {MAX_CONFIG_LEN} bytes"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        format!("{name}:{line}:{column}: invalid UTF-8")
+    })?;
+    Ok((text, name))
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let (text, name) = read_config(&cli)?;
+    // The program must be there before anything is opened on its behalf.
+    let meta = std::fs::metadata(&cli.program)
+        .map_err(|e| format!("cannot open program {}: {e}", cli.program.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", cli.program.display()));
+    }
+
+    if let Some(needs) = interpreter(&cli.program) {
+        let message = format!(
+            "{} needs {needs} to start, but the sandbox's root file system is empty: link it \
+             statically (Rust: cargo rustc --release --bin NAME -- -C \
+             target-feature=+crt-static; C: cc -static)",
+            cli.program.display()
+        );
+        if !cli.best_effort && !cli.check {
+            return Err(message);
+        }
+        eprintln!("cloudabi-run: warning: {message}");
+    }
+
+    let authority = AmbientAuthority::claim();
+    let resolved =
+        config::resolve(&text, &name, &cli.program, &authority).map_err(|e| e.to_string())?;
+    let plan = resolved
+        .plan(cli.listen_fds)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if cli.check {
+        let yaml = plan.to_yaml().map_err(|e| format!("{name}: {e}"))?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(yaml.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("writing to standard output: {e}"))?;
+        // `plan` is dropped here: every descriptor is closed and nothing was started.
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let launch = plan.apply(
+        Launch::new(&cli.program)
+            .limits(Limits {
+                memory: cli.memory,
+                cpu_time: cli.cpu_time,
+                max_fds: cli.max_fds,
+            })
+            .instances(cli.instances)
+            .sandbox(SandboxOptions {
+                best_effort: cli.best_effort,
+                log_denials: cli.log_denials,
+            }),
+    );
+    let launch = match cli.timeout {
+        Some(t) => launch.timeout(t),
+        None => launch,
+    };
+
+    let signals = block_forwarded_signals();
+    let running = launch.spawn().map_err(|e| e.to_string())?;
+    for s in running.skipped() {
+        eprintln!("cloudabi-run: warning: sandbox layer skipped: {s}");
+    }
+    if let Some(set) = signals {
+        forward_signals(set, &running);
+    }
+    let outcome = running.wait().map_err(|e| e.to_string())?;
+    if outcome.timed_out {
+        eprintln!("cloudabi-run: the timeout expired; the program was killed");
+    }
+    Ok(ExitCode::from(
+        u8::try_from(outcome.exit_code()).unwrap_or(EXIT_LAUNCHER),
+    ))
+}
+
+/// What a program needs from the file system to start, if anything: the ELF interpreter
+/// (dynamic loader) of a dynamically linked executable, or the interpreter of a `#!` script.
+fn interpreter(program: &Path) -> Option<String> {
+    let mut head = Vec::new();
+    std::fs::File::open(program)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    if let Some(rest) = head.strip_prefix(b"#!") {
+        let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
+        let text = String::from_utf8_lossy(line);
+        return Some(format!("the script interpreter {}", text.trim()));
+    }
+    elf_interpreter(&head).map(|i| format!("the dynamic loader {i}"))
+}
+
+/// The `PT_INTERP` path of a 64-bit little-endian ELF executable whose program headers lie
+/// within `head`.
+fn elf_interpreter(head: &[u8]) -> Option<String> {
+    let u16_at = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        head.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let u32_at = |o: usize| {
+        head.get(o..o + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    // ELF magic, 64-bit class, little-endian.
+    if head.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let phoff = usize::try_from(u64_at(32)?).ok()?;
+    let phentsize = usize::from(u16_at(54)?);
+    let phnum = usize::from(u16_at(56)?);
+    for i in 0..phnum.min(256) {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        const PT_INTERP: u32 = 3;
+        if u32_at(ph)? == PT_INTERP {
+            let off = usize::try_from(u64_at(ph + 8)?).ok()?;
+            let len = usize::try_from(u64_at(ph + 32)?).ok()?;
+            let bytes = head.get(off..off.checked_add(len)?)?;
+            let bytes = bytes.split(|b| *b == 0).next().unwrap_or_default();
+            return Some(String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    None
+}
+
+/// Blocks the forwarded signals in this thread (and so in threads started later), so that
+/// one thread can wait for them. The sandboxed children start with an empty mask.
+fn block_forwarded_signals() -> Option<libc::sigset_t> {
+    // SAFETY: `sigset_t` is plain data; the set is initialised by sigemptyset before use and
+    // pthread_sigmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0).then_some(set)
+    }
+}
+
+/// Starts a thread that passes each forwarded signal on to every instance's process group
+/// and kills them all if they are still running [`GRACE`] later.
+fn forward_signals(set: libc::sigset_t, running: &Running) {
+    let pids = running.pids();
+    std::thread::spawn(move || {
+        loop {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                return;
+            }
+            for &pid in &pids {
+                signal_group(pid, sig);
+            }
+            std::thread::sleep(GRACE);
+            for &pid in &pids {
+                signal_group(pid, libc::SIGKILL);
+            }
+        }
+    });
+}
+
+fn signal_group(pid: i32, sig: libc::c_int) {
+    // Each instance leads its own session and process group (its pid). Once the launcher
+    // has reaped it the group is gone and this fails harmlessly with ESRCH; the launcher
+    // exits right after reaping the last instance.
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(-pid, sig);
+    }
+}

@@ -73,7 +73,12 @@ impl Resolved {
             .encode()
             .fds
             .iter()
-            .map(|f| usize::try_from(f.0).ok().filter(|i| *i < count).ok_or(PlanError::UnknownResource(f.0)))
+            .map(|f| {
+                usize::try_from(f.0)
+                    .ok()
+                    .filter(|i| *i < count)
+                    .ok_or(PlanError::UnknownResource(f.0))
+            })
             .collect::<Result<_, _>>()?;
         let kinds: Vec<GrantKind> = order.iter().map(|i| resources[*i].kind).collect();
         let numbers = child_fd_numbers(&kinds, listen_fds);
@@ -147,12 +152,12 @@ fn renumber(
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
                 let k = renumber(k, number_of, resources, names, depth)?;
-                if let (Value::Str(key), Value::Fd(Fd(i))) = (&k, &v) {
-                    if let Some(idx) = usize::try_from(*i).ok().filter(|i| *i < resources.len()) {
-                        if resources[idx].kind == GrantKind::Socket && names[idx].is_none() {
-                            names[idx] = Some(key.clone());
-                        }
-                    }
+                if let (Value::Str(key), Value::Fd(Fd(i))) = (&k, &v)
+                    && let Some(idx) = usize::try_from(*i).ok().filter(|i| *i < resources.len())
+                    && resources[idx].kind == GrantKind::Socket
+                    && names[idx].is_none()
+                {
+                    names[idx] = Some(key.clone());
                 }
                 let v = renumber(v, number_of, resources, names, depth)?;
                 out.push((k, v));

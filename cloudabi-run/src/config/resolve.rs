@@ -5,12 +5,13 @@
 //! inherited). Every such use goes through an [`AmbientAuthority`] method, so it is visible at
 //! each call site and impossible to reach from code that was not handed the token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use argdata::yaml::{FdSpec, Node, NodeKind};
 use argdata::{Fd, Value};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -139,6 +140,9 @@ pub enum Origin {
         address: String,
         /// `stream`, `dgram` or `seqpacket`.
         ty: &'static str,
+        /// For network sockets, the local address the kernel chose (e.g. the port for
+        /// `bind: 127.0.0.1:0`).
+        local: Option<SocketAddr>,
     },
     /// `!executable`.
     Executable(PathBuf),
@@ -159,9 +163,18 @@ impl fmt::Display for Origin {
                 let what = if *directory { "directory" } else { "file" };
                 write!(f, "{what} {}, {}", path.display(), mode_name(*mode))
             }
-            Origin::Socket { bound, address, ty } => {
+            Origin::Socket {
+                bound,
+                address,
+                ty,
+                local,
+            } => {
                 let how = if *bound { "bound to" } else { "connected to" };
-                write!(f, "{ty} socket {how} {address}")
+                write!(f, "{ty} socket {how} {address}")?;
+                match local {
+                    Some(l) if l.to_string() != *address => write!(f, " (local address {l})"),
+                    _ => Ok(()),
+                }
             }
             Origin::Executable(p) => write!(f, "executable {}", p.display()),
         }
@@ -198,6 +211,8 @@ pub struct Resolver<'a> {
     program: &'a Path,
     resources: Vec<Resource>,
     inherited: HashMap<RawFd, usize>,
+    /// Raw numbers of the descriptors in `resources`.
+    owned: HashSet<RawFd>,
     executable: Option<usize>,
     max_fds: usize,
 }
@@ -223,6 +238,7 @@ impl<'a> Resolver<'a> {
             program,
             resources: Vec::new(),
             inherited: HashMap::new(),
+            owned: HashSet::new(),
             executable: None,
             max_fds: MAX_RESOURCES,
         }
@@ -234,60 +250,64 @@ impl<'a> Resolver<'a> {
         self.resources
     }
 
-    /// Resolves one tagged node. `tag` is the full tag (`tag:nuxi.nl,2015:cloudabi/fd`) or
-    /// its suffix (`fd`); `node` is the node's content: a string for scalars, a map for
-    /// mappings, `Null` for an empty node.
+    /// Resolves one tagged node. `tag` is the full tag (`tag:nuxi.nl,2015:cloudabi/fd`), its
+    /// short form (`!fd`) or its suffix (`fd`); `node` is the node as written.
     ///
     /// # Errors
     /// The tag is unknown, its content malformed, or opening failed. Nothing opened by this
     /// call stays open on error.
-    pub fn resolve(&mut self, tag: &str, node: &Value) -> Result<Value, ConfigErrorKind> {
+    pub fn resolve(&mut self, tag: &str, node: &Node) -> Result<Value, ConfigErrorKind> {
         let name = tag.strip_prefix(TAG_PREFIX).unwrap_or(tag);
         let name = name.strip_prefix('!').unwrap_or(name);
         if self.resources.len() >= self.max_fds {
             return Err(ConfigErrorKind::TooManyFds(self.max_fds));
         }
         let index = match name {
-            "fd" => self.fd(node)?,
+            "fd" => {
+                let text = node.as_scalar().ok_or(ConfigErrorKind::Shape {
+                    tag: "fd",
+                    expected: "stdin, stdout, stderr or a descriptor number",
+                })?;
+                let spec = FdSpec::parse(text.trim())
+                    .ok_or_else(|| ConfigErrorKind::BadFdName(text.to_owned()))?;
+                self.fd(spec)?
+            }
             "file" => self.file(node)?,
             "socket" => self.socket(node)?,
             "executable" => self.executable(node)?,
             other => return Err(ConfigErrorKind::UnknownTag(other.to_owned())),
         };
-        Ok(Value::Fd(Fd(i32::try_from(index).map_err(|_| {
-            ConfigErrorKind::TooManyFds(self.max_fds)
-        })?)))
+        Ok(Value::Fd(Fd(
+            i32::try_from(index).map_err(|_| ConfigErrorKind::TooManyFds(self.max_fds))?
+        )))
     }
 
     fn push(&mut self, fd: OwnedFd, kind: GrantKind, origin: Origin) -> usize {
+        self.owned.insert(fd.as_raw_fd());
         self.resources.push(Resource { fd, kind, origin });
         self.resources.len() - 1
     }
 
     fn owns(&self, fd: RawFd) -> bool {
-        self.resources.iter().any(|r| r.fd.as_raw_fd() == fd)
+        self.owned.contains(&fd)
     }
 
-    fn fd(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
-        let text = match node {
-            Value::Str(s) => s.trim().to_owned(),
-            Value::Int(i) => i.to_string(),
-            _ => {
-                return Err(ConfigErrorKind::Shape {
-                    tag: "fd",
-                    expected: "stdin, stdout, stderr or a descriptor number",
-                });
-            }
-        };
-        let number: RawFd = match text.as_str() {
-            "stdin" => 0,
-            "stdout" => 1,
-            "stderr" => 2,
-            t if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t
-                .parse()
-                .map_err(|_| ConfigErrorKind::BadFdName(text.clone()))?,
-            _ => return Err(ConfigErrorKind::BadFdName(text)),
-        };
+    /// Resolves `!fd` (the parser has already checked its syntax).
+    ///
+    /// # Errors
+    /// The descriptor is not open, or is one this resolver opened itself.
+    pub fn resolve_fd(&mut self, spec: FdSpec) -> Result<Value, ConfigErrorKind> {
+        if self.resources.len() >= self.max_fds {
+            return Err(ConfigErrorKind::TooManyFds(self.max_fds));
+        }
+        let index = self.fd(spec)?;
+        Ok(Value::Fd(Fd(
+            i32::try_from(index).map_err(|_| ConfigErrorKind::TooManyFds(self.max_fds))?
+        )))
+    }
+
+    fn fd(&mut self, spec: FdSpec) -> Result<usize, ConfigErrorKind> {
+        let number: RawFd = spec.number();
         if let Some(&i) = self.inherited.get(&number) {
             return Ok(i);
         }
@@ -312,7 +332,7 @@ impl<'a> Resolver<'a> {
         Ok(i)
     }
 
-    fn file(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+    fn file(&mut self, node: &Node) -> Result<usize, ConfigErrorKind> {
         const TAG: &str = "file";
         let entries = options(TAG, node, "a map with `path` (and `mode`, `create`)")?;
         let mut path = None;
@@ -320,9 +340,12 @@ impl<'a> Resolver<'a> {
         let mut create = None;
         for (key, value) in entries {
             match key {
-                "path" => {
-                    set_once(TAG, key, &mut path, string_option(TAG, "path", value, "a path")?)?
-                }
+                "path" => set_once(
+                    TAG,
+                    key,
+                    &mut path,
+                    string_option(TAG, "path", value, "a path")?,
+                )?,
                 "mode" => {
                     let m = match string_option(TAG, "mode", value, MODES)? {
                         "read" => FileMode::Read,
@@ -340,10 +363,9 @@ impl<'a> Resolver<'a> {
                     set_once(TAG, key, &mut mode, m)?;
                 }
                 "create" => {
-                    let c = match value {
-                        Value::Bool(b) => *b,
-                        Value::Str(s) if s == "true" => true,
-                        Value::Str(s) if s == "false" => false,
+                    let c = match value.as_scalar() {
+                        Some("true") => true,
+                        Some("false") => false,
                         _ => {
                             return Err(ConfigErrorKind::BadOption {
                                 tag: TAG,
@@ -437,19 +459,20 @@ impl<'a> Resolver<'a> {
         Ok((fd, directory))
     }
 
-    fn socket(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
+    fn socket(&mut self, node: &Node) -> Result<usize, ConfigErrorKind> {
         const TAG: &str = "socket";
-        let entries = options(
-            TAG,
-            node,
-            "a map with `bind` or `connect` (and `type`)",
-        )?;
+        let entries = options(TAG, node, "a map with `bind` or `connect` (and `type`)")?;
         let mut bind = None;
         let mut connect = None;
         let mut ty = None;
         for (key, value) in entries {
             match key {
-                "bind" => set_once(TAG, key, &mut bind, string_option(TAG, "bind", value, ADDR)?)?,
+                "bind" => set_once(
+                    TAG,
+                    key,
+                    &mut bind,
+                    string_option(TAG, "bind", value, ADDR)?,
+                )?,
                 "connect" => set_once(
                     TAG,
                     key,
@@ -491,6 +514,9 @@ impl<'a> Resolver<'a> {
         };
         let (ty_name, ty) = ty.unwrap_or(("stream", SocketType::STREAM));
         let fd = self.open_socket(address, bound, ty)?;
+        let local = rustix::net::getsockname(&fd)
+            .ok()
+            .and_then(|a| SocketAddr::try_from(a).ok());
         Ok(self.push(
             fd,
             GrantKind::Socket,
@@ -498,6 +524,7 @@ impl<'a> Resolver<'a> {
                 bound,
                 address: address.to_owned(),
                 ty: ty_name,
+                local,
             },
         ))
     }
@@ -560,11 +587,10 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn executable(&mut self, node: &Value) -> Result<usize, ConfigErrorKind> {
-        match node {
-            Value::Null => {}
-            Value::Str(s) if s.is_empty() => {}
-            Value::Map(m) if m.is_empty() => {}
+    fn executable(&mut self, node: &Node) -> Result<usize, ConfigErrorKind> {
+        match &node.kind {
+            NodeKind::Scalar(s) if s.is_empty() => {}
+            NodeKind::Map(m) if m.is_empty() => {}
             _ => {
                 return Err(ConfigErrorKind::Shape {
                     tag: "executable",
@@ -659,16 +685,16 @@ fn parse_address(a: &AmbientAuthority, text: &str) -> Result<Address, ConfigErro
 /// The entries of a tag's map content, with string keys.
 fn options<'v>(
     tag: &'static str,
-    node: &'v Value,
+    node: &'v Node,
     expected: &'static str,
-) -> Result<Vec<(&'v str, &'v Value)>, ConfigErrorKind> {
-    let Value::Map(entries) = node else {
+) -> Result<Vec<(&'v str, &'v Node)>, ConfigErrorKind> {
+    let NodeKind::Map(entries) = &node.kind else {
         return Err(ConfigErrorKind::Shape { tag, expected });
     };
     entries
         .iter()
-        .map(|(k, v)| match k {
-            Value::Str(s) => Ok((s.as_str(), v)),
+        .map(|(k, v)| match (&k.tag, k.as_scalar()) {
+            (None, Some(s)) => Ok((s, v)),
             _ => Err(ConfigErrorKind::Shape { tag, expected }),
         })
         .collect()
@@ -677,11 +703,12 @@ fn options<'v>(
 fn string_option<'v>(
     tag: &'static str,
     key: &'static str,
-    value: &'v Value,
+    value: &'v Node,
     expected: &'static str,
 ) -> Result<&'v str, ConfigErrorKind> {
-    match value {
-        Value::Str(s) => Ok(s),
+    match (&value.tag, value.as_scalar()) {
+        (None, Some(s)) => Ok(s),
+        (Some(t), Some(s)) if t == "!!str" => Ok(s),
         _ => Err(ConfigErrorKind::BadOption { tag, key, expected }),
     }
 }
@@ -725,7 +752,15 @@ mod tests {
             parse_address(&a, "localhost:99").unwrap(),
             Address::Inet(x) if x.port() == 99 && x.ip().is_loopback()
         ));
-        for bad in ["", "nohost", "::1:80", "host:port", "host:70000", ":80", "[::1:80"] {
+        for bad in [
+            "",
+            "nohost",
+            "::1:80",
+            "host:port",
+            "host:70000",
+            ":80",
+            "[::1:80",
+        ] {
             assert!(
                 matches!(
                     parse_address(&a, bad),

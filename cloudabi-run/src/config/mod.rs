@@ -1,0 +1,131 @@
+//! The configuration layer: YAML with CloudABI's local tags, to open descriptors, to argdata.
+//!
+//! A configuration is one YAML document (the `%TAG ! tag:nuxi.nl,2015:cloudabi/` directive
+//! is optional) parsed by argdata's YAML parser. Plain YAML becomes plain argdata; four local
+//! tags become descriptors:
+//!
+//! | tag | what the program gets |
+//! | --- | --- |
+//! | `!fd stdin`, `!fd stdout`, `!fd stderr`, `!fd N` | a copy of a descriptor the launcher holds |
+//! | `!file {path: P, mode: read\|write\|append\|readwrite, create: BOOL}` | the file, or for a directory a directory descriptor beneath which the mode's rights apply |
+//! | `!socket {bind: ADDR \| connect: ADDR, type: stream\|dgram\|seqpacket}` | a listening/bound or connected socket; ADDR is `host:port`, `[v6]:port` or a path starting with `/` |
+//! | `!executable` | the program's own executable, open read-only |
+//!
+//! [`resolve`] opens everything (the only use of ambient authority, through
+//! [`AmbientAuthority`]); [`Resolved::plan`] numbers the descriptors as the program will see
+//! them and encodes the argdata; [`Plan::apply`] hands both to a [`Launch`](crate::launch::Launch).
+//!
+//! ```
+//! use std::path::Path;
+//! use cloudabi_run::config::{self, AmbientAuthority};
+//!
+//! let yaml = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nout: !fd stdout\nworkers: 4\n";
+//! let authority = AmbientAuthority::claim();
+//! let resolved = config::resolve(yaml, "demo.yaml", Path::new("/bin/true"), &authority)?;
+//! let plan = resolved.plan(false)?;
+//! assert_eq!(plan.numbers(), [1]);
+//! assert!(plan.to_yaml()?.contains("!fd \"1\""));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Any error names `file:line:column` and leaves nothing open:
+//!
+//! ```
+//! use std::path::Path;
+//! use cloudabi_run::config::{self, AmbientAuthority};
+//!
+//! let authority = AmbientAuthority::claim();
+//! let err = config::resolve("a: 1\nb: !file {path: /nonexistent/x}\n", "<stdin>",
+//!     Path::new("/bin/true"), &authority).unwrap_err();
+//! assert!(err.to_string().starts_with("<stdin>:2:4: cannot open /nonexistent/x"), "{err}");
+//! ```
+
+mod error;
+mod plan;
+mod resolve;
+
+use std::path::Path;
+
+use argdata::Value;
+use argdata::yaml::{FdSpec, Node, ParseErrorKind, Parser, ResolverError, TagResolver};
+
+pub use error::{ConfigError, ConfigErrorKind, Location};
+pub use plan::{Grant, Plan, PlanError, Resolved, listen_fd_name};
+pub use resolve::{AmbientAuthority, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX};
+
+/// The longest configuration accepted, in bytes.
+pub const MAX_CONFIG_LEN: usize = argdata::yaml::parse::DEFAULT_MAX_LEN;
+
+/// Connects a [`Resolver`] to the YAML parser, keeping the typed error of a failed tag.
+struct Hook<'r, 'a> {
+    resolver: &'r mut Resolver<'a>,
+    failure: Option<ConfigErrorKind>,
+}
+
+impl Hook<'_, '_> {
+    fn keep(&mut self, r: Result<Value, ConfigErrorKind>) -> Result<Value, ResolverError> {
+        r.map_err(|e| {
+            let message = e.to_string();
+            self.failure = Some(e);
+            message.into()
+        })
+    }
+}
+
+impl TagResolver for Hook<'_, '_> {
+    fn resolve(&mut self, tag: &str, node: &Node) -> Option<Result<Value, ResolverError>> {
+        let r = self.resolver.resolve(tag, node);
+        Some(self.keep(r))
+    }
+
+    fn resolve_fd(&mut self, fd: FdSpec, _node: &Node) -> Result<Value, ResolverError> {
+        let r = self.resolver.resolve_fd(fd);
+        self.keep(r)
+    }
+}
+
+/// Parses `text` (named `file` in errors, e.g. its path or `<stdin>`) and opens every
+/// resource its tags name. `program` is the executable `!executable` opens.
+///
+/// # Errors
+/// A [`ConfigError`] naming the file, line and column. Every descriptor opened before the
+/// error is closed again.
+pub fn resolve(
+    text: &str,
+    file: &str,
+    program: &Path,
+    authority: &AmbientAuthority,
+) -> Result<Resolved, ConfigError> {
+    let mut resolver = Resolver::new(authority, program);
+    let mut hook = Hook {
+        resolver: &mut resolver,
+        failure: None,
+    };
+    let parsed = Parser::new(text)
+        .with_file_name(file)
+        .with_max_len(MAX_CONFIG_LEN)
+        .parse_with(&mut hook);
+    let failure = hook.failure.take();
+    match parsed {
+        Ok(value) => Ok(Resolved {
+            value,
+            resources: resolver.into_resources(),
+        }),
+        Err(e) => {
+            let location = Location {
+                file: file.to_owned(),
+                line: e.line(),
+                column: e.column(),
+            };
+            let kind = match (e.kind(), failure) {
+                (ParseErrorKind::Resolver(_), Some(kind)) => kind,
+                (ParseErrorKind::UnknownTag(t), _) => {
+                    ConfigErrorKind::UnknownTag(t.trim_start_matches('!').to_owned())
+                }
+                (other, _) => ConfigErrorKind::Syntax(other.to_string()),
+            };
+            // `resolver` (and every descriptor it opened) is dropped here.
+            Err(kind.at(location))
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The `cloudabi-run` command line: option errors, configuration errors (exit 127, nothing
+//! started), `--check`, exit status pass-through, limits, timeout, instances and listen-fds.
+//! Every test that starts a program runs inside `unshare -m --propagation private`.
+
+mod cli_support;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use argdata::{Argdata, Fd, Value};
+use cli_support::{Scratch, inside_private_mount_ns, probe, run, run_stdin, stderr, stdout};
+
+/// What the probe printed, parsed.
+#[derive(Debug, Default)]
+struct Report {
+    fds: BTreeMap<i32, String>,
+    open_above: Vec<i32>,
+    env: BTreeMap<String, String>,
+    pid: i32,
+    nofile: u64,
+    address_space: u64,
+    argdata: Vec<u8>,
+    touched: Option<bool>,
+}
+
+fn reports(out: &str) -> Vec<Report> {
+    let mut all = Vec::new();
+    let mut r = Report::default();
+    for line in out.lines() {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "fd" => {
+                let (n, what) = rest.split_once(' ').unwrap();
+                if n == "0" && !r.fds.is_empty() {
+                    all.push(std::mem::take(&mut r));
+                }
+                r.fds.insert(n.parse().unwrap(), what.to_owned());
+            }
+            "open" => r.open_above.push(rest.parse().unwrap()),
+            "env" => {
+                let (k, v) = rest.split_once('=').unwrap();
+                r.env.insert(k.to_owned(), v.to_owned());
+            }
+            "pid" => r.pid = rest.parse().unwrap(),
+            "nofile" => r.nofile = rest.parse().unwrap(),
+            "as" => r.address_space = rest.parse().unwrap(),
+            "argdata" => {
+                r.argdata = (0..rest.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&rest[i..i + 2], 16).unwrap())
+                    .collect();
+            }
+            "touch" => r.touched = Some(rest == "ok"),
+            _ => panic!("unexpected probe line {line:?}"),
+        }
+    }
+    if !r.fds.is_empty() {
+        all.push(r);
+    }
+    all
+}
+
+fn probe_path() -> String {
+    probe().display().to_string()
+}
+
+#[test]
+fn help_and_version() {
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for needle in [
+        "--check",
+        "--listen-fds",
+        "--instances",
+        "Examples:",
+        "!socket",
+        "127",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from --help:\n{text}"
+        );
+    }
+    let o = run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("cloudabi-run "));
+}
+
+#[test]
+fn option_errors_exit_127() {
+    for args in [
+        &[][..],
+        &["--bogus", "/bin/true"],
+        &["--instances", "0", "/bin/true"],
+        &["--memory", "lots", "/bin/true"],
+        &["--timeout", "-1", "/bin/true"],
+        &["/bin/true", "extra"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(127), "{args:?}");
+        assert!(!stderr(&o).is_empty());
+    }
+    let o = run_stdin(&["/nonexistent/program"], "a: 1\n");
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("cannot open program /nonexistent/program"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["--config", "/nonexistent/conf.yaml", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("/nonexistent/conf.yaml: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_place_and_start_nothing() {
+    let s = Scratch::new("bad");
+    let probe = probe_path();
+    // A configuration whose program would create a marker, broken on its last line.
+    let yaml = format!(
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\ntouch: !file {{path: {}, mode: readwrite}}\n\
+         out: !fd stdout\nbroken: [1, 2\n",
+        s.p("")
+    );
+    let o = run_stdin(&[&probe], &yaml);
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(err.starts_with("cloudabi-run: <stdin>:6:1: "), "{err}");
+    assert!(!s.path("marker").exists());
+
+    // The same from a file: the file's name is in the message.
+    std::fs::write(s.path("conf.yaml"), &yaml).unwrap();
+    let conf = s.p("conf.yaml");
+    let o = run(&["--config", &conf, &probe]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).starts_with(&format!("cloudabi-run: {conf}:6:1: ")),
+        "{}",
+        stderr(&o)
+    );
+
+    // A resource that cannot be opened.
+    let yaml = format!(
+        "touch: !file {{path: {}, mode: readwrite}}\nlog: !file {{path: {}}}\n",
+        s.p(""),
+        s.p("missing.log")
+    );
+    let o = run_stdin(&[&probe], &yaml);
+    assert_eq!(o.status.code(), Some(127));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("cloudabi-run: <stdin>:2:6: cannot open "),
+        "{err}"
+    );
+    assert!(!s.path("marker").exists());
+
+    // A NUL character is not YAML; invalid UTF-8 is located too.
+    let o = run_stdin(&[&probe], "a: 1\nb: \u{e9}\u{0}");
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).starts_with("cloudabi-run: <stdin>:2:"),
+        "{}",
+        stderr(&o)
+    );
+    let mut bad = b"a: 1\nbb: ".to_vec();
+    bad.push(0xff);
+    let mut child = std::process::Command::new(cli_support::launcher())
+        .arg(&probe)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &bad).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("<stdin>:2:5: invalid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_prints_and_starts_nothing() {
+    let s = Scratch::new("check");
+    let probe = probe_path();
+    let yaml = format!(
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\ntouch: !file {{path: {}, mode: readwrite}}\n\
+         web: !socket {{bind: '127.0.0.1:0'}}\nout: !fd stdout\nexit: 3\n",
+        s.p("")
+    );
+    let o = run_stdin(&["--check", &probe], &yaml);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!map {\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("? !!str \"touch\"\n  : !fd \"3\",\n"),
+        "{text}"
+    );
+    assert!(text.contains("? !!str \"web\"\n  : !fd \"4\",\n"), "{text}");
+    assert!(text.contains("? !!str \"out\"\n  : !fd \"1\",\n"), "{text}");
+    assert!(text.contains("# fd 4: stream socket bound to 127.0.0.1:0 (local address 127.0.0.1:"));
+    assert!(!s.path("marker").exists(), "--check started the program");
+    // The printed YAML is valid argdata YAML.
+    let v = argdata::yaml::from_str(&text).unwrap();
+    assert_eq!(v.get("exit"), Some(&Value::Int(3)));
+
+    // `--config -` is standard input.
+    let o = run_stdin(&["--check", "--config", "-", &probe], &yaml);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("? !!str \"web\"\n  : !fd \"4\",\n"));
+
+    // With --listen-fds the socket is numbered first.
+    let o = run_stdin(&["--check", "--listen-fds", &probe], &yaml);
+    assert!(stdout(&o).contains("? !!str \"web\"\n  : !fd \"3\",\n"));
+    // The port is free again: everything was closed.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let o = run_stdin(
+        &["--check", &probe],
+        &format!("web: !socket {{bind: '127.0.0.1:{port}'}}\n"),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    TcpListener::bind(("127.0.0.1", port)).expect("--check left the socket open");
+}
+
+#[test]
+fn program_sees_exactly_its_grants() {
+    if !inside_private_mount_ns("program_sees_exactly_its_grants", &[]) {
+        return;
+    }
+    let s = Scratch::new("grants");
+    std::fs::write(s.path("in.txt"), "x").unwrap();
+    let probe = probe_path();
+    let yaml = format!(
+        "out: !fd stdout\nfiles:\n  - !file {{path: {}}}\n  - !file {{path: {}, mode: append, create: true}}\n\
+         dir: !file {{path: {}, mode: readwrite}}\ntouch: !file {{path: {}, mode: readwrite}}\n\
+         self: !executable\nexit: 42\n",
+        s.p("in.txt"),
+        s.p("out.log"),
+        s.p(""),
+        s.p("")
+    );
+    let o = run_stdin(&[&probe], &yaml);
+    // The program's exit status is passed on.
+    assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
+    let r = reports(&stdout(&o));
+    assert_eq!(r.len(), 1, "{}", stdout(&o));
+    let r = &r[0];
+    let fds: Vec<(i32, &str)> = r.fds.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        fds,
+        [
+            (0, "chr r"),
+            (1, "fifo w"),
+            (2, "chr w"),
+            (3, "file r"),
+            // Append-only files reach the program as a pipe (see cloudabi_run::sandbox).
+            (4, "fifo w"),
+            (5, "dir r"),
+            (6, "dir r"),
+            (7, "file r"),
+        ]
+    );
+    assert!(r.open_above.is_empty(), "{:?}", r.open_above);
+    // The environment holds only the memfd's number.
+    let env: Vec<(&str, &str)> = r
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(env, [("CLOUDABI_ARGDATA_FD", "8")]);
+    assert_eq!(r.touched, Some(true));
+    assert!(s.path("marker").exists());
+    let v = Value::from_argdata(Argdata::new(&r.argdata)).unwrap();
+    assert_eq!(
+        v.get("files"),
+        Some(&Value::seq([Value::Fd(Fd(3)), Value::Fd(Fd(4))]))
+    );
+    assert_eq!(v.get("out"), Some(&Value::Fd(Fd(1))));
+    assert_eq!(v.get("self"), Some(&Value::Fd(Fd(7))));
+}
+
+#[test]
+fn limits_timeout_and_instances() {
+    if !inside_private_mount_ns("limits_timeout_and_instances", &[]) {
+        return;
+    }
+    let probe = probe_path();
+    let o = run_stdin(
+        &[
+            "--max-fds",
+            "32",
+            "--memory",
+            "512M",
+            "--cpu-time",
+            "5",
+            &probe,
+        ],
+        "out: !fd stdout\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = &reports(&stdout(&o))[0];
+    assert_eq!(r.nofile, 32);
+    assert_eq!(r.address_space, 512 << 20);
+
+    let start = std::time::Instant::now();
+    let o = run_stdin(
+        &["--timeout", "500ms", &probe],
+        "out: !fd stdout\nsleep: 30\n",
+    );
+    assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timeout expired"));
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+
+    let o = run_stdin(&["--instances", "3", &probe], "out: !fd stdout\nexit: 0\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(reports(&stdout(&o)).len(), 3, "{}", stdout(&o));
+}
+
+#[test]
+fn listen_fds_like_systemd() {
+    if !inside_private_mount_ns("listen_fds_like_systemd", &[]) {
+        return;
+    }
+    let s = Scratch::new("listen");
+    std::fs::write(s.path("f"), "").unwrap();
+    let probe = probe_path();
+    let yaml = format!(
+        "out: !fd stdout\nconf: !file {{path: {}}}\nhttp: !socket {{bind: '127.0.0.1:0'}}\n\
+         more: [!socket {{bind: {}}}]\n",
+        s.p("f"),
+        s.p("ctl.sock")
+    );
+    let o = run_stdin(&["--listen-fds", &probe], &yaml);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = &reports(&stdout(&o))[0];
+    assert_eq!(r.fds.get(&3).map(String::as_str), Some("socket rw"));
+    assert_eq!(r.fds.get(&4).map(String::as_str), Some("socket rw"));
+    assert_eq!(r.fds.get(&5).map(String::as_str), Some("file r"));
+    assert_eq!(r.env.get("LISTEN_FDS").map(String::as_str), Some("2"));
+    assert_eq!(
+        r.env.get("LISTEN_FDNAMES").map(String::as_str),
+        Some("http:unknown")
+    );
+    // LISTEN_PID is the program's own pid as it sees it.
+    assert_eq!(r.env.get("LISTEN_PID"), Some(&r.pid.to_string()));
+    let v = Value::from_argdata(Argdata::new(&r.argdata)).unwrap();
+    assert_eq!(v.get("http"), Some(&Value::Fd(Fd(3))));
+    assert_eq!(v.get("conf"), Some(&Value::Fd(Fd(5))));
+}
+
+#[test]
+fn programs_needing_a_loader_are_refused_with_a_reason() {
+    let s = Scratch::new("loader");
+    // This test executable is dynamically linked.
+    let me = std::env::current_exe().unwrap().display().to_string();
+    let o = run_stdin(&[&me], "a: 1\n");
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("needs the dynamic loader /"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(s.path("script"), "#!/bin/sh\nexit 0\n").unwrap();
+    let o = run_stdin(&[&s.p("script")], "a: 1\n");
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        stderr(&o).contains("needs the script interpreter /bin/sh"),
+        "{}",
+        stderr(&o)
+    );
+    // --check still reports (with a warning).
+    let o = run_stdin(&["--check", &me], "a: 1\n");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("warning:"));
+}

@@ -1,0 +1,234 @@
+//! Shared helpers of the CLI tests: the static probe program, running a test body inside
+//! `unshare -m --propagation private`, scratch directories and running the launcher.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const INSIDE: &str = "CLOUDABI_RUN_CLI_TEST_INSIDE_UNSHARE";
+const PROBE: &str = "CLOUDABI_RUN_CLI_TEST_PROBE";
+
+/// The launcher binary under test.
+pub fn launcher() -> &'static str {
+    env!("CARGO_BIN_EXE_cloudabi-run")
+}
+
+/// Compiles `tests/cli_support/probe.rs` as a static executable (once per process).
+pub fn probe() -> PathBuf {
+    if let Ok(p) = std::env::var(PROBE) {
+        return PathBuf::from(p);
+    }
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli_support/probe.rs");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let out = dir.join("cloudabi-run-cli-probe");
+            let tmp = dir.join(format!("cloudabi-run-cli-probe.{}", std::process::id()));
+            let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+            let status = Command::new(rustc)
+                .args([
+                    "--edition",
+                    "2024",
+                    "-O",
+                    "-C",
+                    "target-feature=+crt-static",
+                ])
+                .arg("-o")
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .expect("run rustc");
+            assert!(status.success(), "building the probe program failed");
+            std::fs::rename(&tmp, &out).expect("rename probe");
+            out
+        })
+        .clone()
+}
+
+/// True when the caller is inside a private mount namespace and should run the test body.
+/// Otherwise runs this very test again under `unshare -m --propagation private` (with
+/// `extra_env` set), asserts that it passed and returns false.
+pub fn inside_private_mount_ns(test_name: &str, extra_env: &[(&str, String)]) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let probe = probe();
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(exe)
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .env(PROBE, probe)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test_name} under unshare failed:\n{stdout}\n{stderr}"
+    );
+    false
+}
+
+/// A scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!(
+            "cloudabi-run-cli-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the launcher with `args`, the configuration on standard input.
+pub fn run_stdin(args: &[&str], yaml: &str) -> Output {
+    let mut child = Command::new(launcher())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cloudabi-run");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs the launcher with `args` and standard input from /dev/null.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(launcher())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("start cloudabi-run")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A document root with files inside and a secret and escaping symlinks around it.
+pub fn site(s: &Scratch) {
+    std::fs::create_dir_all(s.path("www/docs")).unwrap();
+    std::fs::write(s.path("www/index.html"), "<h1>sandboxed</h1>\n").unwrap();
+    std::fs::write(s.path("www/style.css"), "h1 { color: red }\n").unwrap();
+    std::fs::write(s.path("www/docs/notes.txt"), "notes\n").unwrap();
+    std::fs::write(s.path("secret.txt"), "TOP SECRET\n").unwrap();
+    symlink("../secret.txt", s.path("www/escape")).unwrap();
+    symlink("/etc/passwd", s.path("www/passwd")).unwrap();
+}
+
+/// One request; returns (status, headers, body).
+pub fn fetch(port: u16, request: &str) -> (u16, String, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+pub fn get(port: u16, path: &str) -> (u16, String, String) {
+    fetch(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    )
+}
+
+/// Stops the launcher with SIGTERM: it forwards the signal and, since the server has no
+/// handler (and is pid 1 of its namespace), kills it after a grace period.
+pub fn stop(mut child: Child) -> std::process::ExitStatus {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "the launcher did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `cloudabi-run [extra] SERVER --config CONF` serving `s/www` on `port`, logging to
+/// `s/access.log`, and waits until the port accepts connections.
+pub fn start(s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
+    let conf = s.path("webserver.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nsocket: !socket {{bind: '127.0.0.1:{port}'}}\n\
+             root: !file {{path: {}}}\nlog: !file {{path: {}, mode: append, create: true}}\n",
+            s.p("www"),
+            s.p("access.log")
+        ),
+    )
+    .unwrap();
+    let child = Command::new(launcher())
+        .args(["--timeout", "120"])
+        .args(extra)
+        .arg(server)
+        .arg("--config")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start cloudabi-run");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}

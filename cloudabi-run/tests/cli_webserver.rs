@@ -1,0 +1,147 @@
+//! The demo web server (`examples/webserver`) under `cloudabi-run` with the full sandbox:
+//! files are served through the sandbox, nothing outside the document root is, requests are
+//! logged through the append-only log, and `--instances` copies share one socket.
+//!
+//! The server must be a static executable (the sandbox's root file system is empty). The
+//! test builds it with `cargo rustc -p webserver -- -C target-feature=+crt-static`, or uses
+//! the one named by `CLOUDABI_RUN_TEST_WEBSERVER`.
+
+mod cli_support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use cli_support::{Scratch, fetch, free_port, get, inside_private_mount_ns, site, start, stop};
+
+const WEBSERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER";
+
+/// The static web server executable (built once per process, in the shared target
+/// directory: the extra flag applies to the final link only, so dependencies are reused).
+fn webserver() -> PathBuf {
+    if let Ok(p) = std::env::var(WEBSERVER) {
+        return PathBuf::from(p);
+    }
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
+            let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = Command::new(cargo)
+                .current_dir(root)
+                .args(["rustc", "--quiet", "-p", "webserver", "--bin", "webserver"])
+                .arg("--target-dir")
+                .arg(target)
+                .args(["--", "-C", "target-feature=+crt-static"])
+                .status()
+                .expect("run cargo");
+            assert!(status.success(), "building the static web server failed");
+            target.join("debug/webserver")
+        })
+        .clone()
+}
+
+#[test]
+fn serves_files_through_the_sandbox_and_nothing_else() {
+    let env = [(WEBSERVER, webserver().display().to_string())];
+    if !inside_private_mount_ns("serves_files_through_the_sandbox_and_nothing_else", &env) {
+        return;
+    }
+    let s = Scratch::new("web");
+    site(&s);
+    let port = free_port();
+    let server = start(&s, &webserver(), port, &[]);
+
+    let (status, head, body) = get(port, "/");
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("Content-Type: text/html"), "{head}");
+    assert_eq!(body, "<h1>sandboxed</h1>\n");
+    let (status, head, body) = get(port, "/style.css");
+    assert_eq!(status, 200);
+    assert!(head.contains("Content-Type: text/css"), "{head}");
+    assert_eq!(body, "h1 { color: red }\n");
+    let (status, _, body) = get(port, "/docs/notes.txt");
+    assert_eq!((status, body.as_str()), (200, "notes\n"));
+    let (status, head, body) = fetch(port, "HEAD /docs/notes.txt HTTP/1.0\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert!(head.contains("Content-Length: 6"));
+
+    // Nothing outside the root, however asked for.
+    for (path, want) in [
+        ("/../../etc/passwd", 403),
+        ("/../secret.txt", 403),
+        ("/%2e%2e/secret.txt", 403),
+        ("/docs/../../secret.txt", 403),
+        ("//etc/passwd", 404),
+        ("/escape", 403),
+        ("/passwd", 403),
+        ("/missing.html", 404),
+    ] {
+        let (status, head, body) = get(port, path);
+        assert_eq!(status, want, "{path}: {head}");
+        assert!(
+            !body.contains("TOP SECRET") && !body.contains("root:"),
+            "{path}"
+        );
+    }
+    let (status, _, _) = fetch(port, "DELETE /index.html HTTP/1.1\r\n\r\n");
+    assert_eq!(status, 405);
+    assert!(s.path("www/index.html").exists());
+
+    let st = stop(server);
+    assert_eq!(st.code(), Some(137), "{st:?}");
+    // One log line per request, written through the append-only log; the first is the
+    // connection `start` made to wait for the server, which sent no request.
+    let log = std::fs::read_to_string(s.path("access.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 14, "{log}");
+    assert!(lines[0].ends_with("\"- -\" 400 16"), "{}", lines[0]);
+    assert!(lines[1].ends_with("\"GET /\" 200 19"), "{}", lines[1]);
+    assert!(
+        lines[5].contains("\"GET /../../etc/passwd\" 403 "),
+        "{}",
+        lines[5]
+    );
+}
+
+#[test]
+fn instances_share_one_socket() {
+    let env = [(WEBSERVER, webserver().display().to_string())];
+    if !inside_private_mount_ns("instances_share_one_socket", &env) {
+        return;
+    }
+    let s = Scratch::new("instances");
+    site(&s);
+    let port = free_port();
+    let server = start(&s, &webserver(), port, &["--instances", "3"]);
+    // Instances start one after the other; keep asking (at least 30 times) until every
+    // copy has answered or ten seconds have passed.
+    let mut seen = BTreeSet::new();
+    let mut requests = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while requests < 30 || (seen.len() < 3 && Instant::now() < deadline) {
+        requests += 1;
+        let (status, head, body) = get(port, "/");
+        assert_eq!((status, body.as_str()), (200, "<h1>sandboxed</h1>\n"));
+        let id = head
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Instance: "))
+            .expect("X-Instance header")
+            .to_owned();
+        seen.insert(id);
+    }
+    let st = stop(server);
+    assert_eq!(st.code(), Some(137));
+    // Blocked accept() calls are woken in turn: all three copies answered.
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let log = std::fs::read_to_string(s.path("access.log")).unwrap();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("\"GET /\" 200")).count(),
+        requests,
+        "{log}"
+    );
+}
