@@ -351,3 +351,29 @@ fn rename_race_never_escapes() {
     // Some legitimate resolutions happen while `d` is in place.
     assert!(inside_ok > 0);
 }
+
+/// Opening with truncation needs the right to change a file's size among the directory's
+/// inheriting rights (the opened file is what changes), not among its own base rights.
+#[test]
+fn truncating_open_needs_the_size_right_for_the_file() {
+    let (t, dir) = setup();
+    let mut trunc = OpenOptions::new();
+    trunc.write(true).truncate(true);
+    // A full directory capability: the file is emptied.
+    dir.open_file("a/b/file.txt", &trunc).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("sandbox/a/b/file.txt")).unwrap(),
+        ""
+    );
+    std::fs::write(t.path().join("sandbox/a/b/file.txt"), "inside").unwrap();
+    // Without FILE_STAT_FPUT_SIZE to hand down, the open is refused and nothing changes.
+    let dir = dir.limit(Rights::all(), Rights::all() - Rights::FILE_STAT_FPUT_SIZE);
+    assert!(matches!(
+        dir.open_file("a/b/file.txt", &trunc),
+        Err(Error::MissingRights { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("sandbox/a/b/file.txt")).unwrap(),
+        "inside"
+    );
+}

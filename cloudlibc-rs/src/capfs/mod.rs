@@ -267,7 +267,8 @@ impl OpenOptions {
         self
     }
 
-    /// Truncate the file (needs [`Rights::FILE_STAT_FPUT_SIZE`] on the directory).
+    /// Truncate the file (needs [`Rights::FILE_STAT_FPUT_SIZE`] among the directory's
+    /// inheriting rights, since the opened file changes its size).
     pub fn truncate(&mut self, yes: bool) -> &mut Self {
         self.truncate = yes;
         self
@@ -355,9 +356,6 @@ impl OpenOptions {
         if self.create || self.create_new {
             r |= Rights::FILE_CREATE_FILE;
         }
-        if self.truncate {
-            r |= Rights::FILE_STAT_FPUT_SIZE;
-        }
         r
     }
 
@@ -369,6 +367,10 @@ impl OpenOptions {
         }
         if self.write || self.append {
             r |= Rights::FD_WRITE;
+        }
+        // Truncating is changing the file's size: the opened file must be allowed to.
+        if self.truncate {
+            r |= Rights::FILE_STAT_FPUT_SIZE;
         }
         r
     }
