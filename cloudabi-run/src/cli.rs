@@ -88,6 +88,16 @@ pub(crate) struct Cli {
     /// Have the kernel log seccomp and Landlock denials to the audit log (dmesg, ausearch).
     #[arg(long)]
     pub(crate) log_denials: bool,
+
+    /// PROGRAM is a CloudABI executable (ELF OSABI 17): run it under the emulator, inside
+    /// the same sandbox, with descriptors numbered 0 ... n-1 (docs/cloudabi-target.md).
+    #[arg(long)]
+    pub(crate) emulate: bool,
+
+    /// The statically linked emulator binary for --emulate (default: `cloudabi-emulate`
+    /// next to cloudabi-run; build it with `cargo xtask cloudabi emulator --arch x86_64`).
+    #[arg(long, value_name = "PATH", requires = "emulate")]
+    pub(crate) emulator: Option<PathBuf>,
 }
 
 /// Errors of the option value parsers.

@@ -28,6 +28,12 @@ use crate::error::{LaunchError, SandboxError, StageName};
 use crate::sandbox::{self, FileMode, SandboxOptions, Skipped};
 use crate::sys::{self, ChildPlan, NamespacePlan};
 
+pub use crate::sys::INIT_FORWARDED;
+
+/// Stack size for the program's process between its init's `clone` and `execveat` (a few
+/// system-call wrappers need far less).
+const PROGRAM_STACK: usize = 64 << 10;
+
 /// The largest argdata the launcher passes (the receiving side's limit, docs/startup.md).
 pub const MAX_ARGDATA: usize = 64 << 20;
 
@@ -360,7 +366,7 @@ impl Launch {
             rlimits.push((libc::RLIMIT_NOFILE as c_int, v));
         }
 
-        let mut children: Vec<sys::Child> = Vec::new();
+        let mut children: Vec<Instance> = Vec::new();
         for _ in 0..instances {
             let memfd = make_memfd(&argdata)?;
             let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(memfd_number as usize + 1);
@@ -383,13 +389,19 @@ impl Launch {
             }
             let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
                 .map_err(|e| LaunchError::io("creating the error pipe")(e.into()))?;
+            let (status_r, status_w) = rustix::pipe::pipe_with(
+                rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+            )
+            .map_err(|e| LaunchError::io("creating the status pipe")(e.into()))?;
             let mut plan = ChildPlan {
                 scratch: vec![-1; moves.len()],
                 moves,
                 err_fd: err_w.as_raw_fd(),
+                status_fd: status_w.as_raw_fd(),
                 prog_fd: prog_fd.as_raw_fd(),
                 ruleset_fd: landlock.ruleset.as_ref().map(|f| f.as_raw_fd()),
                 landlock_flags: landlock.flags,
+                scope_program: landlock.scope_program,
                 ns,
                 rlimits: rlimits.clone(),
                 drop_caps: true,
@@ -398,10 +410,12 @@ impl Launch {
                 argv: argv_ptrs.clone(),
                 envp: envp_ptrs.clone(),
                 listen_pid,
+                program_stack: vec![0; PROGRAM_STACK],
             };
             let spawned = spawn_with_fallback(&mut plan, &err_r, &opts, &mut skipped);
             ns = plan.ns;
             drop(err_w);
+            drop(status_w);
             let child = match spawned {
                 Ok(c) => c,
                 Err(e) => {
@@ -410,7 +424,10 @@ impl Launch {
                 }
             };
             match sys::read_failure(&err_r) {
-                Ok(None) => children.push(child),
+                Ok(None) => children.push(Instance {
+                    child,
+                    status: status_r,
+                }),
                 Ok(Some(f)) => {
                     let _ = sys::wait_pid(child.pid);
                     kill_all(&children);
@@ -468,10 +485,28 @@ fn spawn_with_fallback(
     }
 }
 
-fn kill_all(children: &[sys::Child]) {
+/// One started instance: its init process and the read end of its status pipe.
+struct Instance {
+    child: sys::Child,
+    status: OwnedFd,
+}
+
+impl Instance {
+    /// Reaps the init and returns how the program ended: the status the init passed on, or
+    /// the init's own when it wrote none (killed by `SIGKILL`, e.g. on timeout).
+    fn reap(&self) -> io::Result<ExitStatus> {
+        let own = sys::wait_pid(self.child.pid)?;
+        Ok(ExitStatus::from_wait(
+            sys::read_status(&self.status).unwrap_or(own),
+        ))
+    }
+}
+
+/// Kills every instance (its init, and with it the whole PID namespace) and reaps it.
+fn kill_all(children: &[Instance]) {
     for c in children {
-        sys::kill_group(c.pid, libc::SIGKILL);
-        let _ = sys::wait_pid(c.pid);
+        sys::kill_group(c.child.pid, libc::SIGKILL);
+        let _ = sys::wait_pid(c.child.pid);
     }
 }
 
@@ -585,7 +620,7 @@ impl Outcome {
 
 /// Started instances. Dropping it without [`Running::wait`] kills them.
 pub struct Running {
-    children: Vec<sys::Child>,
+    children: Vec<Instance>,
     relays: Vec<JoinHandle<io::Result<u64>>>,
     timeout: Option<Duration>,
     skipped: Vec<Skipped>,
@@ -597,17 +632,26 @@ impl Running {
         &self.skipped
     }
 
-    /// Process ids of the instances (as the launcher sees them).
+    /// Process ids of the instances' init processes (as the launcher sees them). Sending one
+    /// of [`INIT_FORWARDED`] to such a pid reaches the program's process group; `SIGKILL`
+    /// ends the instance's whole PID namespace.
     pub fn pids(&self) -> Vec<i32> {
-        self.children.iter().map(|c| c.pid).collect()
+        self.children.iter().map(|c| c.child.pid).collect()
     }
 
-    /// Sends `signal` to every instance's process group (for forwarding `SIGTERM` and the
-    /// like). The program is pid 1 of its PID namespace, so it only receives signals it has a
-    /// handler for; `SIGKILL` always works.
+    /// Sends `signal` to every instance (for forwarding `SIGTERM` and the like).
+    ///
+    /// Each instance's init (process 1 of its PID namespace) passes the signals in
+    /// [`INIT_FORWARDED`] on to the program's process group, where they take their usual
+    /// effect (a program without a handler for `SIGTERM` ends). `SIGKILL` kills the init and
+    /// with it everything in the namespace. Other signals have no effect.
     pub fn signal(&self, signal: i32) {
         for c in &self.children {
-            sys::kill_group(c.pid, signal);
+            if signal == libc::SIGKILL {
+                sys::kill_group(c.child.pid, signal);
+            } else {
+                sys::kill_pid(c.child.pid, signal);
+            }
         }
     }
 
@@ -632,7 +676,7 @@ impl Running {
                 .collect();
             let fds: Vec<_> = pending
                 .iter()
-                .map(|i| self.children[*i].pidfd.as_fd())
+                .map(|i| self.children[*i].child.pidfd.as_fd())
                 .collect();
             let wait_ms = match deadline {
                 None => -1,
@@ -641,7 +685,7 @@ impl Running {
                     if left.is_zero() {
                         timed_out = true;
                         for i in &pending {
-                            sys::kill_group(self.children[*i].pid, libc::SIGKILL);
+                            sys::kill_group(self.children[*i].child.pid, libc::SIGKILL);
                         }
                         -1
                     } else {
@@ -651,17 +695,22 @@ impl Running {
             };
             if timed_out {
                 for i in pending {
-                    let st =
-                        sys::wait_pid(self.children[i].pid).map_err(LaunchError::io("waitpid"))?;
-                    statuses[i] = Some(ExitStatus::from_wait(st));
+                    statuses[i] = Some(
+                        self.children[i]
+                            .reap()
+                            .map_err(LaunchError::io("waitpid"))?,
+                    );
                 }
                 break;
             }
             let ready = sys::poll_readable(&fds, wait_ms).map_err(LaunchError::io("poll"))?;
             for r in ready {
                 let i = pending[r];
-                let st = sys::wait_pid(self.children[i].pid).map_err(LaunchError::io("waitpid"))?;
-                statuses[i] = Some(ExitStatus::from_wait(st));
+                statuses[i] = Some(
+                    self.children[i]
+                        .reap()
+                        .map_err(LaunchError::io("waitpid"))?,
+                );
             }
         }
         for r in std::mem::take(&mut self.relays) {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cloudabi_run::config::{self, AmbientAuthority, MAX_CONFIG_LEN};
-use cloudabi_run::launch::{Launch, Limits, Running};
+use cloudabi_run::launch::{INIT_FORWARDED, Launch, Limits, Running};
 use cloudabi_run::sandbox::SandboxOptions;
 
 use cli::Cli;
@@ -18,11 +18,16 @@ use cli::Cli;
 /// The launcher's own failures exit with this status, as the original `cloudabi-run` did.
 const EXIT_LAUNCHER: u8 = 127;
 
-/// Signals the launcher forwards to the program.
-const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// Signals the launcher forwards to the program (through each instance's init, which passes
+/// them on to the program's process group).
+const FORWARDED: [libc::c_int; 6] = INIT_FORWARDED;
 
-/// How long a forwarded signal may go unanswered before every instance is killed: the
-/// program is pid 1 of its PID namespace and ignores signals it has no handler for.
+/// Forwarded signals that ask the program to stop: if it is still running [`GRACE`] after
+/// the first of them, every instance is killed.
+const STOPPING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// How long a program may take to stop after a forwarded [`STOPPING`] signal (it may handle
+/// or ignore the signal) before every instance is killed.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn main() -> ExitCode {
@@ -94,12 +99,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         return Err(format!("{} is not a regular file", cli.program.display()));
     }
 
-    if let Some(needs) = interpreter(&cli.program) {
+    // With --emulate the sandbox starts the emulator, which loads PROGRAM itself.
+    let started = if cli.emulate {
+        cli.emulator
+            .clone()
+            .unwrap_or_else(cloudabi_run::emulate::default_emulator)
+    } else {
+        cli.program.clone()
+    };
+    if let Some(needs) = interpreter(&started) {
         let message = format!(
             "{} needs {needs} to start, but the sandbox's root file system is empty: link it \
              statically (Rust: cargo rustc --release --bin NAME -- -C \
              target-feature=+crt-static; C: cc -static)",
-            cli.program.display()
+            started.display()
         );
         if !cli.best_effort && !cli.check {
             return Err(message);
@@ -110,6 +123,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let authority = AmbientAuthority::claim();
     let resolved =
         config::resolve(&text, &name, &cli.program, &authority).map_err(|e| e.to_string())?;
+    let resolved = if cli.emulate {
+        cloudabi_run::emulate::wrap(resolved, &cli.program).map_err(|e| e.to_string())?
+    } else {
+        resolved
+    };
     let plan = resolved
         .plan(cli.listen_fds)
         .map_err(|e| format!("{name}: {e}"))?;
@@ -124,7 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 
     let launch = plan.apply(
-        Launch::new(&cli.program)
+        Launch::new(&started)
             .limits(Limits {
                 memory: cli.memory,
                 cpu_time: cli.cpu_time,
@@ -225,34 +243,60 @@ fn block_forwarded_signals() -> Option<libc::sigset_t> {
     }
 }
 
-/// Starts a thread that passes each forwarded signal on to every instance's process group
-/// and kills them all if they are still running [`GRACE`] later.
+/// Starts a thread that passes each forwarded signal on to every instance and, after the
+/// first [`STOPPING`] one, kills them all if they are still running [`GRACE`] later.
 fn forward_signals(set: libc::sigset_t, running: &Running) {
     let pids = running.pids();
     std::thread::spawn(move || {
+        let mut deadline: Option<std::time::Instant> = None;
         loop {
-            let mut sig: libc::c_int = 0;
-            // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
-            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                return;
-            }
+            let sig = match deadline {
+                None => {
+                    let mut sig: libc::c_int = 0;
+                    // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
+                    if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                        return;
+                    }
+                    sig
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        for &pid in &pids {
+                            signal_instance(pid, libc::SIGKILL);
+                        }
+                        return;
+                    }
+                    let ts = libc::timespec {
+                        tv_sec: left.as_secs() as libc::time_t,
+                        tv_nsec: left.subsec_nanos() as libc::c_long,
+                    };
+                    // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
+                    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+                    if sig < 0 {
+                        // EAGAIN (time is up) or EINTR: check the deadline again.
+                        continue;
+                    }
+                    sig
+                }
+            };
             for &pid in &pids {
-                signal_group(pid, sig);
+                signal_instance(pid, sig);
             }
-            std::thread::sleep(GRACE);
-            for &pid in &pids {
-                signal_group(pid, libc::SIGKILL);
+            if deadline.is_none() && STOPPING.contains(&sig) {
+                deadline = Some(std::time::Instant::now() + GRACE);
             }
         }
     });
 }
 
-fn signal_group(pid: i32, sig: libc::c_int) {
-    // Each instance leads its own session and process group (its pid). Once the launcher
-    // has reaped it the group is gone and this fails harmlessly with ESRCH; the launcher
-    // exits right after reaping the last instance.
+/// Signals one instance through its init (`pid`, as the launcher sees it), which passes the
+/// forwarded signals on to the program's process group; `SIGKILL` ends the init and with it
+/// the instance's whole PID namespace. Once the launcher has reaped the instance this fails
+/// harmlessly with ESRCH; the launcher exits right after reaping the last instance.
+fn signal_instance(pid: i32, sig: libc::c_int) {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
-        libc::kill(-pid, sig);
+        libc::kill(pid, sig);
     }
 }

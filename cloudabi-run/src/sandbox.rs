@@ -6,14 +6,15 @@
 //! 1. **Namespaces**: user (root inside mapped to the launcher's uid, a single id), mount (the
 //!    root becomes an empty read-only tmpfs after `pivot_root`; the old root is detached, so no
 //!    absolute path resolves to anything real), network (only `lo`, down), IPC, UTS, cgroup and
-//!    PID (the program is pid 1 of its own PID namespace; when it exits, the kernel kills
-//!    everything it started).
+//!    PID (process 1 is the launcher's minimal init, the program is process 2; when the
+//!    program exits the init follows, and the kernel kills everything the program started).
 //! 2. **Capabilities**: `SECBIT_NOROOT` (locked), empty bounding and ambient sets, so uid 0 in
 //!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
 //! 3. **Landlock** (ABI 7): every filesystem right is handled; the only rules are one per granted
 //!    directory (rights from its [`FileMode`]) and execute+read on the program file itself. TCP
 //!    bind and connect are handled with no rule (denied). Signals and abstract UNIX sockets are
-//!    scoped to the sandbox.
+//!    scoped to the sandbox. The init and the program both enter this domain; the program then
+//!    enters a second, nested one with the same ruleset, so its signal scope excludes the init.
 //! 4. **seccomp**: what Landlock cannot see, see [`denied_syscalls`].
 
 use std::collections::BTreeMap;
@@ -120,6 +121,9 @@ impl std::fmt::Display for Skipped {
 pub(crate) struct LandlockPlan {
     pub(crate) ruleset: Option<OwnedFd>,
     pub(crate) flags: u32,
+    /// Whether the kernel can scope signals (ABI 6), so that the program gets a nested domain
+    /// of its own that keeps it from signalling its init.
+    pub(crate) scope_program: bool,
 }
 
 const LOG_SAME_EXEC_OFF: u32 = 1 << 0;
@@ -148,6 +152,7 @@ pub(crate) fn landlock_plan(
             return Ok(LandlockPlan {
                 ruleset: None,
                 flags: 0,
+                scope_program: false,
             });
         }
         if abi < 6 {
@@ -181,7 +186,12 @@ pub(crate) fn landlock_plan(
     } else {
         0
     };
-    Ok(LandlockPlan { ruleset: fd, flags })
+    let scope_program = fd.is_some() && abi >= 6;
+    Ok(LandlockPlan {
+        ruleset: fd,
+        flags,
+        scope_program,
+    })
 }
 
 /// One group of denied system calls and the errno they fail with.

@@ -4,8 +4,16 @@
 //! parent) and calls [`spawn_child`]. Between `clone` and `execveat` the child runs only
 //! async-signal-safe system-call wrappers: the parent may be multi-threaded (test harnesses,
 //! relay threads), so the child must never allocate, lock or unwind.
+//!
+//! The cloned child becomes process 1 of the new PID namespace. Once it has set up the
+//! namespaces, descriptors, limits, Landlock and seccomp (so that all of it applies to both),
+//! it forks the program and stays behind as a minimal init ([`init_loop`]): it forwards
+//! [`INIT_FORWARDED`] signals to the program's process group, reaps every process that ends up
+//! as its child, and when the program ends writes the program's raw wait status to the status
+//! pipe and exits. The program is therefore process 2 and, unlike a process 1, gets the
+//! default action of signals it has no handler for.
 
-use std::ffi::{CStr, c_char, c_int, c_long, c_uint};
+use std::ffi::{CStr, c_char, c_int, c_long, c_uint, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -41,6 +49,11 @@ pub enum Stage {
     Landlock,
     /// Installing the seccomp filters.
     Seccomp,
+    /// Forking the program from the namespace's init process.
+    Fork,
+    /// Entering the program's own, nested Landlock domain, which stops it from signalling its
+    /// init.
+    ProgramDomain,
     /// `execveat` of the program.
     Exec,
 }
@@ -48,7 +61,7 @@ pub enum Stage {
 impl Stage {
     fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 15] = [
+        const ALL: [Stage; 17] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
@@ -63,6 +76,8 @@ impl Stage {
             Capabilities,
             Landlock,
             Seccomp,
+            Fork,
+            ProgramDomain,
             Exec,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
@@ -86,6 +101,8 @@ impl std::fmt::Display for Stage {
             Stage::Capabilities => "dropping capabilities",
             Stage::Landlock => "entering the Landlock domain",
             Stage::Seccomp => "installing the seccomp filter",
+            Stage::Fork => "forking the program from its init process",
+            Stage::ProgramDomain => "entering the program's own Landlock domain",
             Stage::Exec => "executing the program",
         };
         f.write_str(s)
@@ -112,12 +129,18 @@ pub(crate) struct ChildPlan {
     pub(crate) scratch: Vec<RawFd>,
     /// Write end of the error pipe (close-on-exec).
     pub(crate) err_fd: RawFd,
+    /// Write end of the status pipe (close-on-exec, non-blocking): the init writes the
+    /// program's raw wait status to it.
+    pub(crate) status_fd: RawFd,
     /// The program, opened with `O_PATH`.
     pub(crate) prog_fd: RawFd,
     /// The Landlock ruleset, if any.
     pub(crate) ruleset_fd: Option<RawFd>,
     /// `landlock_restrict_self` flags.
     pub(crate) landlock_flags: u32,
+    /// Whether the program (not its init) enters a further Landlock domain with the same
+    /// rules: its signal scope then excludes the init (needs Landlock ABI 6).
+    pub(crate) scope_program: bool,
     /// Namespaces.
     pub(crate) ns: NamespacePlan,
     /// `(resource, limit)` pairs; soft and hard limit are both set.
@@ -134,6 +157,8 @@ pub(crate) struct ChildPlan {
     pub(crate) envp: Vec<*const c_char>,
     /// Buffer of the `LISTEN_PID=` variable: the child writes its own pid into the digits.
     pub(crate) listen_pid: Option<(*mut u8, usize)>,
+    /// Stack for the program's process between the init's `clone` and `execveat`.
+    pub(crate) program_stack: Vec<u8>,
 }
 
 /// Result of the child's setup, read by the parent from the error pipe.
@@ -143,11 +168,22 @@ pub(crate) struct ChildFailure {
     pub(crate) errno: i32,
 }
 
-/// A started child.
+/// A started child (the init of the instance's PID namespace).
 pub(crate) struct Child {
     pub(crate) pid: libc::pid_t,
     pub(crate) pidfd: OwnedFd,
 }
+
+/// Signals the init passes on to the program's process group. Others sent to the init from
+/// outside have no effect (`SIGKILL` excepted: it ends the init and with it the namespace).
+pub const INIT_FORWARDED: [c_int; 6] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 fn errno() -> c_int {
     io::Error::last_os_error()
@@ -268,13 +304,17 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
         // Descriptors. Targets are 0 ..= last; the helpers follow right after.
         let last = plan.moves.len() as RawFd - 1;
         let err_target = last + 1;
-        let prog_target = last + 2;
-        let ruleset_target = last + 3;
+        let status_target = last + 2;
+        let prog_target = last + 3;
+        let ruleset_target = last + 4;
         let mut base = ruleset_target + 1;
         for &(src, _) in &plan.moves {
             base = base.max(src + 1);
         }
-        base = base.max(err_fd + 1).max(plan.prog_fd + 1);
+        base = base
+            .max(err_fd + 1)
+            .max(plan.status_fd + 1)
+            .max(plan.prog_fd + 1);
         if let Some(r) = plan.ruleset_fd {
             base = base.max(r + 1);
         }
@@ -291,12 +331,13 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             }
             plan.scratch[i] = t;
         }
+        let tmp_status = libc::fcntl(plan.status_fd, libc::F_DUPFD_CLOEXEC, base);
         let tmp_prog = libc::fcntl(plan.prog_fd, libc::F_DUPFD_CLOEXEC, base);
         let tmp_ruleset = match plan.ruleset_fd {
             Some(r) => libc::fcntl(r, libc::F_DUPFD_CLOEXEC, base),
             None => 0,
         };
-        if tmp_prog < 0 || tmp_ruleset < 0 {
+        if tmp_status < 0 || tmp_prog < 0 || tmp_ruleset < 0 {
             fail(err_fd, Stage::Descriptors);
         }
         for i in 0..plan.moves.len() {
@@ -308,7 +349,8 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             fail(err_fd, Stage::Descriptors);
         }
         err_fd = err_target;
-        if libc::dup3(tmp_prog, prog_target, libc::O_CLOEXEC) < 0
+        if libc::dup3(tmp_status, status_target, libc::O_CLOEXEC) < 0
+            || libc::dup3(tmp_prog, prog_target, libc::O_CLOEXEC) < 0
             || (plan.ruleset_fd.is_some()
                 && libc::dup3(tmp_ruleset, ruleset_target, libc::O_CLOEXEC) < 0)
         {
@@ -320,9 +362,6 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
 
         if libc::setsid() < 0 {
             fail(err_fd, Stage::Setsid);
-        }
-        if let Some((buf, len)) = plan.listen_pid {
-            write_decimal(buf, len, libc::getpid() as u64);
         }
         for &(resource, value) in &plan.rlimits {
             let lim = libc::rlimit {
@@ -375,7 +414,9 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             {
                 fail(err_fd, Stage::Landlock);
             }
-            libc::close(ruleset_target);
+            if !plan.scope_program {
+                libc::close(ruleset_target);
+            }
         }
         for prog in &plan.seccomp {
             let fprog = libc::sock_fprog {
@@ -392,6 +433,116 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
                 fail(err_fd, Stage::Seccomp);
             }
         }
+
+        // Everything above applies to the init and the program alike. The init blocks the
+        // signals it handles (it waits for them synchronously) before forking, so none is
+        // lost in between; blocked signals are queued even for a process 1.
+        let mut init_set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut init_set);
+        libc::sigaddset(&mut init_set, libc::SIGCHLD);
+        for sig in INIT_FORWARDED {
+            libc::sigaddset(&mut init_set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &init_set, std::ptr::null_mut());
+        // Outside a PID namespace (best-effort mode) orphans still come to the init.
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        // The program is started the way posix_spawn does it: sharing this address space
+        // (no page tables to copy, none to tear down at exec) on a stack of its own, while
+        // the init is suspended until the program has called execveat or exited. No atfork
+        // handlers run.
+        let stack = plan.program_stack.as_mut_ptr_range().end as usize & !15;
+        let args = ProgramArgs {
+            plan,
+            err_fd,
+            prog_target,
+            ruleset_target,
+        };
+        let program = libc::clone(
+            program_entry,
+            stack as *mut c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&args as *const ProgramArgs<'_>).cast_mut().cast(),
+        );
+        if program < 0 {
+            fail(err_fd, Stage::Fork);
+        }
+        // The program has now called execveat (or failed and exited), having made itself
+        // the leader of a process group of its own; forwarded signals go to that group. The
+        // launcher learns that exec succeeded from end-of-file on the error pipe, so the init
+        // must not keep it open.
+        libc::close(err_fd);
+        init_loop(program, status_target, &init_set)
+    }
+}
+
+/// What the program's process needs from the init's stack; valid while the init is
+/// suspended by `CLONE_VFORK`.
+struct ProgramArgs<'a> {
+    plan: &'a ChildPlan,
+    err_fd: RawFd,
+    prog_target: RawFd,
+    ruleset_target: RawFd,
+}
+
+/// Entry point of the program's process on its own stack.
+extern "C" fn program_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` points to the `ProgramArgs` on the init's stack, which stays untouched
+    // and valid: the init does not run again until this process has exec'd or exited.
+    unsafe {
+        let args = &*(arg as *const ProgramArgs<'_>);
+        exec_program(
+            args.plan,
+            args.err_fd,
+            args.prog_target,
+            args.ruleset_target,
+        )
+    }
+}
+
+/// The program's side of the init's fork: its own process group and Landlock domain, its pid
+/// in `LISTEN_PID`, default signal handling, then `execveat`. It shares the init's memory
+/// (`CLONE_VM`), so it writes nothing but its own stack, errno and the `LISTEN_PID` buffer
+/// (which the init never reads).
+///
+/// # Safety
+/// Only in the process forked by the init, with the plan `child_main` was given and the
+/// descriptors it placed.
+unsafe fn exec_program(
+    plan: &ChildPlan,
+    err_fd: RawFd,
+    prog_target: RawFd,
+    ruleset_target: RawFd,
+) -> ! {
+    // SAFETY: async-signal-safe system calls on locals and on memory of `plan`, which this
+    // process owns as a private copy.
+    unsafe {
+        libc::setpgid(0, 0);
+        if plan.scope_program {
+            // The same rules once more, as a domain nested in the init's: the ruleset scopes
+            // signals, so the program can no longer signal the init (outside its domain),
+            // while the init can still signal in. (A ruleset handling only the scope would
+            // not do: Landlock denies cross-directory renames in any domain whose rules do not
+            // grant `refer`.)
+            if libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                ruleset_target as c_long,
+                plan.landlock_flags as c_long,
+            ) != 0
+            {
+                fail(err_fd, Stage::ProgramDomain);
+            }
+            libc::close(ruleset_target);
+        }
+        if let Some((buf, len)) = plan.listen_pid {
+            write_decimal(buf, len, libc::getpid() as u64);
+        }
+        // As on CloudABI, writing without a reader fails with EPIPE instead of raising
+        // SIGPIPE (docs/abi.md): the program starts with SIGPIPE ignored, whatever the
+        // launcher's own disposition. Every other signal keeps its default action.
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         libc::syscall(
             libc::SYS_execveat,
             prog_target as c_long,
@@ -401,6 +552,49 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             libc::AT_EMPTY_PATH as c_long,
         );
         fail(err_fd, Stage::Exec)
+    }
+}
+
+/// The init: waits for the signals in `set` (all blocked), passes the forwarded ones on to the
+/// program's process group, reaps every child, and once `program` has ended writes its raw
+/// wait status to `status_fd` and exits with the shell-style code (the launcher prefers the
+/// written status, which also tells signal deaths apart from exit codes above 128).
+///
+/// # Safety
+/// Only in the init after forking the program.
+unsafe fn init_loop(program: libc::pid_t, status_fd: RawFd, set: &libc::sigset_t) -> ! {
+    // SAFETY: async-signal-safe system calls on locals only.
+    unsafe {
+        loop {
+            let sig = libc::sigwaitinfo(set, std::ptr::null_mut());
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                if libc::kill(-program, sig) != 0 {
+                    libc::kill(program, sig);
+                }
+                continue;
+            }
+            loop {
+                let mut status: c_int = 0;
+                let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if pid <= 0 {
+                    break;
+                }
+                if pid == program {
+                    let bytes = status.to_ne_bytes();
+                    libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+                    let code = if libc::WIFSIGNALED(status) {
+                        128 + libc::WTERMSIG(status)
+                    } else {
+                        libc::WEXITSTATUS(status)
+                    };
+                    // Leaving ends the PID namespace: the kernel kills whatever is left.
+                    libc::_exit(code)
+                }
+            }
+        }
     }
 }
 
@@ -482,6 +676,46 @@ pub(crate) fn read_failure(err_read: &OwnedFd) -> io::Result<Option<ChildFailure
         stage: Stage::from_u32(stage),
         errno,
     }))
+}
+
+/// The program's raw wait status, if its init wrote one to the (non-blocking) status pipe
+/// before exiting.
+pub(crate) fn read_status(status_read: &OwnedFd) -> Option<c_int> {
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(status_read, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+    }
+    (got == buf.len()).then(|| c_int::from_ne_bytes(buf))
+}
+
+/// Sends `sig` to the process `pid` only.
+pub(crate) fn kill_pid(pid: libc::pid_t, sig: c_int) {
+    // SAFETY: kill has no memory effects; errors (already gone) are irrelevant.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Duplicates the inherited descriptor `fd` to the lowest free number, close-on-exec. Fails
+/// with `EBADF` if `fd` is not open.
+pub(crate) fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, rustix::io::Errno> {
+    if fd < 0 {
+        return Err(rustix::io::Errno::BADF);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; a descriptor that is not open
+    // makes it fail with EBADF without touching anything.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(rustix::io::Errno::from_raw_os_error(errno()));
+    }
+    // SAFETY: `new` was just returned by fcntl, is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// How a child ended, as `waitpid` reports it.

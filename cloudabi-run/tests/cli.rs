@@ -329,6 +329,73 @@ fn limits_timeout_and_instances() {
     assert_eq!(reports(&stdout(&o)).len(), 3, "{}", stdout(&o));
 }
 
+/// Starts the launcher on the probe with `yaml` (to which a `touch` of a scratch directory is
+/// prepended, after `first`), waits until the program has created its marker, sends `sig` to
+/// the launcher and returns its exit code and how long it took to exit after the signal.
+fn signal_launcher(first: &str, yaml: &str, sig: i32) -> (Option<i32>, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let s = Scratch::new("signal");
+    let conf = s.path("conf.yaml");
+    std::fs::create_dir(s.path("d")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "{first}touch: !file {{path: {}, mode: readwrite}}\n{yaml}",
+            s.p("d")
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(cli_support::launcher())
+        .arg(probe())
+        .arg("--config")
+        .arg(&conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.path("d/marker").exists() {
+        assert!(Instant::now() < deadline, "the program did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Instant::now();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+    let st = child.wait().unwrap();
+    (st.code(), sent.elapsed())
+}
+
+#[test]
+fn signals_reach_the_program() {
+    if !inside_private_mount_ns("signals_reach_the_program", &[]) {
+        return;
+    }
+    use std::time::Duration;
+    // Ctrl-C: the program (no handler) dies by SIGINT at once, well before the 3 s fallback.
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+        (libc::SIGUSR1, 138),
+    ] {
+        let (got, took) = signal_launcher("", "sleep: 30\n", sig);
+        assert_eq!(got, Some(code), "signal {sig}");
+        assert!(took < Duration::from_millis(1500), "signal {sig}: {took:?}");
+    }
+    // A program that ignores SIGTERM is killed when the grace period is over.
+    let (got, took) = signal_launcher("ignore: 15\n", "sleep: 30\n", libc::SIGTERM);
+    assert_eq!(got, Some(137));
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    // abort() ends in SIGABRT.
+    let o = run_stdin(&[&probe_path()], "abort: 1\n");
+    assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
+}
+
 #[test]
 fn listen_fds_like_systemd() {
     if !inside_private_mount_ns("listen_fds_like_systemd", &[]) {

@@ -93,7 +93,7 @@ fn serves_files_through_the_sandbox_and_nothing_else() {
     assert!(s.path("www/index.html").exists());
 
     let st = stop(server);
-    assert_eq!(st.code(), Some(137), "{st:?}");
+    assert_eq!(st.code(), Some(143), "{st:?}");
     // One log line per request, written through the append-only log; the first is the
     // connection `start` made to wait for the server, which sent no request.
     let log = std::fs::read_to_string(s.path("access.log")).unwrap();
@@ -135,7 +135,7 @@ fn instances_share_one_socket() {
         seen.insert(id);
     }
     let st = stop(server);
-    assert_eq!(st.code(), Some(137));
+    assert_eq!(st.code(), Some(143));
     // Blocked accept() calls are woken in turn: all three copies answered.
     assert_eq!(seen.len(), 3, "{seen:?}");
     let log = std::fs::read_to_string(s.path("access.log")).unwrap();

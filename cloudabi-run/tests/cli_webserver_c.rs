@@ -86,7 +86,7 @@ fn c_server_serves_through_the_sandbox() {
         );
     }
     let st = stop(child);
-    assert_eq!(st.code(), Some(137));
+    assert_eq!(st.code(), Some(143));
     let log = std::fs::read_to_string(s.path("access.log")).unwrap();
     assert!(log.contains("\"GET /../../etc/passwd\" 403 14\n"), "{log}");
     assert_eq!(log.lines().count(), 9, "{log}");

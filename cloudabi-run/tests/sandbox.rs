@@ -112,7 +112,7 @@ const LEGIT: &[&str] = &[
     "granted-tcp-listener-accept",
     "socketpair-unix",
     "fork-and-wait",
-    "pid-is-1",
+    "pid-is-2-child-of-init",
 ];
 
 fn dir_fd(path: &std::path::Path) -> OwnedFd {
@@ -295,8 +295,9 @@ fn descriptors_are_renumbered_and_others_closed() {
         text.lines().any(|l| l == format!("ARGDATA {hex}")),
         "{text}"
     );
-    assert!(text.lines().any(|l| l == "PID 1"), "{text}");
-    assert!(text.lines().any(|l| l == "PPID 0"), "{text}");
+    // The program is process 2 of its PID namespace; process 1 is the launcher's init.
+    assert!(text.lines().any(|l| l == "PID 2"), "{text}");
+    assert!(text.lines().any(|l| l == "PPID 1"), "{text}");
     drop(leak);
     std::fs::remove_dir_all(&base).unwrap();
 }
@@ -326,7 +327,8 @@ fn listen_fds_mode_numbers_sockets_first() {
             "CLOUDABI_ARGDATA_FD=5",
             "LISTEN_FDNAMES=http",
             "LISTEN_FDS=1",
-            "LISTEN_PID=1"
+            // The program's pid as it sees it: 2, after its init.
+            "LISTEN_PID=2"
         ],
         "{text}"
     );
@@ -352,6 +354,25 @@ fn exit_status_and_signals_propagate() {
         .unwrap();
     assert_eq!(o.statuses, vec![ExitStatus::Signaled(11)]);
     assert_eq!(o.exit_code(), 139);
+    // A signal the program sends its own process group takes its default action: the
+    // program is not process 1, which would ignore it.
+    let o = Launch::new(hostile_program())
+        .arg("signal")
+        .arg("15")
+        .run()
+        .unwrap();
+    assert_eq!(o.statuses, vec![ExitStatus::Signaled(15)]);
+    // The C library's abort() ends in SIGABRT.
+    let o = Launch::new(hostile_program()).arg("abort").run().unwrap();
+    assert_eq!(o.statuses, vec![ExitStatus::Signaled(libc::SIGABRT)]);
+    assert_eq!(o.exit_code(), 134);
+    // An exit code above 128 stays an exit code.
+    let o = Launch::new(hostile_program())
+        .arg("exit")
+        .arg("130")
+        .run()
+        .unwrap();
+    assert_eq!(o.statuses, vec![ExitStatus::Exited(130)]);
     // Three instances, one failing: the launcher reports the failure.
     let o = Launch::new(hostile_program())
         .arg("exit")
@@ -360,6 +381,81 @@ fn exit_status_and_signals_propagate() {
         .run()
         .unwrap();
     assert_eq!(o.statuses, vec![ExitStatus::Exited(0); 3]);
+}
+
+#[test]
+fn forwarded_signals_reach_the_program() {
+    if !inside_private_mount_ns("forwarded_signals_reach_the_program") {
+        return;
+    }
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGUSR1] {
+        let start = Instant::now();
+        let running = Launch::new(hostile_program())
+            .arg("sleep")
+            .arg("60")
+            .instances(2)
+            .timeout(Duration::from_secs(30))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        running.signal(sig);
+        let o = running.wait().unwrap();
+        assert!(!o.timed_out);
+        assert_eq!(o.statuses, vec![ExitStatus::Signaled(sig); 2]);
+        assert_eq!(o.exit_code(), 128 + sig);
+        assert!(start.elapsed() < Duration::from_secs(5), "{sig}");
+    }
+    // SIGKILL kills everything, as with the timeout.
+    let running = Launch::new(hostile_program())
+        .arg("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    running.signal(libc::SIGKILL);
+    assert_eq!(
+        running.wait().unwrap().statuses,
+        vec![ExitStatus::Signaled(libc::SIGKILL)]
+    );
+}
+
+#[test]
+fn orphans_are_reaped_by_the_init() {
+    if !inside_private_mount_ns("orphans_are_reaped_by_the_init") {
+        return;
+    }
+    let (outcome, text) = {
+        let (out, stdout) = Capture::new();
+        let o = Launch::new(hostile_program())
+            .arg("orphan")
+            .grant(stdout, GrantKind::Stdout)
+            .timeout(Duration::from_secs(30))
+            .run()
+            .unwrap();
+        (o, out.collect())
+    };
+    assert_eq!(outcome.statuses, vec![ExitStatus::Exited(0)], "{text}");
+    // Without an init reaping it, the orphan would stay a zombie of process 1.
+    assert_eq!(text, "REAPED\n");
+}
+
+#[test]
+fn nothing_is_left_running_after_the_program() {
+    if !inside_private_mount_ns("nothing_is_left_running_after_the_program") {
+        return;
+    }
+    // The program exits and leaves a child sleeping 60 s that holds the output pipe: when
+    // the init follows the program, the kernel kills the rest of the namespace, so the pipe
+    // reaches end-of-file at once.
+    let start = Instant::now();
+    let (out, stdout) = Capture::new();
+    let o = Launch::new(hostile_program())
+        .arg("linger")
+        .grant(stdout, GrantKind::Stdout)
+        .run()
+        .unwrap();
+    assert_eq!(o.statuses, vec![ExitStatus::Exited(0)]);
+    assert_eq!(out.collect(), "PARENT EXITS\n");
+    assert!(start.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -40,6 +40,8 @@
 //! assert!(err.to_string().starts_with("<stdin>:2:4: cannot open /nonexistent/x"), "{err}");
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod plan;
 mod resolve;

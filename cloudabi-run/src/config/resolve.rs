@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use argdata::yaml::{FdSpec, Node, NodeKind};
@@ -62,19 +62,7 @@ impl AmbientAuthority {
     /// Duplicates inherited descriptor `fd` (close-on-exec set on the copy). Fails with
     /// `EBADF` if `fd` is not open.
     pub fn dup_inherited(&self, fd: RawFd) -> Result<OwnedFd, Errno> {
-        if fd < 0 {
-            return Err(Errno::BADF);
-        }
-        // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; an unopened `fd` makes it
-        // fail with EBADF instead of touching anything.
-        let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if new < 0 {
-            return Err(Errno::from_raw_os_error(
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-            ));
-        }
-        // SAFETY: `new` was just returned by fcntl, is open, and nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(new) })
+        crate::sys::dup_cloexec(fd)
     }
 
     /// A new socket (close-on-exec) of `family` and `ty`.

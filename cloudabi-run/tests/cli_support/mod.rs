@@ -185,8 +185,8 @@ pub fn get(port: u16, path: &str) -> (u16, String, String) {
     )
 }
 
-/// Stops the launcher with SIGTERM: it forwards the signal and, since the server has no
-/// handler (and is pid 1 of its namespace), kills it after a grace period.
+/// Stops the launcher with SIGTERM: it forwards the signal through each instance's init to
+/// the server, which has no handler and ends (the launcher then exits with 143).
 pub fn stop(mut child: Child) -> std::process::ExitStatus {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {

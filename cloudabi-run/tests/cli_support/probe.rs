@@ -4,8 +4,9 @@
 //! standard output, one per line: `fd N TYPE MODE` for every descriptor below the memfd,
 //! `open N` for any descriptor above it that is open, `env KEY=VALUE`, `pid N`,
 //! `nofile N`, `as N`, and `argdata HEX`. Keys of its top-level argdata map steer it:
-//! `touch: FD` creates `marker` in that directory, `sleep: N` sleeps N seconds, and
-//! `exit: N` is its exit status. Only std and a few libc functions are used, so that
+//! `ignore: N` ignores signal N, `touch: FD` creates `marker` in that directory, `sleep: N`
+//! sleeps N seconds, `abort: ANY` calls the C library's `abort()`, and `exit: N` is its exit
+//! status (keys are acted on in order). Only std and a few libc functions are used, so that
 //! rustc alone can build it statically.
 
 use std::ffi::c_int;
@@ -19,7 +20,10 @@ unsafe extern "C" {
     fn openat(dirfd: c_int, path: *const std::ffi::c_char, flags: c_int, ...) -> c_int;
     fn getrlimit(resource: c_int, rlim: *mut [u64; 2]) -> c_int;
     fn getpid() -> c_int;
+    fn signal(signum: c_int, handler: usize) -> usize;
 }
+
+const SIG_IGN: usize = 1;
 
 const F_GETFL: c_int = 3;
 const O_ACCMODE: c_int = 3;
@@ -161,6 +165,13 @@ fn main() {
                     std::thread::sleep(std::time::Duration::from_secs(n as u64));
                 }
             }
+            "ignore" => {
+                if let Some(n) = int(&value) {
+                    // SAFETY: installs SIG_IGN, no handler code runs.
+                    unsafe { signal(n as c_int, SIG_IGN) };
+                }
+            }
+            "abort" => std::process::abort(),
             "exit" => code = int(&value).unwrap_or(0) as i32,
             _ => {}
         }

@@ -9,6 +9,10 @@
 //! * `attack key=value...`: every escape attempt, one line each, `DENIED <name>: <errno>` or
 //!   `ESCAPED <name>`, and every legitimate operation, `OK <name>` or `FAIL <name>: <why>`.
 //! * `exit N`, `signal N`, `sleep N`: exit with N, kill itself with signal N, sleep N seconds.
+//! * `abort`: calls the C library's `abort()`.
+//! * `orphan`: leaves an orphaned grandchild behind and prints `REAPED` once its zombie is
+//!   gone (the namespace's init reaped it) or `ZOMBIE <pid>` if it is still there 5 s later.
+//! * `linger`: forks a grandchild that sleeps 60 s holding standard output, then exits 0.
 //! * `report`: prints `ENV <var>` for each environment variable, `FD <n>` for each open
 //!   descriptor below 256 (before closing the argdata memfd), `SEALS <hex>` and
 //!   `ARGDATA <hex>` for the memfd, and `PID <pid>`.
@@ -75,6 +79,9 @@ const FORK: i64 = 57;
 const EXECVE: i64 = 59;
 const WAIT4: i64 = 61;
 const KILL: i64 = 62;
+const EXIT: i64 = 60;
+const PIPE2: i64 = 293;
+const ESRCH: i32 = 3;
 const FCNTL: i64 = 72;
 const FTRUNCATE: i64 = 77;
 const FCHDIR: i64 = 81;
@@ -377,9 +384,9 @@ fn attack(args: &HashMap<String, String>) {
         .and_then(|st| (st == 7 << 8).then_some(()).ok_or(format!("status {st}"))),
     );
     r.legit(
-        "pid-is-1",
-        match s0(GETPID) {
-            Ok(1) => Ok(()),
+        "pid-is-2-child-of-init",
+        match (s0(GETPID), s0(GETPPID)) {
+            (Ok(2), Ok(1)) => Ok(()),
             other => Err(format!("{other:?}")),
         },
     );
@@ -701,6 +708,39 @@ fn attack(args: &HashMap<String, String>) {
     r.line("DONE".to_owned());
 }
 
+/// Forks a child that forks a grandchild and exits at once; the grandchild exits too. The
+/// grandchild is an orphan: only the namespace's init can reap it. A zombie still accepts
+/// `kill(pid, 0)`; a reaped process gives `ESRCH`.
+fn orphan() {
+    let mut fds = [0i32; 2];
+    s2(PIPE2, fds.as_mut_ptr() as i64, O_CLOEXEC).expect("pipe2");
+    let child = s0(FORK).expect("fork");
+    if child == 0 {
+        let grandchild = s0(FORK).unwrap_or(-1);
+        if grandchild == 0 {
+            let _ = s1(EXIT, 0);
+        }
+        let _ = write_buf(i64::from(fds[1]), &(grandchild as i32).to_ne_bytes());
+        let _ = s1(EXIT, 0);
+    }
+    let _ = s4(WAIT4, child, 0, 0, 0);
+    let mut buf = [0u8; 4];
+    let n = s3(READ, i64::from(fds[0]), buf.as_mut_ptr() as i64, 4);
+    let grandchild = i64::from(i32::from_ne_bytes(buf));
+    if n != Ok(4) || grandchild <= 0 {
+        println!("FAIL orphan: no grandchild ({n:?})");
+        return;
+    }
+    for _ in 0..500 {
+        if s2(KILL, grandchild, 0) == Err(ESRCH) {
+            println!("REAPED");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    println!("ZOMBIE {grandchild}");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -715,8 +755,8 @@ fn main() {
         Some("exit") => std::process::exit(args[2].parse().unwrap_or(1)),
         Some("signal") => {
             let sig: i64 = args[2].parse().unwrap_or(9);
-            // pid 1 of a PID namespace ignores its own signals without a handler, so use a
-            // fault the kernel delivers forcibly when asked for SIGSEGV; otherwise kill.
+            // SIGSEGV from a real fault; any other signal sent to the own process group
+            // (the program is process 2 of its namespace, so default actions apply).
             if sig == 11 {
                 // SAFETY: deliberately crashes the process with SIGSEGV.
                 unsafe { std::ptr::null_mut::<u8>().write_volatile(1) };
@@ -730,6 +770,15 @@ fn main() {
             ));
         }
         Some("report") => report(),
+        Some("abort") => std::process::abort(),
+        Some("orphan") => orphan(),
+        Some("linger") => {
+            if s0(FORK) == Ok(0) {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                let _ = s1(EXIT, 0);
+            }
+            println!("PARENT EXITS");
+        }
         Some("attack-one") => {
             // One seccomp and one Landlock denial, for --log-denials.
             let mut r = Report {
