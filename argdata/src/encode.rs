@@ -207,6 +207,9 @@ impl FdIndex for Renumber<'_> {
 trait Out {
     fn pos(&self) -> usize;
     fn put(&mut self, bytes: &[u8]);
+    /// Writes the first `n` bytes of `bytes`. A fixed-size source lets a `Vec` copy all
+    /// 18 bytes and cut back, instead of a variable-length copy per small leaf.
+    fn put_head(&mut self, bytes: &[u8; 18], n: usize);
     fn byte(&mut self, b: u8);
     /// Extends the output by `n` zero bytes.
     fn grow(&mut self, n: usize);
@@ -222,6 +225,12 @@ impl Out for Vec<u8> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+        let end = self.len() + n;
+        self.extend_from_slice(bytes);
+        self.truncate(end);
     }
     #[inline]
     fn byte(&mut self, b: u8) {
@@ -251,6 +260,10 @@ impl Out for SliceOut<'_> {
         let end = self.pos + bytes.len();
         self.buf[self.pos..end].copy_from_slice(bytes);
         self.pos = end;
+    }
+    #[inline]
+    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+        self.put(&bytes[..n]);
     }
     #[inline]
     fn byte(&mut self, b: u8) {
@@ -296,11 +309,28 @@ impl<O: Out, F: FdIndex> Encoder<O, F> {
         self.out.put(&bytes[16 - n..]);
     }
 
+    /// Writes an int or timestamp leaf as a subfield: length byte, tag and the shortest
+    /// payload (at most 16 bytes, so the length always takes one byte) in one write.
+    #[inline]
+    fn int_field(&mut self, tag: u8, v: i128) {
+        let n = int::encoded_len(v);
+        let mut b = [0u8; 18];
+        b[0] = (n as u8 + 1) | 0x80;
+        b[1] = tag;
+        if n > 0 {
+            // Move the significant bytes to the front.
+            b[2..].copy_from_slice(&(v << (8 * (16 - n))).to_be_bytes());
+        }
+        self.out.put_head(&b, n + 2);
+    }
+
     /// Writes `v` as a subfield of a container at nesting level `depth`.
     #[inline(always)]
     fn field(&mut self, v: &Value, depth: usize) {
         match v {
             Value::Map(_) | Value::Seq(_) => self.container_field(v, depth),
+            Value::Int(i) => self.int_field(5, *i),
+            Value::Timestamp(t) => self.int_field(9, t.as_nanos()),
             leaf => {
                 self.length(leaf_len(leaf));
                 self.leaf(leaf);
@@ -481,6 +511,10 @@ impl<O: Out + ?Sized> Out for &mut O {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         (**self).put(bytes);
+    }
+    #[inline]
+    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+        (**self).put_head(bytes, n);
     }
     #[inline]
     fn byte(&mut self, b: u8) {

@@ -204,8 +204,8 @@ pub struct Node {
     pub tag: Option<String>,
     /// The contents.
     pub kind: NodeKind,
-    /// Whether this is an untagged-style plain scalar (not quoted, not a block scalar);
-    /// only plain scalars are subject to the core schema's null/bool/number rules.
+    /// Whether this is a plain scalar (not quoted, not a block scalar); only untagged
+    /// plain scalars are subject to the core schema's null/bool/number rules.
     pub plain: bool,
     /// Line of the node's start, counted from 1.
     pub line: usize,
