@@ -62,6 +62,22 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         "cargo",
         &["test", "--workspace", "--all-features", "--release"],
     )?;
+    // Crates outside the workspace (their own lock files): make sure they still build.
+    run(
+        "fuzz targets build",
+        "cargo",
+        &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"],
+    )?;
+    run(
+        "comparison benchmarks build",
+        "cargo",
+        &[
+            "check",
+            "--manifest-path",
+            "argdata/benches/compare/Cargo.toml",
+            "--benches",
+        ],
+    )?;
     Ok(())
 }
 
