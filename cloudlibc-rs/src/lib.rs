@@ -12,5 +12,11 @@
 //! cc prog.c -Icloudlibc-rs/include target/release/libcloudlibc_rs.a -lpthread -ldl -lm
 //! ```
 
+#![cfg_attr(target_os = "cloudabi", no_std)]
+
+#[cfg(not(target_os = "cloudabi"))]
 pub mod capfs;
+#[cfg(target_os = "cloudabi")]
+pub mod cloudabi;
+#[cfg(not(target_os = "cloudabi"))]
 pub mod ffi;

@@ -35,21 +35,39 @@
 //! program::main!(program_main);
 //! ```
 
+#![cfg_attr(target_os = "cloudabi", no_std)]
+
+#[cfg(target_os = "cloudabi")]
+pub mod cloudabi;
+#[cfg(target_os = "cloudabi")]
+pub use cloudabi::{Fds, Outcome, argdata, fds, raw_argdata};
+
+#[cfg(not(target_os = "cloudabi"))]
 pub mod launch;
+#[cfg(not(target_os = "cloudabi"))]
 pub mod startup;
 
+#[cfg(not(target_os = "cloudabi"))]
 use std::ffi::OsString;
+#[cfg(not(target_os = "cloudabi"))]
 use std::fmt::Display;
+#[cfg(not(target_os = "cloudabi"))]
 use std::os::fd::RawFd;
+#[cfg(not(target_os = "cloudabi"))]
 use std::process::ExitCode;
+#[cfg(not(target_os = "cloudabi"))]
 use std::sync::OnceLock;
 
+#[cfg(not(target_os = "cloudabi"))]
 use argdata::Argdata;
 
+#[cfg(not(target_os = "cloudabi"))]
 pub use startup::{FdPolicy, Startup, StartupError};
 
+#[cfg(not(target_os = "cloudabi"))]
 static STARTUP: OnceLock<Startup> = OnceLock::new();
 
+#[cfg(not(target_os = "cloudabi"))]
 /// Runs the startup protocol once and keeps its result for the rest of the process.
 ///
 /// Later calls return the stored argdata without reading anything.
@@ -71,18 +89,21 @@ pub unsafe fn init(args: impl Iterator<Item = OsString>) -> Result<&'static Star
     Ok(STARTUP.get_or_init(|| startup))
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// The encoded argdata the program was started with, once [`init`] (or [`main!`]) ran.
 #[must_use]
 pub fn raw_argdata() -> Option<&'static [u8]> {
     STARTUP.get().map(Startup::bytes)
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// The argdata the program was started with, once [`init`] (or [`main!`]) ran.
 #[must_use]
 pub fn argdata() -> Option<Argdata<'static>> {
     raw_argdata().map(Argdata::new)
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// The converter for fd leaves in the program's argdata: it accepts only the descriptor
 /// numbers the launcher granted (0-2 and 3 ... 3+n-1, see `docs/startup.md`), or any
 /// number when started by hand with `--argdata FILE`. Before startup it rejects all.
@@ -97,10 +118,12 @@ pub fn fds() -> Fds {
     Fds(STARTUP.get().map(Startup::fd_policy))
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// See [`fds`].
 #[derive(Clone, Copy, Debug)]
 pub struct Fds(Option<FdPolicy>);
 
+#[cfg(not(target_os = "cloudabi"))]
 impl argdata::FdConverter for Fds {
     type Fd = RawFd;
 
@@ -109,6 +132,7 @@ impl argdata::FdConverter for Fds {
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 impl argdata::FdConverter for FdPolicy {
     type Fd = RawFd;
 
@@ -117,6 +141,7 @@ impl argdata::FdConverter for FdPolicy {
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// What a program's main function may return, and how it becomes an exit status.
 pub trait Outcome {
     /// Reports the outcome (errors to stderr, prefixed with `program`) and returns the
@@ -124,18 +149,21 @@ pub trait Outcome {
     fn report(self, program: &str) -> ExitCode;
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 impl Outcome for () {
     fn report(self, _program: &str) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 impl Outcome for ExitCode {
     fn report(self, _program: &str) -> ExitCode {
         self
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 impl<T: Outcome, E: Display> Outcome for Result<T, E> {
     fn report(self, program: &str) -> ExitCode {
         match self {
@@ -148,6 +176,7 @@ impl<T: Outcome, E: Display> Outcome for Result<T, E> {
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// The program's name for messages: the last component of `argv[0]`.
 #[must_use]
 pub fn program_name() -> String {
@@ -159,6 +188,7 @@ pub fn program_name() -> String {
         .into_owned()
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// Runs `f` with the program's argdata; what [`main!`] expands to.
 ///
 /// # Safety
@@ -180,14 +210,17 @@ where
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// Exit status for argdata that does not decode into the typed configuration
 /// (`EX_DATAERR`).
 pub const EXIT_DATAERR: u8 = 65;
 
+#[cfg(not(target_os = "cloudabi"))]
 /// The converter for typed decoding: fd leaves become [`argdata::Fd`], granted ones only.
 #[derive(Clone, Copy, Debug)]
 pub struct TypedFds(Fds);
 
+#[cfg(not(target_os = "cloudabi"))]
 impl argdata::FdConverter for TypedFds {
     type Fd = argdata::Fd;
 
@@ -196,12 +229,14 @@ impl argdata::FdConverter for TypedFds {
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// [`fds`] for `serde` decoding with [`argdata::from_slice_with_fds`].
 #[must_use]
 pub fn typed_fds() -> TypedFds {
     TypedFds(fds())
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// Runs `f` with the program's argdata decoded into `C` (feature `serde`); what
 /// `main!(typed f)` expands to. Argdata that does not decode is reported as
 /// `PROGRAM: invalid argdata: ...` with exit status 65 (`EX_DATAERR`), before `f` runs.
@@ -233,6 +268,7 @@ where
     }
 }
 
+#[cfg(not(target_os = "cloudabi"))]
 /// Defines `fn main` to receive the argdata and call the given function with it.
 ///
 /// `main!(f)`: `f` takes an [`argdata::Argdata`] and returns any [`Outcome`] (see the

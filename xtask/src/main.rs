@@ -4,8 +4,10 @@
 //!   generated-code drift). `.ci/run` runs exactly this.
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
+//! * `cargo xtask cloudabi`: build CloudABI executables (`install-toolchain`, `build`).
 
 mod ci;
+mod cloudabi;
 mod r#gen;
 
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ tasks:
   test    run every check and test (what CI runs)
   demo    run the demo service under cloudabi-run
   gen     regenerate cloudabi-types from cloudabi-types/spec
+  cloudabi  build CloudABI executables (`cargo xtask cloudabi help`)
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Some("test") => ci::test(&args[1..]),
         Some("demo") => ci::demo(&args[1..]),
         Some("gen") => r#gen::run(&args[1..]),
+        Some("cloudabi") => cloudabi::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

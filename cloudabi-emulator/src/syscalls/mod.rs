@@ -1,1 +1,226 @@
 //! The CloudABI system calls, implemented on Linux.
+//!
+//! Every `cloudabi_sys_*` entry point of the emulator's vDSO ends up in [`dispatch`] with
+//! the call's C arguments and its number (the index in [`cloudabi_types::SYSCALLS`]).
+//! `dispatch` finds the process state installed by [`Process::install`] and runs the
+//! handler, which returns a CloudABI [`Errno`].
+//!
+//! The guest runs in the emulator's own address space, so guest pointers are host
+//! pointers; handlers only touch guest memory through the checked helpers in `mem`.
+//! Descriptor numbers the guest sees index a table of host descriptors, each with
+//! CloudABI base and inheriting rights ([`cloudabi_types::Rights`]); an operation the
+//! rights do not allow fails with `ENOTCAPABLE`, and paths are resolved strictly beneath
+//! directory descriptors (by `cloudlibc_rs::capfs`), so absolute paths and `..` escapes
+//! fail with `ENOTCAPABLE` too. The conformance table is in `docs/syscalls.md`.
+//!
+//! A [`Process`] can also be used directly, without installing it, through
+//! [`Process::call`]:
+//!
+//! ```
+//! use cloudabi_emulator::syscalls::Process;
+//! use cloudabi_types::{Errno, SyscallNumber};
+//!
+//! let process = Process::new(Vec::new()).unwrap();
+//! let mut now = 0u64;
+//! let err = process.call(
+//!     SyscallNumber::CLOCK_TIME_GET,
+//!     [1, 0, &mut now as *mut u64 as u64, 0, 0, 0, 0],
+//! );
+//! assert_eq!(err, Errno::SUCCESS);
+//! assert!(now > 0);
+//! // Descriptor 0 does not exist in an empty table.
+//! let err = process.call(SyscallNumber::FD_CLOSE, [0; 7]);
+//! assert_eq!(err, Errno::BADF);
+//! ```
+
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
+
+use cloudabi_types::{Errno, SyscallNumber};
+
+mod clock;
+mod errno;
+mod fd;
+mod fdtable;
+mod file;
+mod mem;
+mod memory;
+mod poll;
+mod proc;
+mod sock;
+mod sync;
+
+/// The state of one emulated process: its descriptor table and the kernel side of its
+/// condition variables.
+#[derive(Debug, Default)]
+pub struct Process {
+    fds: fdtable::FdTable,
+    condvars: sync::CondvarTable,
+}
+
+/// How `proc_exec` and `thread_create` reach the loader and the TLS code of the embedding
+/// emulator. Set with [`set_host`].
+pub trait Host: Send + Sync + 'static {
+    /// Replaces the running guest with the executable `executable` and argument data
+    /// `data`; the descriptor table has already been renumbered. Returns only on failure.
+    fn exec(&self, executable: OwnedFd, data: Vec<u8>)
+    -> std::io::Result<std::convert::Infallible>;
+
+    /// Starts guest code `entry(tid, argument)` on a new host thread with the guest's own
+    /// stack (`stack`, `stack_len` bytes) and a fresh TLS word; returns the new thread's
+    /// ID, which must be its Linux thread ID (`gettid`).
+    fn spawn_thread(
+        &self,
+        entry: u64,
+        stack: u64,
+        stack_len: u64,
+        argument: u64,
+    ) -> std::io::Result<u32>;
+
+    /// Ends the calling guest thread (after `thread_exit` released its lock). The default
+    /// ends the host thread at once with the raw `exit` system call, leaking whatever the
+    /// thread library allocated for it; an embedder that can unwind to its own thread
+    /// start should do so instead.
+    fn exit_thread(&self) -> ! {
+        proc::exit_host_thread()
+    }
+}
+
+pub use proc::release_retired_descriptors;
+
+static PROCESS: OnceLock<Process> = OnceLock::new();
+static HOST: OnceLock<&'static dyn Host> = OnceLock::new();
+
+/// Installs the loader's [`Host`] hooks (only the first call has an effect).
+pub fn set_host(host: &'static dyn Host) {
+    let _ = HOST.set(host);
+}
+
+/// The installed [`Host`], if any.
+fn host() -> Option<&'static dyn Host> {
+    HOST.get().copied()
+}
+
+impl Process {
+    /// Creates the state of a process whose descriptor `i` is `fds[i]`, each with the most
+    /// rights its type and open mode allow: directories get every directory right and may
+    /// hand out directory, file and stream rights; files lose writing rights when opened
+    /// read-only, reading rights when write-only and positioning rights when appending;
+    /// sockets, pipes and terminals get plain I/O rights.
+    ///
+    /// # Errors
+    ///
+    /// The error of `fstat`/`fcntl` on a descriptor.
+    pub fn new(fds: Vec<OwnedFd>) -> std::io::Result<Process> {
+        let entries = fds
+            .into_iter()
+            .map(fdtable::entry_for)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| std::io::Error::other(format!("classifying descriptor: {e}")))?;
+        let process = Process::default();
+        process.fds.reset(entries);
+        Ok(process)
+    }
+
+    /// Makes this the process-global state that [`dispatch`] uses. If a process was
+    /// installed before, its descriptor table is replaced by this one's.
+    pub fn install(self) {
+        if let Err(process) = PROCESS.set(self)
+            && let Some(current) = PROCESS.get()
+        {
+            let entries = core::mem::take(&mut *process.fds.write());
+            let old = core::mem::replace(&mut *current.fds.write(), entries);
+            drop(old);
+        }
+    }
+
+    /// Runs system call `number` with its C arguments (see [`dispatch`]) against this
+    /// process and returns the errno.
+    pub fn call(&self, number: SyscallNumber, args: [u64; 7]) -> Errno {
+        let result = match number {
+            SyscallNumber::CLOCK_RES_GET => clock::res_get(&args),
+            SyscallNumber::CLOCK_TIME_GET => clock::time_get(&args),
+            SyscallNumber::CONDVAR_SIGNAL => sync::condvar_signal(self, &args),
+            SyscallNumber::FD_CLOSE => fd::close(self, &args),
+            SyscallNumber::FD_CREATE1 => fd::create1(self, &args),
+            SyscallNumber::FD_CREATE2 => fd::create2(self, &args),
+            SyscallNumber::FD_DATASYNC => fd::datasync(self, &args),
+            SyscallNumber::FD_DUP => fd::dup(self, &args),
+            SyscallNumber::FD_PREAD => fd::pread(self, &args),
+            SyscallNumber::FD_PWRITE => fd::pwrite(self, &args),
+            SyscallNumber::FD_READ => fd::read(self, &args),
+            SyscallNumber::FD_REPLACE => fd::replace(self, &args),
+            SyscallNumber::FD_SEEK => fd::seek(self, &args),
+            SyscallNumber::FD_STAT_GET => fd::stat_get(self, &args),
+            SyscallNumber::FD_STAT_PUT => fd::stat_put(self, &args),
+            SyscallNumber::FD_SYNC => fd::sync(self, &args),
+            SyscallNumber::FD_WRITE => fd::write(self, &args),
+            SyscallNumber::FILE_ADVISE => file::advise(self, &args),
+            SyscallNumber::FILE_ALLOCATE => file::allocate(self, &args),
+            SyscallNumber::FILE_CREATE => file::create(self, &args),
+            SyscallNumber::FILE_LINK => file::link(self, &args),
+            SyscallNumber::FILE_OPEN => file::open(self, &args),
+            SyscallNumber::FILE_READDIR => file::readdir(self, &args),
+            SyscallNumber::FILE_READLINK => file::readlink(self, &args),
+            SyscallNumber::FILE_RENAME => file::rename(self, &args),
+            SyscallNumber::FILE_STAT_FGET => file::stat_fget(self, &args),
+            SyscallNumber::FILE_STAT_FPUT => file::stat_fput(self, &args),
+            SyscallNumber::FILE_STAT_GET => file::stat_get(self, &args),
+            SyscallNumber::FILE_STAT_PUT => file::stat_put(self, &args),
+            SyscallNumber::FILE_SYMLINK => file::symlink(self, &args),
+            SyscallNumber::FILE_UNLINK => file::unlink(self, &args),
+            SyscallNumber::LOCK_UNLOCK => sync::lock_unlock(&args),
+            SyscallNumber::MEM_ADVISE => memory::advise(&args),
+            SyscallNumber::MEM_MAP => memory::map(self, &args),
+            SyscallNumber::MEM_PROTECT => memory::protect(&args),
+            SyscallNumber::MEM_SYNC => memory::sync(&args),
+            SyscallNumber::MEM_UNMAP => memory::unmap(&args),
+            SyscallNumber::POLL => poll::poll(self, &args),
+            SyscallNumber::PROC_EXEC => proc::exec(self, &args),
+            SyscallNumber::PROC_EXIT => proc::exit(&args),
+            SyscallNumber::PROC_FORK => proc::fork(self, &args),
+            SyscallNumber::PROC_RAISE => proc::raise(&args),
+            SyscallNumber::RANDOM_GET => proc::random_get(&args),
+            SyscallNumber::SOCK_RECV => sock::recv(self, &args),
+            SyscallNumber::SOCK_SEND => sock::send(self, &args),
+            SyscallNumber::SOCK_SHUTDOWN => sock::shutdown(self, &args),
+            SyscallNumber::THREAD_CREATE => proc::thread_create(&args),
+            SyscallNumber::THREAD_EXIT => proc::thread_exit(&args),
+            SyscallNumber::THREAD_YIELD => proc::thread_yield(),
+            _ => Err(Errno::NOSYS),
+        };
+        match result {
+            Ok(()) => Errno::SUCCESS,
+            Err(e) => e,
+        }
+    }
+}
+
+/// Runs syscall `number` (the alphabetical index, as [`cloudabi_types::SYSCALLS`]) with
+/// its C arguments in order (pointer + length for a range count as two; unused slots
+/// are 0) against the process installed with [`Process::install`]. Returns the CloudABI
+/// errno (0 on success); `ENOSYS` when no process is installed or the number is unknown.
+///
+/// A `lookup` argument (a descriptor and lookup flags passed by value) takes one slot:
+/// the descriptor in the low 32 bits, the flags in the high 32 bits.
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn dispatch(
+    a0: u64,
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+    a6: u64,
+    number: u64,
+) -> u16 {
+    let Some(process) = PROCESS.get() else {
+        return Errno::NOSYS.0;
+    };
+    let Ok(number) = u32::try_from(number) else {
+        return Errno::NOSYS.0;
+    };
+    process
+        .call(SyscallNumber(number), [a0, a1, a2, a3, a4, a5, a6])
+        .0
+}

@@ -1,0 +1,169 @@
+//! The `mem_*` system calls. Mappings live in the emulator's own address space, which the
+//! guest shares.
+
+use cloudabi_types::{Advice, Errno, Fd, MFlags, MProt, MsFlags, Rights};
+
+use super::fd::check;
+use super::{Process, errno, mem};
+
+/// Linux page protection for CloudABI's, refusing writable executable pages (W^X).
+fn prot(bits: u64) -> Result<i32, Errno> {
+    let prot = u8::try_from(bits)
+        .ok()
+        .and_then(MProt::from_bits)
+        .ok_or(Errno::INVAL)?;
+    if prot.contains(MProt::WRITE | MProt::EXEC) {
+        return Err(Errno::NOTSUP);
+    }
+    let mut out = libc::PROT_NONE;
+    if prot.contains(MProt::READ) {
+        out |= libc::PROT_READ;
+    }
+    if prot.contains(MProt::WRITE) {
+        out |= libc::PROT_WRITE;
+    }
+    if prot.contains(MProt::EXEC) {
+        out |= libc::PROT_EXEC;
+    }
+    Ok(out)
+}
+
+/// A guest address range as a pointer and length (checked not to wrap).
+fn range(addr: u64, len: u64) -> Result<(*mut libc::c_void, usize), Errno> {
+    addr.checked_add(len).ok_or(Errno::INVAL)?;
+    let len = usize::try_from(len).map_err(|_| Errno::INVAL)?;
+    Ok((addr as *mut libc::c_void, len))
+}
+
+/// `mem_map(addr, len, prot, flags, fd, off, *mem)`.
+pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+    let [addr, len, prot_bits, flag_bits, fd, off, out] = *args;
+    let protection = prot(prot_bits)?;
+    let flags = u8::try_from(flag_bits)
+        .ok()
+        .and_then(MFlags::from_bits)
+        .ok_or(Errno::INVAL)?;
+    let mut linux = match (
+        flags.contains(MFlags::PRIVATE),
+        flags.contains(MFlags::SHARED),
+    ) {
+        (true, false) => libc::MAP_PRIVATE,
+        (false, true) => libc::MAP_SHARED,
+        _ => return Err(Errno::INVAL),
+    };
+    if flags.contains(MFlags::FIXED) {
+        linux |= libc::MAP_FIXED;
+    }
+    let offset = i64::try_from(off).map_err(|_| Errno::INVAL)?;
+    let (start, len) = range(addr, len)?;
+    let start = if flags.contains(MFlags::FIXED) {
+        start
+    } else {
+        core::ptr::null_mut()
+    };
+    // Keeps the descriptor open until the mapping exists.
+    let entry;
+    let host_fd = if flags.contains(MFlags::ANON) {
+        if fd != u64::from(Fd::MAP_ANON_FD.0) || off != 0 {
+            return Err(Errno::INVAL);
+        }
+        linux |= libc::MAP_ANONYMOUS;
+        -1
+    } else {
+        let mut needed = Rights::MEM_MAP;
+        if protection & libc::PROT_READ != 0 {
+            needed |= Rights::FD_READ;
+        }
+        if protection & libc::PROT_WRITE != 0 && linux & libc::MAP_SHARED != 0 {
+            needed |= Rights::FD_WRITE;
+        }
+        if protection & libc::PROT_EXEC != 0 {
+            needed |= Rights::MEM_MAP_EXEC;
+        }
+        entry = p.fds.get_with(fd, needed)?;
+        entry.raw()
+    };
+    // SAFETY: mmap either picks a fresh address range or, with MAP_FIXED, replaces pages
+    // the guest itself asked to replace; it never touches memory otherwise.
+    let r = unsafe { libc::mmap(start, len, protection, linux, host_fd, offset) };
+    if r == libc::MAP_FAILED {
+        return Err(errno::last());
+    }
+    if let Err(e) = mem::write(out, r as u64) {
+        // SAFETY: unmapping exactly the range just mapped, which nothing else knows of.
+        unsafe { libc::munmap(r, len) };
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `mem_protect(mapping, mapping_len, prot)`.
+pub(crate) fn protect(args: &[u64; 7]) -> Result<(), Errno> {
+    let protection = prot(args[2])?;
+    let (start, len) = range(args[0], args[1])?;
+    // SAFETY: changes the protection of guest pages the guest names; never dereferences.
+    check(unsafe { libc::mprotect(start, len, protection) } as isize).map(drop)
+}
+
+/// `mem_sync(mapping, mapping_len, flags)`.
+pub(crate) fn sync(args: &[u64; 7]) -> Result<(), Errno> {
+    let flags = u8::try_from(args[2])
+        .ok()
+        .and_then(MsFlags::from_bits)
+        .ok_or(Errno::INVAL)?;
+    let mut linux = match (
+        flags.contains(MsFlags::ASYNC),
+        flags.contains(MsFlags::SYNC),
+    ) {
+        (true, false) => libc::MS_ASYNC,
+        (false, true) => libc::MS_SYNC,
+        _ => return Err(Errno::INVAL),
+    };
+    if flags.contains(MsFlags::INVALIDATE) {
+        linux |= libc::MS_INVALIDATE;
+    }
+    let (start, len) = range(args[0], args[1])?;
+    // SAFETY: msync only writes back pages; it never changes their contents.
+    check(unsafe { libc::msync(start, len, linux) } as isize).map(drop)
+}
+
+/// `mem_unmap(mapping, mapping_len)`.
+pub(crate) fn unmap(args: &[u64; 7]) -> Result<(), Errno> {
+    let (start, len) = range(args[0], args[1])?;
+    // SAFETY: removes guest pages the guest names, as it asked.
+    check(unsafe { libc::munmap(start, len) } as isize).map(drop)
+}
+
+/// `mem_advise(mapping, mapping_len, advice)`.
+pub(crate) fn advise(args: &[u64; 7]) -> Result<(), Errno> {
+    let advice = match u8::try_from(args[2]).map(Advice) {
+        Ok(Advice::NORMAL) => libc::MADV_NORMAL,
+        Ok(Advice::RANDOM) => libc::MADV_RANDOM,
+        Ok(Advice::SEQUENTIAL) => libc::MADV_SEQUENTIAL,
+        Ok(Advice::WILLNEED) => libc::MADV_WILLNEED,
+        // Linux's MADV_DONTNEED throws private pages away, which a hint must not do;
+        // like posix_madvise, treat these two as hints with no effect.
+        Ok(Advice::DONTNEED | Advice::NOREUSE) => libc::MADV_NORMAL,
+        _ => return Err(Errno::INVAL),
+    };
+    let (start, len) = range(args[0], args[1])?;
+    if matches!(
+        u8::try_from(args[2]).map(Advice),
+        Ok(Advice::DONTNEED | Advice::NOREUSE)
+    ) {
+        // Still validate the range the way the kernel would.
+        if !(start as usize).is_multiple_of(page_size()) {
+            return Err(Errno::INVAL);
+        }
+        return Ok(());
+    }
+    // SAFETY: the advice values used never discard data.
+    check(unsafe { libc::madvise(start, len, advice) } as isize).map(drop)
+}
+
+/// The host page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).unwrap_or(4096)
+}

@@ -1,0 +1,252 @@
+//! Processes and threads: `proc_*`, `thread_*` and `random_get`.
+
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use cloudabi_types::{Errno, Fd, FileType, Rights, Signal, abi64::ThreadAttr};
+
+use super::fd::check;
+use super::fdtable::{self, Child, Entry, FdTable, Object};
+use super::{Process, errno, host, mem, sync};
+
+/// CloudABI signals with their Linux numbers.
+const SIGNALS: [(Signal, i32); 26] = [
+    (Signal::ABRT, libc::SIGABRT),
+    (Signal::ALRM, libc::SIGALRM),
+    (Signal::BUS, libc::SIGBUS),
+    (Signal::CHLD, libc::SIGCHLD),
+    (Signal::CONT, libc::SIGCONT),
+    (Signal::FPE, libc::SIGFPE),
+    (Signal::HUP, libc::SIGHUP),
+    (Signal::ILL, libc::SIGILL),
+    (Signal::INT, libc::SIGINT),
+    (Signal::KILL, libc::SIGKILL),
+    (Signal::PIPE, libc::SIGPIPE),
+    (Signal::QUIT, libc::SIGQUIT),
+    (Signal::SEGV, libc::SIGSEGV),
+    (Signal::STOP, libc::SIGSTOP),
+    (Signal::SYS, libc::SIGSYS),
+    (Signal::TERM, libc::SIGTERM),
+    (Signal::TRAP, libc::SIGTRAP),
+    (Signal::TSTP, libc::SIGTSTP),
+    (Signal::TTIN, libc::SIGTTIN),
+    (Signal::TTOU, libc::SIGTTOU),
+    (Signal::URG, libc::SIGURG),
+    (Signal::USR1, libc::SIGUSR1),
+    (Signal::USR2, libc::SIGUSR2),
+    (Signal::VTALRM, libc::SIGVTALRM),
+    (Signal::XCPU, libc::SIGXCPU),
+    (Signal::XFSZ, libc::SIGXFSZ),
+];
+
+/// The CloudABI signal for a Linux one (`SIGKILL` for those CloudABI has no name for).
+pub(crate) fn signal_from_linux(sig: i32) -> Signal {
+    SIGNALS
+        .iter()
+        .find(|&&(_, l)| l == sig)
+        .map_or(Signal::KILL, |&(s, _)| s)
+}
+
+/// `proc_exit(rval)`.
+pub(crate) fn exit(args: &[u64; 7]) -> Result<(), Errno> {
+    // SAFETY: _exit ends the whole process (exit_group) without running host code that
+    // could observe half-finished guest state.
+    unsafe { libc::_exit(args[0] as u32 as i32) }
+}
+
+/// `proc_raise(sig)`.
+pub(crate) fn raise(args: &[u64; 7]) -> Result<(), Errno> {
+    let sig = u8::try_from(args[0])
+        .map(Signal)
+        .map_err(|_| Errno::INVAL)?;
+    let &(sig, linux) = SIGNALS
+        .iter()
+        .find(|&&(s, _)| s == sig)
+        .ok_or(Errno::INVAL)?;
+    match sig {
+        // CloudABI ignores these by default, and the guest cannot install handlers.
+        Signal::CHLD | Signal::PIPE | Signal::URG | Signal::CONT => return Ok(()),
+        Signal::STOP | Signal::TSTP | Signal::TTIN | Signal::TTOU => {}
+        // The rest terminate: make sure no host handler intercepts them.
+        _ => {
+            // SAFETY: resetting a disposition to the default is always allowed.
+            unsafe { libc::signal(linux, libc::SIG_DFL) };
+        }
+    }
+    // SAFETY: an empty signal set is valid to build and pass.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, linux);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
+    }
+    // SAFETY: raising a signal on ourselves.
+    if unsafe { libc::raise(linux) } != 0 {
+        return Err(errno::last());
+    }
+    Ok(())
+}
+
+/// `random_get(buf, buf_len)`.
+pub(crate) fn random_get(args: &[u64; 7]) -> Result<(), Errno> {
+    let (mut at, mut left) = (args[0], args[1]);
+    at.checked_add(left).ok_or(Errno::FAULT)?;
+    while left > 0 {
+        let chunk = usize::try_from(left.min(1 << 20)).unwrap_or(1 << 20);
+        // SAFETY: the kernel writes at most `chunk` bytes to the guest buffer and
+        // validates the address (EFAULT).
+        let r = unsafe { libc::getrandom(at as *mut libc::c_void, chunk, 0) };
+        if r < 0 {
+            let e = errno::last();
+            if e == Errno::INTR {
+                continue;
+            }
+            return Err(e);
+        }
+        at += r as u64;
+        left -= r as u64;
+    }
+    Ok(())
+}
+
+/// `proc_fork(*fd, *tid)`.
+pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+    mem::check_array::<u32>(args[0], 1)?;
+    mem::check_array::<u32>(args[1], 1)?;
+    // Hold the emulator's own locks across fork so the child's copies are consistent
+    // (only this thread survives in the child, and it releases them).
+    let mut slots = p.fds.write();
+    let condvars = p.condvars.lock();
+    // SAFETY: fork in a multi-threaded process; the child only continues this thread,
+    // which holds every lock of ours that it will touch.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(errno::last());
+    }
+    if pid == 0 {
+        drop(condvars);
+        drop(slots);
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u32;
+        mem::write(args[0], Fd::PROCESS_CHILD.0)?;
+        return mem::write(args[1], tid);
+    }
+    drop(condvars);
+    // SAFETY: pidfd_open on the child we just created (not yet reaped, so its pid is ours).
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        let e = errno::last();
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, core::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    }
+    // SAFETY: pidfd_open returned a fresh descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let object = Object {
+        fd: pidfd,
+        filetype: FileType::PROCESS,
+        child: Some(Child {
+            // SAFETY: getpid has no preconditions.
+            owner: unsafe { libc::getpid() },
+            status: Mutex::new(None),
+        }),
+        sync: Default::default(),
+    };
+    let entry = Entry {
+        object: Arc::new(object),
+        base: fdtable::PROCESS_BASE,
+        inheriting: Rights::empty(),
+    };
+    let fd = FdTable::insert_locked(&mut slots, entry)?;
+    drop(slots);
+    mem::write(args[0], fd.0)?;
+    mem::write(args[1], 0u32)
+}
+
+/// `proc_exec(fd, data, data_len, fds, fds_len)`.
+pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+    let executable = p.fds.get_with(args[0], Rights::PROC_EXEC)?;
+    let data = mem::read_bytes(args[1], args[2], mem::MAX_COPY, Errno::TOOBIG)?;
+    if args[4] > fdtable::MAX_FDS as u64 {
+        return Err(Errno::TOOBIG);
+    }
+    let numbers: Vec<u32> = mem::read_array(args[3], args[4])?;
+    let entries = numbers
+        .iter()
+        .map(|&fd| p.fds.get(u64::from(fd)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host = host().ok_or(Errno::NOSYS)?;
+    let image = executable
+        .object
+        .fd
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| errno::from_io(&e))?;
+    drop(executable);
+    let old = core::mem::replace(&mut *p.fds.write(), entries.into_iter().map(Some).collect());
+    // Kept aside, not dropped: a failed exec must give them back. A successful one never
+    // returns here, so the loader closes them (`release_retired_descriptors`) just before it
+    // enters the new program.
+    *lock(&RETIRED) = Some(old);
+    match host.exec(image, data) {
+        Err(e) => {
+            // The old program keeps running with its old descriptors.
+            if let Some(old) = lock(&RETIRED).take() {
+                *p.fds.write() = old;
+            }
+            Err(errno::from_io(&e))
+        }
+    }
+}
+
+/// The descriptor table of a program that `proc_exec` is replacing.
+static RETIRED: Mutex<Option<Vec<Option<Entry>>>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Closes the descriptors that a `proc_exec` in progress did not keep; returns how many
+/// table slots it released. The loader calls this once the new program is loaded and
+/// nothing can fail any more, right before entering it.
+pub fn release_retired_descriptors() -> usize {
+    lock(&RETIRED).take().map_or(0, |old| old.len())
+}
+
+/// `thread_create(*attr, *tid)`.
+pub(crate) fn thread_create(args: &[u64; 7]) -> Result<(), Errno> {
+    let attr: ThreadAttr = mem::read(args[0])?;
+    mem::check_array::<u32>(args[1], 1)?;
+    let host = host().ok_or(Errno::NOSYS)?;
+    let tid = host
+        .spawn_thread(attr.entry_point, attr.stack, attr.stack_len, attr.argument)
+        .map_err(|e| errno::from_io(&e))?;
+    mem::write(args[1], tid)
+}
+
+/// `thread_exit(lock, scope)`.
+pub(crate) fn thread_exit(args: &[u64; 7]) -> Result<(), Errno> {
+    // A bad lock pointer cannot be reported any more: the thread ends regardless.
+    let _ = sync::release(args[0], args[1]);
+    match host() {
+        Some(host) => host.exit_thread(),
+        None => exit_host_thread(),
+    }
+}
+
+/// Ends the calling host thread immediately with the raw `exit` system call.
+pub(crate) fn exit_host_thread() -> ! {
+    loop {
+        // SAFETY: SYS_exit ends only the calling thread; nothing of ours runs afterwards.
+        unsafe { libc::syscall(libc::SYS_exit, 0) };
+    }
+}
+
+/// `thread_yield()`.
+pub(crate) fn thread_yield() -> Result<(), Errno> {
+    // SAFETY: sched_yield has no preconditions.
+    check(unsafe { libc::sched_yield() } as isize).map(drop)
+}

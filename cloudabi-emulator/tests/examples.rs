@@ -1,0 +1,359 @@
+//! The example programs of `examples/cloudabi/`, built as real CloudABI executables for
+//! x86-64 (and AArch64, build only) and run under the emulator.
+//!
+//! They need Debian's toolchain (`cargo xtask cloudabi install-toolchain`, which `.ci/run`
+//! runs). Without it each test prints why and passes as skipped; set
+//! `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as CI does) to make a missing toolchain a failure.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use argdata::{Fd, Value};
+use cloudabi_emulator::Emulator;
+use cloudabi_emulator::elf::{EM_AARCH64, EM_X86_64, ElfError, Executable};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Why the toolchain is unusable, if it is.
+fn toolchain_missing() -> Option<String> {
+    for (path, package) in [
+        ("/usr/bin/rustc", "rustc-web"),
+        ("/usr/bin/cargo", "cargo-web"),
+        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
+        ("/usr/bin/ld.lld-22", "lld-22"),
+    ] {
+        if !Path::new(path).exists() {
+            return Some(format!("{path} missing (Debian package {package})"));
+        }
+    }
+    None
+}
+
+/// Builds all examples for `triple` once per test process (as `cargo xtask cloudabi
+/// build --all` does) and returns the folder holding them, or `None` (skip) when the
+/// toolchain is absent and not required.
+fn built(triple: &'static str) -> Option<PathBuf> {
+    static X86: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static ARM: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let cell = if triple.starts_with("x86_64") {
+        &X86
+    } else {
+        &ARM
+    };
+    cell.get_or_init(|| {
+        if let Some(why) = toolchain_missing() {
+            assert!(
+                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
+                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
+            );
+            eprintln!("SKIPPED: CloudABI toolchain absent: {why}; run `cargo xtask cloudabi install-toolchain`");
+            return None;
+        }
+        let status = Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi", "build", "--all", "--target", triple])
+            .env("CARGO_TARGET_DIR", root().join("target/xtask-for-tests"))
+            .status()
+            .expect("start cargo xtask");
+        assert!(status.success(), "cargo xtask cloudabi build --all --target {triple} failed");
+        Some(root().join("target/cloudabi").join(triple))
+    })
+    .clone()
+}
+
+fn open(path: &Path) -> OwnedFd {
+    OwnedFd::from(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+fn pipe() -> (std::fs::File, OwnedFd) {
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    (std::fs::File::from(r), w)
+}
+
+/// Encodes `value`, whose fd leaves are host descriptors; returns the argdata bytes (fd
+/// leaves numbered 0..n-1) and the descriptors in that order, duplicated.
+fn encode(value: &Value) -> (Vec<u8>, Vec<OwnedFd>) {
+    let enc = value.encode();
+    let fds = enc
+        .fds
+        .iter()
+        .map(|fd| {
+            // SAFETY: the test owns these descriptors for the duration of the call.
+            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.0) };
+            b.try_clone_to_owned().unwrap()
+        })
+        .collect();
+    (enc.bytes, fds)
+}
+
+fn run(program: &Path, value: &Value) -> i32 {
+    let (bytes, fds) = encode(value);
+    Emulator::new(open(program), bytes, fds)
+        .run()
+        .expect("emulator starts")
+}
+
+#[test]
+fn hello_x86_64_writes_to_every_descriptor() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let (mut r1, w1) = pipe();
+    let (mut r2, w2) = pipe();
+    let value = Value::map([
+        ("greeting", Value::from("Hallo")),
+        (
+            "out",
+            Value::seq([
+                Value::from(Fd(w1.as_raw_fd())),
+                Value::from(Fd(w2.as_raw_fd())),
+            ]),
+        ),
+    ]);
+    assert_eq!(run(&dir.join("hello"), &value), 0);
+    drop((w1, w2));
+    let (mut a, mut b) = (String::new(), String::new());
+    r1.read_to_string(&mut a).unwrap();
+    r2.read_to_string(&mut b).unwrap();
+    assert_eq!(a, "Hallo, fd 0!\n");
+    assert_eq!(b, "Hallo, fd 1!\n");
+}
+
+#[test]
+fn hello_x86_64_plain_sequence_and_bad_argdata() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let (mut r, w) = pipe();
+    assert_eq!(
+        run(
+            &dir.join("hello"),
+            &Value::seq([Value::from(Fd(w.as_raw_fd()))])
+        ),
+        0
+    );
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "Hello, fd 0!\n");
+    // A map without "out" is an error: exit status 1.
+    assert_eq!(
+        run(
+            &dir.join("hello"),
+            &Value::map([("greeting", Value::from("x"))])
+        ),
+        1
+    );
+}
+
+#[test]
+fn ls_x86_64_lists_a_directory_sorted() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("b.txt"), "b").unwrap();
+    std::fs::write(tmp.path().join("a.txt"), "a").unwrap();
+    std::fs::create_dir(tmp.path().join("sub")).unwrap();
+    let d = open(tmp.path());
+    let (mut r, w) = pipe();
+    let value = Value::map([
+        ("dir", Value::from(Fd(d.as_raw_fd()))),
+        ("out", Value::from(Fd(w.as_raw_fd()))),
+    ]);
+    assert_eq!(run(&dir.join("ls"), &value), 0);
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "a.txt\nb.txt\nsub/\n");
+}
+
+#[test]
+fn c_examples_x86_64_run() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let (mut r, w) = pipe();
+    let value = Value::map([
+        ("greeting", Value::from("Hoi")),
+        ("out", Value::seq([Value::from(Fd(w.as_raw_fd()))])),
+    ]);
+    assert_eq!(run(&dir.join("hello-c"), &value), 0);
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "Hoi, fd 0!\n");
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("file"), "x").unwrap();
+    std::fs::create_dir(tmp.path().join("dir")).unwrap();
+    let d = open(tmp.path());
+    let (mut r, w) = pipe();
+    let value = Value::map([
+        ("dir", Value::from(Fd(d.as_raw_fd()))),
+        ("out", Value::from(Fd(w.as_raw_fd()))),
+    ]);
+    assert_eq!(run(&dir.join("ls-c"), &value), 0);
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    // Directory order: compare sorted.
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["dir/", "file"]);
+    // A map without "dir" fails with status 1.
+    assert_eq!(
+        run(
+            &dir.join("ls-c"),
+            &Value::map([("out", Value::from(Fd(1)))])
+        ),
+        1
+    );
+}
+
+#[test]
+fn threads_x86_64_run_concurrently() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    for _ in 0..3 {
+        let (mut r, w) = pipe();
+        let value = Value::map([("out", Value::from(Fd(w.as_raw_fd())))]);
+        assert_eq!(run(&dir.join("threads"), &value), 0);
+        drop(w);
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        let mut lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.pop(), Some("all 4 threads done"));
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            (0..4)
+                .map(|i| format!("thread {i} says hello"))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn exec_x86_64_replaces_itself_with_hello() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let hello = open(&dir.join("hello"));
+    let (mut r, w) = pipe();
+    let value = Value::map([
+        ("program", Value::from(Fd(hello.as_raw_fd()))),
+        ("out", Value::from(Fd(w.as_raw_fd()))),
+    ]);
+    assert_eq!(run(&dir.join("exec"), &value), 0);
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "Hello, fd 0!\n");
+    // A descriptor that is no executable: proc_exec fails and exec exits with 1.
+    let (_r, w) = pipe();
+    let value = Value::map([
+        ("program", Value::from(Fd(w.as_raw_fd()))),
+        ("out", Value::from(Fd(w.as_raw_fd()))),
+    ]);
+    assert_eq!(run(&dir.join("exec"), &value), 1);
+}
+
+#[test]
+fn aarch64_examples_build_as_cloudabi_executables() {
+    let Some(dir) = built("aarch64-unknown-cloudabi") else {
+        return;
+    };
+    for name in ["hello", "ls", "threads", "exec", "hello-c", "ls-c"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let exe = Executable::parse(&bytes, EM_AARCH64).expect("valid aarch64 CloudABI executable");
+        assert!(!exe.segments.is_empty());
+        assert_eq!(
+            Executable::parse(&bytes, EM_X86_64),
+            Err(ElfError::WrongMachine {
+                expected: EM_X86_64,
+                found: EM_AARCH64
+            })
+        );
+    }
+}
+
+/// Runs `cargo xtask cloudabi run --target TRIPLE --example NAME` (inside a private mount
+/// namespace, as every sandboxed launch in the tests) and returns its standard output.
+fn xtask_run(triple: &str, name: &str) -> String {
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(env!("CARGO"))
+        .current_dir(root())
+        .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi", "run"])
+        .args(["--target", triple, "--example", name])
+        .env("CARGO_TARGET_DIR", root().join("target/xtask-for-tests"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("start cargo xtask cloudabi run");
+    assert!(
+        out.status.success(),
+        "cargo xtask cloudabi run {triple} {name}: {}",
+        out.status
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn x86_64_examples_run_under_cloudabi_run_emulate() {
+    if built("x86_64-unknown-cloudabi").is_none() {
+        return;
+    }
+    for name in ["hello", "hello-c"] {
+        assert_eq!(
+            xtask_run("x86_64-unknown-cloudabi", name),
+            "Hello from CloudABI, fd 0!\n"
+        );
+    }
+    assert_eq!(
+        xtask_run("x86_64-unknown-cloudabi", "ls"),
+        "about.txt\nindex.html\nstyle.css\n"
+    );
+}
+
+#[test]
+fn aarch64_examples_run_under_qemu() {
+    if built("aarch64-unknown-cloudabi").is_none() {
+        return;
+    }
+    for tool in [
+        "/usr/bin/qemu-aarch64-static",
+        "/usr/bin/aarch64-linux-gnu-gcc",
+    ] {
+        if !Path::new(tool).exists() {
+            assert!(
+                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
+                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {tool} is missing"
+            );
+            eprintln!("SKIPPED: {tool} missing; run `cargo xtask cloudabi install-toolchain`");
+            return;
+        }
+    }
+    for name in ["hello", "hello-c"] {
+        assert_eq!(
+            xtask_run("aarch64-unknown-cloudabi", name),
+            "Hello from CloudABI, fd 0!\n"
+        );
+    }
+    assert_eq!(
+        xtask_run("aarch64-unknown-cloudabi", "ls"),
+        "about.txt\nindex.html\nstyle.css\n"
+    );
+    let threads = xtask_run("aarch64-unknown-cloudabi", "threads");
+    assert!(threads.ends_with("all 4 threads done\n"), "{threads}");
+    assert_eq!(threads.lines().count(), 5, "{threads}");
+}

@@ -1,0 +1,506 @@
+//! `cargo xtask cloudabi ...`: build real CloudABI executables.
+//!
+//! * `cargo xtask cloudabi install-toolchain`: installs the Debian packages the build and
+//!   the emulator tests need (idempotent; does nothing when all are present).
+//! * `cargo xtask cloudabi build --target TRIPLE (--example NAME)... | --all`: builds the
+//!   examples of `examples/cloudabi/` for `x86_64-unknown-cloudabi` or
+//!   `aarch64-unknown-cloudabi` (target JSONs in `targets/`) into
+//!   `target/cloudabi/TRIPLE/NAME`. Rust examples are `examples/cloudabi/src/bin/NAME.rs`;
+//!   C examples `examples/cloudabi/c/STEM.c` are called `STEM-c` (freestanding C compiled
+//!   by GCC, linked by `ld.lld-22` with `libcloudlibc_rs.a` built for the target).
+//!
+//! * `cargo xtask cloudabi emulator --arch x86_64|aarch64`: builds the statically
+//!   linked emulator binary `cloudabi-emulate` (what `cloudabi-run --emulate` starts in
+//!   its sandbox) into `target/cloudabi/ARCH-linux/cloudabi-emulate`. The AArch64 one is
+//!   built with Debian's toolchain (`-Zbuild-std`, `aarch64-linux-gnu-gcc` as linker).
+//! * `cargo xtask cloudabi run --target TRIPLE --example NAME [--config FILE]`: builds
+//!   what is needed and runs the example: x86-64 under `cloudabi-run --emulate` (sandboxed),
+//!   AArch64 under the AArch64 emulator started through `qemu-aarch64-static` (by hand,
+//!   unsandboxed). The configuration defaults to `examples/cloudabi/NAME.yaml` (for
+//!   `STEM-c`, `STEM.yaml`).
+//!
+//! The build uses Debian's own `rustc`/`cargo` (package `rustc-web`, whose standard library
+//! sources come with `rust-web-src`) with `-Zbuild-std=core,alloc` under
+//! `RUSTC_BOOTSTRAP=1`, links with `rust-lld` (which needs `lld-22`) into a static PIE and
+//! then sets the ELF OSABI byte to 17 (`ELFOSABI_CLOUDABI`), which no linker can do.
+//! See `docs/cloudabi-target.md`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::ci::root;
+
+/// Debian packages: the compiler and its library sources, the linker `rust-lld` loads,
+/// `qemu-aarch64-static` and an AArch64 cross linker for the emulator built for AArch64.
+pub(crate) const PACKAGES: [&str; 6] = [
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "lld-22",
+    "qemu-user-static",
+    "gcc-aarch64-linux-gnu",
+];
+
+/// Debian's rustc and cargo (the rustup proxies come first in `PATH`, so use full paths).
+const RUSTC: &str = "/usr/bin/rustc";
+const CARGO: &str = "/usr/bin/cargo";
+/// Where `rust-web-src` puts the standard library sources `-Zbuild-std` needs.
+const LIBRARY_SRC: &str = "/usr/lib/rustlib/src/rust/library";
+
+/// The target triples with a JSON in `targets/`.
+pub(crate) const TRIPLES: [&str; 2] = ["x86_64-unknown-cloudabi", "aarch64-unknown-cloudabi"];
+
+const USAGE: &str = "usage: cargo xtask cloudabi <command>
+
+commands:
+  install-toolchain                     apt-get install the Debian toolchain (idempotent)
+  build --target TRIPLE --example NAME  build one example (repeat --example for more)
+  build --target TRIPLE --all           build every example of examples/cloudabi/
+  emulator --arch x86_64|aarch64        build the static emulator binary
+  run --target TRIPLE --example NAME [--config FILE]
+                                        build and run an example under the emulator
+  list                                  print the example names
+
+TRIPLE: x86_64-unknown-cloudabi or aarch64-unknown-cloudabi
+output: target/cloudabi/TRIPLE/NAME, target/cloudabi/ARCH-linux/cloudabi-emulate
+";
+
+/// Entry point of `cargo xtask cloudabi`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("install-toolchain") => install_toolchain(),
+        Some("build") => build(&args[1..]),
+        Some("emulator") => match args.get(1..) {
+            Some([flag, arch]) if flag == "--arch" => emulator(arch).map(|_| ()),
+            _ => Err(format!(
+                "usage: cargo xtask cloudabi emulator --arch x86_64|aarch64\n\n{USAGE}"
+            )),
+        },
+        Some("run") => run_example(&args[1..]),
+        Some("list") => {
+            for name in examples()? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    }
+}
+
+fn missing_packages() -> Vec<&'static str> {
+    PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            let out = Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output();
+            !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect()
+}
+
+fn install_toolchain() -> Result<(), String> {
+    let missing = missing_packages();
+    if missing.is_empty() {
+        eprintln!(
+            "cloudabi toolchain: all of {} installed",
+            PACKAGES.join(", ")
+        );
+        return Ok(());
+    }
+    let install = |update: bool| -> Result<bool, String> {
+        if update {
+            let _ = Command::new("apt-get").arg("update").status();
+        }
+        let status = Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("cannot start apt-get: {e}"))?;
+        Ok(status.success())
+    };
+    eprintln!("cloudabi toolchain: installing {}", missing.join(", "));
+    if install(false)? || install(true)? {
+        Ok(())
+    } else {
+        Err(format!("apt-get install {} failed", missing.join(" ")))
+    }
+}
+
+/// Whether the Debian toolchain is usable; `Err` explains what is missing.
+pub(crate) fn toolchain_present() -> Result<(), String> {
+    for (path, package) in [
+        (RUSTC, "rustc-web"),
+        (CARGO, "cargo-web"),
+        (LIBRARY_SRC, "rust-web-src"),
+        ("/usr/bin/ld.lld-22", "lld-22"),
+    ] {
+        if !Path::new(path).exists() {
+            return Err(format!(
+                "{path} is missing (Debian package {package}); run `cargo xtask cloudabi install-toolchain`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Names of the examples: `examples/cloudabi/src/bin/NAME.rs` (Rust) and
+/// `examples/cloudabi/c/NAME.c` (C, built as `NAME-c`).
+fn examples() -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for (dir, ext, suffix) in [("src/bin", ".rs", ""), ("c", ".c", "-c")] {
+        let dir = root().join("examples/cloudabi").join(dir);
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(ext) {
+                names.push(format!("{stem}{suffix}"));
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Runs a build command; fails when it does.
+fn check_status(what: &str, cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// Debian's cargo set up for a CloudABI target (`-Zbuild-std`, `RUSTC_BOOTSTRAP`).
+fn target_cargo(spec: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(CARGO);
+    cmd.current_dir(dir)
+        .env("RUSTC", RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_DIR", root().join("target/cloudabi-build"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTDOC")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .args([
+            "build",
+            "--release",
+            "-Zjson-target-spec",
+            "-Zbuild-std=core,alloc",
+            "-Zbuild-std-features=compiler-builtins-mem",
+            "--target",
+        ])
+        .arg(spec);
+    cmd
+}
+
+/// Builds the C example `examples/cloudabi/c/STEM.c` into the linked (not yet marked)
+/// executable at `out`: compiled freestanding with GCC, linked by `ld.lld-22` as a static
+/// PIE with `libcloudlibc_rs.a` built for the target.
+fn build_c(triple: &str, stem: &str, out: &Path) -> Result<(), String> {
+    let root = root();
+    let arch = triple.split('-').next().unwrap_or_default();
+    let gcc = if arch == "x86_64" {
+        "gcc".to_string()
+    } else {
+        format!("{arch}-linux-gnu-gcc")
+    };
+    let object = out.with_extension("o");
+    check_status(
+        &format!("compiling {stem}.c"),
+        Command::new(&gcc)
+            .current_dir(&root)
+            .args([
+                "-O2",
+                "-std=c11",
+                "-ffreestanding",
+                "-fPIE",
+                "-fno-stack-protector",
+                "-fno-asynchronous-unwind-tables",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Icloudlibc-rs/include",
+                "-Icloudabi-types/include",
+                "-c",
+            ])
+            .arg(format!("examples/cloudabi/c/{stem}.c"))
+            .arg("-o")
+            .arg(&object),
+    )?;
+    let lib = root
+        .join("target/cloudabi-build")
+        .join(triple)
+        .join("release/libcloudlibc_rs.a");
+    check_status(
+        &format!("linking {stem}"),
+        Command::new("ld.lld-22")
+            .args([
+                "-static",
+                "-pie",
+                "--no-dynamic-linker",
+                "-z",
+                "text",
+                "-z",
+                "relro",
+                "-z",
+                "now",
+                "--gc-sections",
+                "-e",
+                "_start",
+                "-o",
+            ])
+            .arg(out)
+            .arg(&object)
+            .arg(&lib),
+    )
+}
+
+fn build(args: &[String]) -> Result<(), String> {
+    let mut triple = None;
+    let mut names = Vec::new();
+    let mut all = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--target" => triple = it.next().cloned(),
+            "--example" => names.push(
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| "--example needs a name".to_string())?,
+            ),
+            "--all" => all = true,
+            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    let triple = triple.ok_or_else(|| format!("--target is required\n\n{USAGE}"))?;
+    if !TRIPLES.contains(&triple.as_str()) {
+        return Err(format!(
+            "unknown target `{triple}`: expected one of {}",
+            TRIPLES.join(", ")
+        ));
+    }
+    let known = examples()?;
+    if all {
+        names = known.clone();
+    }
+    if names.is_empty() {
+        return Err(format!("name an --example or pass --all\n\n{USAGE}"));
+    }
+    for name in &names {
+        if !known.contains(name) {
+            return Err(format!(
+                "no example `{name}` (examples: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    toolchain_present()?;
+    let root = root();
+    let spec = root.join("targets").join(format!("{triple}.json"));
+    let build_dir = root.join("target/cloudabi-build");
+    let (c_names, rust_names): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| n.ends_with("-c"));
+    if !rust_names.is_empty() {
+        let mut cmd = target_cargo(&spec, &root.join("examples/cloudabi"));
+        for name in &rust_names {
+            cmd.args(["--bin", name.as_str()]);
+        }
+        eprintln!("==> cloudabi build ({triple}): Rust {rust_names:?}");
+        check_status(&format!("cargo build for {triple}"), &mut cmd)?;
+    }
+    if !c_names.is_empty() {
+        eprintln!("==> cloudabi build ({triple}): libcloudlibc_rs.a, C {c_names:?}");
+        check_status(
+            &format!("cargo build -p cloudlibc-rs for {triple}"),
+            target_cargo(&spec, &root).args(["-p", "cloudlibc-rs", "--lib"]),
+        )?;
+    }
+    let out_dir = root.join("target/cloudabi").join(&triple);
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    for name in &names {
+        let built = match name.strip_suffix("-c") {
+            Some(stem) => {
+                let linked = build_dir.join(&triple).join("c").join(name);
+                std::fs::create_dir_all(build_dir.join(&triple).join("c"))
+                    .map_err(|e| format!("{}: {e}", build_dir.display()))?;
+                build_c(&triple, stem, &linked)?;
+                linked
+            }
+            None => build_dir.join(&triple).join("release").join(name),
+        };
+        let mut bytes = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;
+        set_cloudabi_osabi(&mut bytes).map_err(|e| format!("{}: {e}", built.display()))?;
+        let out = out_dir.join(name);
+        std::fs::write(&out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("    {}", out.display());
+    }
+    Ok(())
+}
+
+/// Marks a linked static PIE as a CloudABI executable: `EI_OSABI` (byte 7) = 17.
+pub(crate) fn set_cloudabi_osabi(elf: &mut [u8]) -> Result<(), String> {
+    if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
+        return Err("not a 64-bit little-endian ELF file".to_string());
+    }
+    if u16::from_le_bytes([elf[16], elf[17]]) != 3 {
+        return Err("not a position-independent executable (ET_DYN)".to_string());
+    }
+    match elf[7] {
+        0 | 17 => {
+            elf[7] = 17;
+            Ok(())
+        }
+        other => Err(format!("unexpected ELF OSABI {other}")),
+    }
+}
+
+/// Where the project's own cargo puts host builds (`CARGO_TARGET_DIR` or `target/`).
+fn host_target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), std::path::PathBuf::from)
+}
+
+/// Builds the static `cloudabi-emulate` for `arch`; returns its path.
+fn emulator(arch: &str) -> Result<std::path::PathBuf, String> {
+    let root = root();
+    let triple = match arch {
+        "x86_64" => "x86_64-unknown-linux-gnu",
+        "aarch64" => "aarch64-unknown-linux-gnu",
+        other => {
+            return Err(format!(
+                "unknown arch `{other}`: expected x86_64 or aarch64"
+            ));
+        }
+    };
+    let (mut cmd, target_dir) = if arch == std::env::consts::ARCH {
+        // The project's own toolchain, with a static C library.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        (Command::new(cargo), host_target_dir())
+    } else {
+        // No standard library for the other architecture through rustup here: build it
+        // from Debian's sources.
+        toolchain_present()?;
+        let dir = root.join("target/cloudabi-host-build");
+        let mut c = Command::new(CARGO);
+        c.env("RUSTC", RUSTC)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", &dir)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env(
+                format!(
+                    "CARGO_TARGET_{}_LINKER",
+                    triple.to_uppercase().replace('-', "_")
+                ),
+                format!("{arch}-linux-gnu-gcc"),
+            )
+            .arg("-Zbuild-std");
+        (c, dir)
+    };
+    cmd.current_dir(&root)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "cloudabi-emulator",
+            "--bin",
+            "cloudabi-emulate",
+            "--target",
+            triple,
+        ]);
+    eprintln!("==> static emulator ({triple})");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the {arch} emulator failed ({status})"));
+    }
+    let built = target_dir.join(triple).join("release/cloudabi-emulate");
+    let out_dir = root.join("target/cloudabi").join(format!("{arch}-linux"));
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let out = out_dir.join("cloudabi-emulate");
+    std::fs::copy(&built, &out).map_err(|e| format!("{}: {e}", built.display()))?;
+    eprintln!("    {}", out.display());
+    Ok(out)
+}
+
+fn run_example(args: &[String]) -> Result<(), String> {
+    let (mut triple, mut name, mut config) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--target" => triple = it.next().cloned(),
+            "--example" => name = it.next().cloned(),
+            "--config" => config = it.next().cloned(),
+            other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    let (Some(triple), Some(name)) = (triple, name) else {
+        return Err(format!("run needs --target and --example\n\n{USAGE}"));
+    };
+    let root = root();
+    let config = config.map_or_else(
+        || {
+            let stem = name.strip_suffix("-c").unwrap_or(&name);
+            root.join("examples/cloudabi").join(format!("{stem}.yaml"))
+        },
+        std::path::PathBuf::from,
+    );
+    build(&[
+        "--target".into(),
+        triple.clone(),
+        "--example".into(),
+        name.clone(),
+    ])?;
+    let program = root.join("target/cloudabi").join(&triple).join(&name);
+    let status = if triple.starts_with("x86_64") {
+        let emulate = emulator("x86_64")?;
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let built = Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "cloudabi-run",
+                "--bin",
+                "cloudabi-run",
+            ])
+            .status()
+            .map_err(|e| format!("cannot start cargo: {e}"))?;
+        if !built.success() {
+            return Err("building cloudabi-run failed".to_string());
+        }
+        Command::new(host_target_dir().join("release/cloudabi-run"))
+            .arg("--emulate")
+            .arg("--emulator")
+            .arg(&emulate)
+            .arg(&program)
+            .arg("--config")
+            .arg(&config)
+            .status()
+    } else {
+        let emulate = emulator("aarch64")?;
+        Command::new("qemu-aarch64-static")
+            .arg(&emulate)
+            .arg(&program)
+            .arg(&config)
+            .status()
+    }
+    .map_err(|e| format!("cannot start the program: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} exited with {status}"))
+    }
+}
