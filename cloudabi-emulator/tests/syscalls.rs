@@ -49,6 +49,19 @@ fn restrict(p: &Process, fd: u32, base: Rights, inheriting: Rights) -> Errno {
     sys(p, "fd_stat_put", &[fd.into(), ptr(&st), 2])
 }
 
+/// Descriptor 0's directory again, with only the right to open files in it.
+fn open_only_dir(p: &Process) -> u32 {
+    file_open(
+        p,
+        0,
+        ".",
+        OFlags::DIRECTORY,
+        Rights::FILE_OPEN,
+        Rights::empty(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn dispatch_through_the_installed_process() {
     let (_dir, p) = process_in_tempdir();
@@ -347,35 +360,13 @@ fn fd_create1_shared_memory() {
 #[test]
 fn fd_create2_socket_pairs() {
     let (_dir, p) = process_in_tempdir();
-    let (mut a, mut b) = (0u32, 0u32);
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::SOCKET_STREAM.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::SUCCESS
-    );
+    let (a, b) = fd_create2(&p, FileType::SOCKET_STREAM).expect("fd_create2");
     assert_eq!(fdstat(&p, a).unwrap().fs_filetype, FileType::SOCKET_STREAM);
     write(&p, a, b"ping").unwrap();
     assert_eq!(read(&p, b, 10).unwrap(), b"ping");
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::SOCKET_DGRAM.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::SUCCESS
-    );
+    let (a, _) = fd_create2(&p, FileType::SOCKET_DGRAM).expect("fd_create2");
     assert_eq!(fdstat(&p, a).unwrap().fs_filetype, FileType::SOCKET_DGRAM);
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::DIRECTORY.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::INVAL
-    );
+    assert_eq!(fd_create2(&p, FileType::DIRECTORY), Err(Errno::INVAL));
 }
 
 #[test]
@@ -434,15 +425,7 @@ fn file_open_rights_and_escapes() {
     let (dir, p) = process_in_tempdir();
     std::fs::write(dir.path().join("existing"), b"content").unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
-    let fd = file_open(
-        &p,
-        0,
-        "existing",
-        OFlags::empty(),
-        Rights::FD_READ,
-        Rights::empty(),
-    )
-    .unwrap();
+    let fd = open_read(&p, 0, "existing").unwrap();
     assert_eq!(read(&p, fd, 100).unwrap(), b"content");
     let st = fdstat(&p, fd).unwrap();
     assert_eq!(st.fs_filetype, FileType::REGULAR_FILE);
@@ -473,55 +456,14 @@ fn file_open_rights_and_escapes() {
     );
     // Escapes.
     for path in ["../x", "/etc/passwd", "sub/../../x", "sub/../.."] {
-        assert_eq!(
-            file_open(
-                &p,
-                0,
-                path,
-                OFlags::empty(),
-                Rights::FD_READ,
-                Rights::empty()
-            ),
-            Err(Errno::NOTCAPABLE),
-            "{path}"
-        );
+        assert_eq!(open_read(&p, 0, path), Err(Errno::NOTCAPABLE), "{path}");
     }
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("evil")).unwrap();
     std::os::unix::fs::symlink("../..", dir.path().join("sub/up")).unwrap();
-    assert_eq!(
-        file_open(
-            &p,
-            0,
-            "evil",
-            OFlags::empty(),
-            Rights::FD_READ,
-            Rights::empty()
-        ),
-        Err(Errno::NOTCAPABLE)
-    );
-    assert_eq!(
-        file_open(
-            &p,
-            0,
-            "sub/up/x",
-            OFlags::empty(),
-            Rights::FD_READ,
-            Rights::empty()
-        ),
-        Err(Errno::NOTCAPABLE)
-    );
+    assert_eq!(open_read(&p, 0, "evil"), Err(Errno::NOTCAPABLE));
+    assert_eq!(open_read(&p, 0, "sub/up/x"), Err(Errno::NOTCAPABLE));
     // Errors from the file system and from rights.
-    assert_eq!(
-        file_open(
-            &p,
-            0,
-            "missing",
-            OFlags::empty(),
-            Rights::FD_READ,
-            Rights::empty()
-        ),
-        Err(Errno::NOENT)
-    );
+    assert_eq!(open_read(&p, 0, "missing"), Err(Errno::NOENT));
     assert_eq!(
         file_open(
             &p,
@@ -533,28 +475,8 @@ fn file_open_rights_and_escapes() {
         ),
         Err(Errno::EXIST)
     );
-    assert_eq!(
-        file_open(
-            &p,
-            7,
-            "existing",
-            OFlags::empty(),
-            Rights::FD_READ,
-            Rights::empty()
-        ),
-        Err(Errno::BADF)
-    );
-    assert_eq!(
-        file_open(
-            &p,
-            fd,
-            "x",
-            OFlags::empty(),
-            Rights::FD_READ,
-            Rights::empty()
-        ),
-        Err(Errno::NOTCAPABLE)
-    );
+    assert_eq!(open_read(&p, 7, "existing"), Err(Errno::BADF));
+    assert_eq!(open_read(&p, fd, "x"), Err(Errno::NOTCAPABLE));
     // A directory whose inheriting rights allow only reading.
     let ro = file_open(
         &p,
@@ -691,15 +613,7 @@ fn file_create_and_unlink() {
     assert_eq!(un("f", 0), Errno::NOENT);
     assert_eq!(un("../f", 0), Errno::NOTCAPABLE);
     assert_eq!(un("f", 0x80), Errno::INVAL);
-    let limited = file_open(
-        &p,
-        0,
-        ".",
-        OFlags::DIRECTORY,
-        Rights::FILE_OPEN,
-        Rights::empty(),
-    )
-    .unwrap();
+    let limited = open_only_dir(&p);
     assert_eq!(
         sys(
             &p,
@@ -752,15 +666,7 @@ fn file_link_and_rename() {
     assert!(dir.path().join("c").exists() && !dir.path().join("b").exists());
     assert_eq!(two("file_rename", "c", "../c", false), Errno::NOTCAPABLE);
     assert_eq!(two("file_rename", "missing", "d", false), Errno::NOENT);
-    let limited = file_open(
-        &p,
-        0,
-        ".",
-        OFlags::DIRECTORY,
-        Rights::FILE_OPEN,
-        Rights::empty(),
-    )
-    .unwrap();
+    let limited = open_only_dir(&p);
     let lim = |name: &str| {
         sys(
             &p,
@@ -1145,24 +1051,8 @@ fn mem_map_protect_sync_advise_unmap() {
 fn sock_send_recv_with_descriptors() {
     let (dir, p) = process_in_tempdir();
     std::fs::write(dir.path().join("passed"), b"via socket").unwrap();
-    let (mut a, mut b) = (0u32, 0u32);
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::SOCKET_STREAM.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::SUCCESS
-    );
-    let file = file_open(
-        &p,
-        0,
-        "passed",
-        OFlags::empty(),
-        Rights::FD_READ,
-        Rights::empty(),
-    )
-    .unwrap();
+    let (a, b) = fd_create2(&p, FileType::SOCKET_STREAM).expect("fd_create2");
+    let file = open_read(&p, 0, "passed").unwrap();
     let data = *b"hello";
     let iov = [Ciovec {
         buf: ptr(&data),
@@ -1283,15 +1173,7 @@ fn sock_send_recv_with_descriptors() {
 #[test]
 fn sock_shutdown_directions() {
     let (_dir, p) = process_in_tempdir();
-    let (mut a, mut b) = (0u32, 0u32);
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::SOCKET_STREAM.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::SUCCESS
-    );
+    let (a, b) = fd_create2(&p, FileType::SOCKET_STREAM).expect("fd_create2");
     assert_eq!(sys(&p, "sock_shutdown", &[a.into(), 2]), Errno::SUCCESS);
     assert_eq!(read(&p, b, 10).unwrap(), b"", "end of stream after SHUT_WR");
     assert_eq!(sys(&p, "sock_shutdown", &[a.into(), 0]), Errno::INVAL);

@@ -103,15 +103,7 @@ fn raise_terminates_or_is_ignored() {
 #[test]
 fn closing_the_process_descriptor_kills_the_child() {
     let (_dir, p) = process_in_tempdir();
-    let (mut a, mut b) = (0u32, 0u32);
-    assert_eq!(
-        sys(
-            &p,
-            "fd_create2",
-            &[FileType::SOCKET_STREAM.0.into(), mptr(&mut a), mptr(&mut b)]
-        ),
-        Errno::SUCCESS
-    );
+    let (a, b) = fd_create2(&p, FileType::SOCKET_STREAM).expect("fd_create2");
     let child = fork(&p, || {
         loop {
             // Holds its copy of `b` open until killed.

@@ -1,17 +1,20 @@
 //! The configuration layer in process: each tag's resolution, numbering, `--check` output and
 //! that a failing configuration leaves no descriptor open. Nothing is started here.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use argdata::{Argdata, Value};
 use cloudabi_run::config::{self, AmbientAuthority, ConfigErrorKind, Origin, Plan};
 use cloudabi_run::launch::GrantKind;
 use cloudabi_run::sandbox::FileMode;
+use common::Scratch;
 use rustix::fs::{FileType, OFlags};
 
 /// Tests that count open descriptors must not overlap with tests that open some.
@@ -19,38 +22,6 @@ static FD_TABLE: Mutex<()> = Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     FD_TABLE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "cloudabi-run-config-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 const PROGRAM: &str = "/bin/true";

@@ -83,20 +83,10 @@ impl Place {
 /// Opens the parent of `path` beneath `dir`. The final component must be a plain name
 /// (not `.` or `..`): `EINVAL` otherwise.
 fn place(dir: &Entry, path: &[u8]) -> Result<Place, Errno> {
-    check_path(path)?;
-    let mut end = path.len();
-    while end > 0 && path[end - 1] == b'/' {
-        end -= 1;
-    }
-    let trimmed = &path[..end];
-    let (parent, name) = match trimmed.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
-        None => (&b"."[..], trimmed),
-    };
-    if name.is_empty() || name == b"." || name == b".." {
-        return Err(Errno::INVAL);
-    }
-    // `check_path` refused a leading slash, so `parent` is never empty.
+    let (parent, name) =
+        cloudlibc_rs::capfs::split_parent(path).map_err(|e| errno::from_capfs(&e))?;
+    // No directory part: the entry is in `dir` itself.
+    let parent = if parent.is_empty() { &b"."[..] } else { parent };
     let opened = resolver(dir)?
         .open_dir(OsStr::from_bytes(parent))
         .map_err(|e| errno::from_capfs(&e))?

@@ -87,6 +87,18 @@ pub fn file_open(
     }
 }
 
+/// Opens `path` beneath descriptor `dir` for reading only (no flags, no inheritable rights).
+pub fn open_read(p: &Process, dir: u32, path: &str) -> Result<u32, Errno> {
+    file_open(
+        p,
+        dir,
+        path,
+        cloudabi_types::OFlags::empty(),
+        cloudabi_types::Rights::FD_READ,
+        cloudabi_types::Rights::empty(),
+    )
+}
+
 /// Writes `data` to guest descriptor `fd` with `fd_write`.
 pub fn write(p: &Process, fd: u32, data: &[u8]) -> Result<usize, Errno> {
     let iov = [cloudabi_types::Ciovec {
@@ -113,6 +125,15 @@ pub fn read(p: &Process, fd: u32, len: usize) -> Result<Vec<u8>, Errno> {
             buf.truncate(n as usize);
             Ok(buf)
         }
+        e => Err(e),
+    }
+}
+
+/// Creates a connected pair of sockets of type `ty` with `fd_create2`.
+pub fn fd_create2(p: &Process, ty: cloudabi_types::FileType) -> Result<(u32, u32), Errno> {
+    let (mut a, mut b) = (0u32, 0u32);
+    match sys(p, "fd_create2", &[ty.0.into(), mptr(&mut a), mptr(&mut b)]) {
+        Errno::SUCCESS => Ok((a, b)),
         e => Err(e),
     }
 }

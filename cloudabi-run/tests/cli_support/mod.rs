@@ -8,10 +8,14 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const INSIDE: &str = "CLOUDABI_RUN_CLI_TEST_INSIDE_UNSHARE";
+#[path = "../common/mod.rs"]
+mod common;
+
+pub use common::Scratch;
+
+/// Carries the path of the probe program into the re-executed test.
 const PROBE: &str = "CLOUDABI_RUN_CLI_TEST_PROBE";
 
 /// The launcher binary under test.
@@ -21,94 +25,25 @@ pub fn launcher() -> &'static str {
 
 /// Compiles `tests/cli_support/probe.rs` as a static executable (once per process).
 pub fn probe() -> PathBuf {
-    if let Ok(p) = std::env::var(PROBE) {
-        return PathBuf::from(p);
-    }
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli_support/probe.rs");
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-            let out = dir.join("cloudabi-run-cli-probe");
-            let tmp = dir.join(format!("cloudabi-run-cli-probe.{}", std::process::id()));
-            let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-            let status = Command::new(rustc)
-                .args([
-                    "--edition",
-                    "2024",
-                    "-O",
-                    "-C",
-                    "target-feature=+crt-static",
-                ])
-                .arg("-o")
-                .arg(&tmp)
-                .arg(&src)
-                .status()
-                .expect("run rustc");
-            assert!(status.success(), "building the probe program failed");
-            std::fs::rename(&tmp, &out).expect("rename probe");
-            out
-        })
-        .clone()
+    common::static_test_program(
+        "tests/cli_support/probe.rs",
+        "cloudabi-run-cli-probe",
+        PROBE,
+        &[],
+    )
 }
 
 /// True when the caller is inside a private mount namespace and should run the test body.
-/// Otherwise runs this very test again under `unshare -m --propagation private` (with
-/// `extra_env` set), asserts that it passed and returns false.
+/// Otherwise builds the probe, runs this very test again under
+/// `unshare -m --propagation private` (with the probe's path and `extra_env` set), asserts
+/// that it passed and returns false.
 pub fn inside_private_mount_ns(test_name: &str, extra_env: &[(&str, String)]) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
+    if common::in_rerun() {
         return true;
     }
-    let probe = probe();
-    let exe = std::env::current_exe().expect("current_exe");
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private"])
-        .arg(exe)
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .env(PROBE, probe)
-        .envs(extra_env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("run unshare");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{test_name} under unshare failed:\n{stdout}\n{stderr}"
-    );
-    false
-}
-
-/// A scratch directory, removed on drop.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "cloudabi-run-cli-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    pub fn p(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    let mut env = vec![(PROBE, probe().display().to_string())];
+    env.extend(extra_env.iter().cloned());
+    common::rerun_in_private_mount_ns(test_name, &env)
 }
 
 /// Runs the launcher with `args`, the configuration on standard input.

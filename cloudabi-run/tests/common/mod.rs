@@ -1,65 +1,95 @@
-//! Shared helpers of the integration tests: building the static test program and running each
-//! sandbox test inside `unshare -m --propagation private`.
+//! Shared helpers of the integration tests: building static test programs, running each
+//! sandbox test inside `unshare -m --propagation private` and scratch directories.
+//!
+//! `tests/sandbox.rs` and `tests/config.rs` use this module directly; `tests/cli_support`
+//! includes it by path and builds its own helpers on top.
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
+/// Set in the environment of a test run re-executed under `unshare`.
 const INSIDE: &str = "CLOUDABI_RUN_TEST_INSIDE_UNSHARE";
+/// Carries the path of the hostile program into the re-executed test.
 const HOSTILE: &str = "CLOUDABI_RUN_TEST_HOSTILE";
+
+/// Compiles `src_rel_path` (relative to the crate root) with `rustc` as a static executable
+/// named `name` in `CARGO_TARGET_TMPDIR`, once per process and `name`. When `env_override`
+/// is set in the environment, its value is the path of an already built program and nothing
+/// is compiled. `extra_rustc_args` are passed to `rustc` after the common flags.
+pub fn static_test_program(
+    src_rel_path: &str,
+    name: &str,
+    env_override: &str,
+    extra_rustc_args: &[&str],
+) -> PathBuf {
+    if let Ok(p) = std::env::var(env_override) {
+        return PathBuf::from(p);
+    }
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(src_rel_path);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = dir.join(name);
+    let tmp = dir.join(format!("{name}.{}", std::process::id()));
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let status = Command::new(rustc)
+        .args([
+            "--edition",
+            "2024",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+        ])
+        .args(extra_rustc_args)
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .status()
+        .expect("run rustc");
+    assert!(status.success(), "building {src_rel_path} failed");
+    std::fs::rename(&tmp, &out).expect("rename test program");
+    built.insert(name.to_owned(), out.clone());
+    out
+}
 
 /// Compiles `tests/programs/hostile.rs` as a static executable (once per process).
 pub fn hostile_program() -> PathBuf {
-    if let Ok(p) = std::env::var(HOSTILE) {
-        return PathBuf::from(p);
-    }
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/hostile.rs");
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-            let out = dir.join("cloudabi-run-hostile");
-            let tmp = dir.join(format!("cloudabi-run-hostile.{}", std::process::id()));
-            let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-            let status = Command::new(rustc)
-                .args([
-                    "--edition",
-                    "2024",
-                    "-O",
-                    "-C",
-                    "target-feature=+crt-static",
-                ])
-                .args(["-C", "panic=abort", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .status()
-                .expect("run rustc");
-            assert!(status.success(), "building the hostile test program failed");
-            std::fs::rename(&tmp, &out).expect("rename test program");
-            out
-        })
-        .clone()
+    static_test_program(
+        "tests/programs/hostile.rs",
+        "cloudabi-run-hostile",
+        HOSTILE,
+        &["-C", "panic=abort"],
+    )
+}
+
+/// True in a test run re-executed by [`rerun_in_private_mount_ns`].
+pub fn in_rerun() -> bool {
+    std::env::var_os(INSIDE).is_some()
 }
 
 /// Returns true when the caller is inside a private mount namespace and should run the test
-/// body. Otherwise runs this very test again under `unshare -m --propagation private`,
-/// asserts that it passed and returns false.
-pub fn inside_private_mount_ns(test_name: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
+/// body. Otherwise runs this very test again under `unshare -m --propagation private` with
+/// `env` set, asserts that it passed and returns false.
+pub fn rerun_in_private_mount_ns(test_name: &str, env: &[(&str, String)]) -> bool {
+    if in_rerun() {
         return true;
     }
-    let program = hostile_program();
     let exe = std::env::current_exe().expect("current_exe");
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private"])
         .arg(exe)
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(INSIDE, "1")
-        .env(HOSTILE, program)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run unshare");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -69,6 +99,16 @@ pub fn inside_private_mount_ns(test_name: &str) -> bool {
         "{test_name} under unshare failed:\n{stdout}\n{stderr}"
     );
     false
+}
+
+/// [`rerun_in_private_mount_ns`] for tests that run the hostile program: it is built before
+/// re-executing, and its path handed down.
+pub fn inside_private_mount_ns(test_name: &str) -> bool {
+    if in_rerun() {
+        return true;
+    }
+    let program = hostile_program().display().to_string();
+    rerun_in_private_mount_ns(test_name, &[(HOSTILE, program)])
 }
 
 /// A pipe whose write end is granted; `collect` reads everything once writers are gone.
@@ -93,10 +133,10 @@ impl Capture {
     }
 }
 
-/// A fresh scratch directory.
+/// A fresh scratch directory (left in place).
 pub fn scratch_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
-        "cloudabi-run-test-{tag}-{}-{:?}",
+        "cloudabi-run-test-{tag}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -105,4 +145,27 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
+}
+
+/// A fresh scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        Scratch(scratch_dir(tag))
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

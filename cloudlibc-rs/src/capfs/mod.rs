@@ -38,6 +38,7 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+pub use resolve::split_parent;
 pub use rights::Rights;
 
 use resolve::Strategy;

@@ -93,9 +93,32 @@ pub(crate) fn check_relative(path: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Splits `path` into the part naming the parent directory and a final component that
-/// is a plain name (not empty, `.` or `..`), for operations that act on a directory entry.
-pub(crate) fn split_parent(path: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+/// Splits a relative `path` into the part naming the parent directory and a final
+/// component that is a plain name, for operations that act on a directory entry (create,
+/// remove, rename, link).
+///
+/// Trailing slashes are ignored. The parent part is empty when `path` has no directory part
+/// (the entry is in the directory itself); otherwise it never is.
+///
+/// # Errors
+///
+/// Nothing is opened; only the shape of `path` is checked:
+/// - an empty path: [`Error::Os`] with `ENOENT`;
+/// - a path containing a NUL byte, or whose final component is `.` or `..`: [`Error::Os`]
+///   with `EINVAL`;
+/// - an absolute path: [`Error::Escape`].
+///
+/// ```
+/// use cloudlibc_rs::capfs::{Error, split_parent};
+///
+/// let (parent, name) = split_parent(b"www/docs/notes.txt")?;
+/// assert_eq!((parent, name), (&b"www/docs"[..], &b"notes.txt"[..]));
+/// assert_eq!(split_parent(b"new-dir//")?, (&b""[..], &b"new-dir"[..]));
+/// assert!(matches!(split_parent(b"/etc/passwd"), Err(Error::Escape)));
+/// assert!(split_parent(b"www/..").is_err());
+/// # Ok::<(), Error>(())
+/// ```
+pub fn split_parent(path: &[u8]) -> Result<(&[u8], &[u8]), Error> {
     check_relative(path)?;
     let mut end = path.len();
     while end > 0 && path[end - 1] == b'/' {
