@@ -62,6 +62,24 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         "cargo",
         &["test", "--workspace", "--all-features", "--release"],
     )?;
+    // The reader alone (no_std, no alloc), and the no_std builders with serde.
+    run(
+        "argdata without std",
+        "cargo",
+        &["check", "--package", "argdata", "--no-default-features"],
+    )?;
+    run(
+        "argdata with alloc and serde only",
+        "cargo",
+        &[
+            "check",
+            "--package",
+            "argdata",
+            "--no-default-features",
+            "--features",
+            "alloc,serde",
+        ],
+    )?;
     // Crates outside the workspace (their own lock files): make sure they still build.
     run(
         "fuzz targets build",
