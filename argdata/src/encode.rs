@@ -208,8 +208,10 @@ trait Out {
     fn pos(&self) -> usize;
     fn put(&mut self, bytes: &[u8]);
     /// Writes the first `n` bytes of `bytes`. A fixed-size source lets a `Vec` copy all
-    /// 18 bytes and cut back, instead of a variable-length copy per small leaf.
-    fn put_head(&mut self, bytes: &[u8; 18], n: usize);
+    /// `N` bytes and cut back, instead of a variable-length copy per small leaf.
+    fn put_head<const N: usize>(&mut self, bytes: &[u8; N], n: usize);
+    /// Writes `head`, then `body`, then `last`.
+    fn put_framed(&mut self, head: [u8; 2], body: &[u8], last: u8);
     fn byte(&mut self, b: u8);
     /// Extends the output by `n` zero bytes.
     fn grow(&mut self, n: usize);
@@ -227,10 +229,18 @@ impl Out for Vec<u8> {
         self.extend_from_slice(bytes);
     }
     #[inline]
-    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+    fn put_head<const N: usize>(&mut self, bytes: &[u8; N], n: usize) {
         let end = self.len() + n;
         self.extend_from_slice(bytes);
         self.truncate(end);
+    }
+    #[inline]
+    fn put_framed(&mut self, head: [u8; 2], body: &[u8], last: u8) {
+        // One capacity check for the whole field.
+        self.reserve(body.len() + 3);
+        self.extend_from_slice(&head);
+        self.extend_from_slice(body);
+        self.push(last);
     }
     #[inline]
     fn byte(&mut self, b: u8) {
@@ -262,8 +272,14 @@ impl Out for SliceOut<'_> {
         self.pos = end;
     }
     #[inline]
-    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+    fn put_head<const N: usize>(&mut self, bytes: &[u8; N], n: usize) {
         self.put(&bytes[..n]);
+    }
+    #[inline]
+    fn put_framed(&mut self, head: [u8; 2], body: &[u8], last: u8) {
+        self.put(&head);
+        self.put(body);
+        self.byte(last);
     }
     #[inline]
     fn byte(&mut self, b: u8) {
@@ -311,8 +327,18 @@ impl<O: Out, F: FdIndex> Encoder<O, F> {
 
     /// Writes an int or timestamp leaf as a subfield: length byte, tag and the shortest
     /// payload (at most 16 bytes, so the length always takes one byte) in one write.
-    #[inline]
+    #[inline(always)]
     fn int_field(&mut self, tag: u8, v: i128) {
+        if let Ok(small) = i64::try_from(v) {
+            // Common case: 64-bit arithmetic and a 10-byte scratch array.
+            let n = int::encoded_len_i64(small);
+            let mut b = [0u8; 10];
+            b[0] = (n as u8 + 1) | 0x80;
+            b[1] = tag;
+            b[2..].copy_from_slice(&int::encode_i64_front(small, n));
+            self.out.put_head(&b, n + 2);
+            return;
+        }
         let n = int::encoded_len(v);
         let mut b = [0u8; 18];
         b[0] = (n as u8 + 1) | 0x80;
@@ -331,6 +357,11 @@ impl<O: Out, F: FdIndex> Encoder<O, F> {
             Value::Map(_) | Value::Seq(_) => self.container_field(v, depth),
             Value::Int(i) => self.int_field(5, *i),
             Value::Timestamp(t) => self.int_field(9, t.as_nanos()),
+            Value::Str(s) if s.len() < 0x80 - 2 => {
+                // Length byte and tag, text, NUL: the length takes one byte.
+                self.out
+                    .put_framed([(s.len() as u8 + 2) | 0x80, 8], s.as_bytes(), 0);
+            }
             leaf => {
                 self.length(leaf_len(leaf));
                 self.leaf(leaf);
@@ -513,8 +544,12 @@ impl<O: Out + ?Sized> Out for &mut O {
         (**self).put(bytes);
     }
     #[inline]
-    fn put_head(&mut self, bytes: &[u8; 18], n: usize) {
+    fn put_head<const N: usize>(&mut self, bytes: &[u8; N], n: usize) {
         (**self).put_head(bytes, n);
+    }
+    #[inline]
+    fn put_framed(&mut self, head: [u8; 2], body: &[u8], last: u8) {
+        (**self).put_framed(head, body, last);
     }
     #[inline]
     fn byte(&mut self, b: u8) {
@@ -548,6 +583,29 @@ mod tests {
             let (b, n) = prefix_bytes(len);
             assert_eq!(&b[..n], want, "{len}");
             assert_eq!(prefix_len(len), n);
+        }
+    }
+
+    #[test]
+    fn i64_fast_path_matches_wide_encoding() {
+        let mut values = alloc::vec![0i64, 1, -1, 127, 128, -128, -129, i64::MAX, i64::MIN];
+        for shift in 0..64 {
+            let p = 1i64 << shift;
+            values.extend([
+                p,
+                p.wrapping_sub(1),
+                p.wrapping_neg(),
+                !p,
+                p ^ 0x5a5a_5a5a_5a5a_5a5a,
+            ]);
+        }
+        for v in values {
+            let n = int::encoded_len_i64(v);
+            assert_eq!(n, int::encoded_len(i128::from(v)), "{v}");
+            let (wide, wide_n) = int::encode(i128::from(v));
+            let front = int::encode_i64_front(v, n);
+            assert_eq!(front[..n], wide[16 - wide_n..], "{v}");
+            assert!(front[n..].iter().all(|&b| b == 0), "{v}");
         }
     }
 

@@ -27,6 +27,16 @@ pub(crate) fn decode_small(p: &[u8]) -> i64 {
     v
 }
 
+/// Sign-extends the first `n` bytes (at most 8) of `window`, a big-endian two's complement
+/// payload followed by unrelated bytes, which are shifted out. No branch depends on `n`.
+#[inline]
+pub(crate) fn decode_window(window: [u8; 8], n: usize) -> i64 {
+    debug_assert!(n <= 8);
+    // `n` is at most 8, so the shift is at most 64; a shift of 64 (empty payload) is zero.
+    let shift = 64 - 8 * (n as u32);
+    i64::from_be_bytes(window).checked_shr(shift).unwrap_or(0)
+}
+
 /// Decodes a big-endian two's complement payload (empty means zero). Redundant leading
 /// sign bytes are accepted; values outside `i128::MIN..=u128::MAX` are out of range.
 #[inline]
@@ -78,6 +88,29 @@ pub(crate) const fn encoded_len(v: i128) -> usize {
     } else {
         // One more bit for the sign, rounded up to whole bytes.
         (magnitude_bits as usize + 8) / 8
+    }
+}
+
+/// [`encoded_len`] for an `i64` (at most 8), in 64-bit arithmetic without branches.
+#[cfg(feature = "alloc")]
+#[inline]
+pub(crate) const fn encoded_len_i64(v: i64) -> usize {
+    // Bits of the magnitude (of `!v` for negative `v`), plus one for the sign, rounded up
+    // to whole bytes; zero takes no bytes at all.
+    let magnitude_bits = 64 - (v ^ (v >> 63)).leading_zeros();
+    ((magnitude_bits as usize + 8) / 8) * (v != 0) as usize
+}
+
+/// The `n` (at most 8) low-order bytes of `v` in big-endian order, moved to the front of
+/// the returned array; the rest is zero.
+#[cfg(feature = "alloc")]
+#[inline]
+pub(crate) const fn encode_i64_front(v: i64, n: usize) -> [u8; 8] {
+    // A shift of 64 (for `n == 0`) leaves nothing.
+    let shift = 64 - 8 * n as u32;
+    match (v as u64).checked_shl(shift) {
+        Some(x) => x.to_be_bytes(),
+        None => [0; 8],
     }
 }
 

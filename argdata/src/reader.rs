@@ -113,15 +113,29 @@ impl fmt::Display for Type {
 /// ```
 ///
 /// Two views are equal when their bytes are equal; their offsets are not compared.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Argdata<'a> {
-    buf: &'a [u8],
+    /// The value's bytes (the first `len`), followed by whatever comes after the value in
+    /// the message. The bytes after the value are never interpreted: they only let small
+    /// integers be read with one fixed-size load, their extra bytes shifted out.
+    data: &'a [u8],
+    /// Length of the value; at most `data.len()`.
+    len: usize,
     offset: usize,
+}
+
+impl fmt::Debug for Argdata<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Argdata")
+            .field("buf", &self.as_bytes())
+            .field("offset", &self.offset)
+            .finish()
+    }
 }
 
 impl PartialEq for Argdata<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.buf == other.buf
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -129,7 +143,7 @@ impl Eq for Argdata<'_> {}
 
 impl core::hash::Hash for Argdata<'_> {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.buf.hash(state);
+        self.as_bytes().hash(state);
     }
 }
 
@@ -142,27 +156,37 @@ impl Default for Argdata<'_> {
 impl<'a> Argdata<'a> {
     /// The null value (an empty buffer).
     pub const NULL: Argdata<'static> = Argdata {
-        buf: &[],
+        data: &[],
+        len: 0,
         offset: 0,
     };
 
     /// A view of the encoded value `buf`; error offsets count from its first byte.
     #[must_use]
     pub const fn new(buf: &'a [u8]) -> Self {
-        Argdata { buf, offset: 0 }
+        Argdata {
+            data: buf,
+            len: buf.len(),
+            offset: 0,
+        }
     }
 
     /// A view of `buf` whose first byte sits at `offset` in some larger message; error
     /// offsets then count from the start of that message.
     #[must_use]
     pub const fn with_offset(buf: &'a [u8], offset: usize) -> Self {
-        Argdata { buf, offset }
+        Argdata {
+            data: buf,
+            len: buf.len(),
+            offset,
+        }
     }
 
     /// The encoded bytes of this value (tag byte and payload).
     #[must_use]
+    #[inline]
     pub const fn as_bytes(&self) -> &'a [u8] {
-        self.buf
+        self.data.split_at(self.len).0
     }
 
     /// Offset of this value's first byte, counted as described at [`Argdata::with_offset`].
@@ -177,7 +201,7 @@ impl<'a> Argdata<'a> {
     /// [`ErrorKind::UnknownTag`] if the first byte is not a type tag.
     #[inline]
     pub fn ty(&self) -> Result<Type> {
-        match self.buf.first() {
+        match self.as_bytes().first() {
             None => Ok(Type::Null),
             Some(&tag) => {
                 Type::from_tag(tag).ok_or(Error::at(ErrorKind::UnknownTag(tag), self.offset))
@@ -188,13 +212,13 @@ impl<'a> Argdata<'a> {
     /// Whether this is the null value (an empty buffer).
     #[must_use]
     pub const fn is_null(&self) -> bool {
-        self.buf.is_empty()
+        self.len == 0
     }
 
     /// The payload after the tag byte, if the value has type `expected`.
     #[inline]
     fn payload(&self, expected: Type) -> Result<&'a [u8]> {
-        match self.buf.split_first() {
+        match self.as_bytes().split_first() {
             Some((&tag, rest)) if Some(tag) == expected.tag() => Ok(rest),
             _ => Err(self.wrong_type(expected)),
         }
@@ -284,8 +308,17 @@ impl<'a> Argdata<'a> {
     /// Wrong type, or [`ErrorKind::OutOfRange`] if the value does not fit `T`.
     #[inline]
     pub fn as_int<T: Int>(&self) -> Result<T> {
+        // Fast path: up to 8 payload bytes fit an i64 without any range checks. When 8
+        // bytes follow the tag in the message, one fixed-size load reads them all and a
+        // shift by the payload length drops the bytes past the value.
+        if let Some((&[tag, ref window @ ..], _)) = self.data.split_first_chunk::<9>()
+            && tag == 5
+            && (1..=9).contains(&self.len)
+        {
+            let v = int::decode_window(*window, self.len - 1);
+            return int::convert_small(v, self.offset);
+        }
         let payload = self.payload(Type::Int)?;
-        // Fast path: up to 8 payload bytes fit an i64 without any range checks.
         if payload.len() <= 8 {
             return int::convert_small(int::decode_small(payload), self.offset);
         }
@@ -305,8 +338,22 @@ impl<'a> Argdata<'a> {
     pub fn as_str(&self) -> Result<&'a str> {
         let text = self.str_with_nul()?;
         let text = &text[..text.len() - 1];
-        core::str::from_utf8(text)
-            .map_err(|e| Error::at(ErrorKind::BadUtf8, self.offset + 1 + e.valid_up_to()))
+        // Most strings in configurations are ASCII, and for the short strings typical of
+        // argdata a word-at-a-time ASCII check is much cheaper than `core::str::from_utf8`
+        // (whose word loop only starts at an aligned 16-byte block). Anything else takes
+        // the full check: the first chunk of `utf8_chunks` is the longest valid prefix,
+        // and its plain byte loop is also quicker than `from_utf8` on short input.
+        if let Ok(ascii) = ascii::AsciiStr::from_ascii(text) {
+            return Ok(ascii.as_str());
+        }
+        match text.utf8_chunks().next() {
+            None => Ok(""),
+            Some(chunk) if chunk.invalid().is_empty() => Ok(chunk.valid()),
+            Some(chunk) => Err(Error::at(
+                ErrorKind::BadUtf8,
+                self.offset + 1 + chunk.valid().len(),
+            )),
+        }
     }
 
     /// The string payload including its terminating NUL byte.
@@ -328,7 +375,7 @@ impl<'a> Argdata<'a> {
         if let Some(pos) = text.bytes().position(|b| b == 0) {
             return Err(Error::at(ErrorKind::NulInString, self.offset + 1 + pos));
         }
-        let with_nul = &self.buf[1..];
+        let with_nul = &self.as_bytes()[1..];
         CStr::from_bytes_with_nul(with_nul)
             .map_err(|_| Error::at(ErrorKind::NulInString, self.offset))
     }
@@ -353,9 +400,9 @@ impl<'a> Argdata<'a> {
     /// Wrong type.
     #[inline]
     pub fn map(&self) -> Result<MapIter<'a>> {
-        let rest = self.payload(Type::Map)?;
+        self.payload(Type::Map)?;
         Ok(MapIter {
-            fields: Fields::new(rest, self.offset + 1),
+            fields: Fields::new(self),
         })
     }
 
@@ -367,9 +414,9 @@ impl<'a> Argdata<'a> {
     /// Wrong type.
     #[inline]
     pub fn seq(&self) -> Result<SeqIter<'a>> {
-        let rest = self.payload(Type::Seq)?;
+        self.payload(Type::Seq)?;
         Ok(SeqIter {
-            fields: Fields::new(rest, self.offset + 1),
+            fields: Fields::new(self),
         })
     }
 
@@ -382,7 +429,7 @@ impl<'a> Argdata<'a> {
         let want = key.as_bytes();
         for entry in self.map()? {
             let (k, v) = entry?;
-            let kb = k.buf;
+            let kb = k.as_bytes();
             if kb.len() == want.len() + 2
                 && kb[0] == 8
                 && kb[kb.len() - 1] == 0
@@ -439,37 +486,63 @@ impl<'a> Argdata<'a> {
     }
 }
 
-/// A run of length-prefixed subfields.
-#[derive(Clone, Debug)]
+/// A run of length-prefixed subfields: the first `left` bytes of `tail`. The bytes after
+/// them (the rest of the message) are handed on to the fields as read-ahead room.
+#[derive(Clone)]
 struct Fields<'a> {
-    rest: &'a [u8],
+    tail: &'a [u8],
+    /// Bytes of the run not yet parsed; at most `tail.len()`.
+    left: usize,
     offset: usize,
 }
 
+impl fmt::Debug for Fields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fields")
+            .field("rest", &self.rest())
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
 impl<'a> Fields<'a> {
-    fn new(rest: &'a [u8], offset: usize) -> Self {
-        Fields { rest, offset }
+    /// The payload of container `ad` (whose tag byte has been checked).
+    #[inline]
+    fn new(ad: &Argdata<'a>) -> Self {
+        Fields {
+            tail: ad.data.get(1..).unwrap_or_default(),
+            left: ad.len.saturating_sub(1),
+            offset: ad.offset + 1,
+        }
     }
 
+    #[inline]
+    fn rest(&self) -> &'a [u8] {
+        self.tail.split_at(self.left).0
+    }
+
+    #[inline]
     fn is_empty(&self) -> bool {
-        self.rest.is_empty()
+        self.left == 0
     }
 
     /// Parses the next subfield; on error the run is emptied so iteration stops.
     #[inline]
     fn next_field(&mut self) -> Result<Argdata<'a>> {
-        match parse_subfield(self.rest) {
+        match parse_subfield(self.rest()) {
             Some((header, len)) => {
                 let field = Argdata {
-                    buf: &self.rest[header..header + len],
+                    data: self.tail.split_at(header).1,
+                    len,
                     offset: self.offset + header,
                 };
-                self.rest = &self.rest[header + len..];
+                self.tail = self.tail.split_at(header + len).1;
+                self.left -= header + len;
                 self.offset += header + len;
                 Ok(field)
             }
             None => {
-                self.rest = &[];
+                self.left = 0;
                 Err(Error::at(ErrorKind::BadLength, self.offset))
             }
         }
@@ -556,3 +629,139 @@ impl<'a> Iterator for SeqIter<'a> {
 }
 
 impl core::iter::FusedIterator for SeqIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sequence holding an int with payload `payload`, then a string, so that the int
+    /// has read-ahead room in the message.
+    fn int_then_str(payload: &[u8]) -> ([u8; 40], usize) {
+        let mut b = [0u8; 40];
+        let mut n = 0;
+        for &x in [7u8, (payload.len() as u8 + 1) | 0x80, 5]
+            .iter()
+            .chain(payload)
+            .chain(b"\x8a\x08abcdefgh\x00")
+        {
+            b[n] = x;
+            n += 1;
+        }
+        (b, n)
+    }
+
+    /// `as_int` on `inside` and on `alone` agree with the byte-at-a-time decoder.
+    fn same_result<T: Int + PartialEq + fmt::Debug>(inside: Argdata<'_>, alone: Argdata<'_>) {
+        let payload = &alone.as_bytes()[1..];
+        let want = int::decode(payload, 0)
+            .and_then(|w| int::convert::<T>(w, 0))
+            .map_err(|e| e.kind());
+        let a = inside.as_int::<T>().map_err(|e| e.kind());
+        let b = alone.as_int::<T>().map_err(|e| e.kind());
+        assert_eq!(a, want, "{payload:x?}");
+        assert_eq!(b, want, "{payload:x?}");
+    }
+
+    #[test]
+    fn read_ahead_ints_match_exact_reads() {
+        let patterns: [&[u8]; 6] = [
+            &[0x00; 9],
+            &[0xff; 9],
+            &[0x80, 0, 0, 0, 0, 0, 0, 0, 1],
+            &[0x7f, 0xff, 0xfe, 0x01, 0x80, 0x00, 0xa5, 0x5a, 0x33],
+            &[0x00, 0x80, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07],
+            &[0xff, 0x7f, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70],
+        ];
+        for pattern in patterns {
+            for len in 0..=pattern.len() {
+                let payload = &pattern[..len];
+                let (buf, n) = int_then_str(payload);
+                let mut items = Argdata::new(&buf[..n]).seq().unwrap();
+                let inside = items.next().unwrap().unwrap();
+                assert_eq!(items.next().unwrap().unwrap().as_str(), Ok("abcdefgh"));
+                assert!(items.next().is_none());
+
+                let mut alone = [0u8; 10];
+                alone[0] = 5;
+                alone[1..=len].copy_from_slice(payload);
+                let alone = Argdata::new(&alone[..=len]);
+                assert_eq!(inside, alone);
+                assert_eq!(inside.as_bytes(), alone.as_bytes());
+                same_result::<i64>(inside, alone);
+                same_result::<u64>(inside, alone);
+                same_result::<i8>(inside, alone);
+                same_result::<u16>(inside, alone);
+                same_result::<i128>(inside, alone);
+                same_result::<u128>(inside, alone);
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_after_a_value_are_never_read_as_it() {
+        // A null element followed by an int: the int's tag must not be taken for the
+        // null's.
+        let buf = [7, 0x80, 0x82, 5, 1, 0x82, 5, 2, 0x82, 5, 3, 0x82, 5, 4];
+        let mut items = Argdata::new(&buf).seq().unwrap();
+        let null = items.next().unwrap().unwrap();
+        assert!(null.is_null());
+        assert_eq!(null.ty(), Ok(Type::Null));
+        assert_eq!(
+            null.as_int::<i64>().unwrap_err().kind(),
+            ErrorKind::WrongType {
+                expected: Type::Int,
+                found: Type::Null
+            }
+        );
+        assert!(
+            items
+                .map(|v| v.unwrap().as_int::<i64>().unwrap())
+                .eq([1, 2, 3, 4])
+        );
+
+        // A string that ends right before another field's bytes still needs its own NUL.
+        let buf = [7, 0x83, 8, b'a', b'b', 0x81, 0];
+        let s = Argdata::new(&buf).seq().unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            s.as_str().unwrap_err().kind(),
+            ErrorKind::BadEncoding(Type::Str)
+        );
+        assert_eq!(s.as_bytes(), b"\x08ab");
+    }
+
+    #[test]
+    fn nested_containers_stop_at_their_end() {
+        // [[1, 2], 3]: the inner sequence must not run into the outer one's bytes.
+        let buf = [7, 0x87, 7, 0x82, 5, 1, 0x82, 5, 2, 0x82, 5, 3];
+        let mut outer = Argdata::new(&buf).seq().unwrap();
+        let inner = outer.next().unwrap().unwrap();
+        assert!(
+            inner
+                .seq()
+                .unwrap()
+                .map(|v| v.unwrap().as_int::<i64>().unwrap())
+                .eq([1, 2])
+        );
+        assert_eq!(outer.next().unwrap().unwrap().as_int::<i64>(), Ok(3));
+        assert!(outer.next().is_none());
+    }
+
+    #[test]
+    fn bad_utf8_offset() {
+        let buf = [7, 0x86, 8, b'o', b'k', 0xc3, 0x28, 0];
+        let s = Argdata::new(&buf).seq().unwrap().next().unwrap().unwrap();
+        let err = s.as_str().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadUtf8);
+        assert_eq!(err.offset(), Some(5));
+        // Valid text beyond ASCII takes the full check.
+        let buf = "\u{8}a\u{e9}\u{20ac}\u{1f600}\0";
+        assert_eq!(
+            Argdata::new(buf.as_bytes()).as_str(),
+            Ok("a\u{e9}\u{20ac}\u{1f600}")
+        );
+        // A truncated sequence at the end.
+        let buf = [8, b'x', 0xe2, 0x82, 0];
+        let err = Argdata::new(&buf).as_str().unwrap_err();
+        assert_eq!(err.offset(), Some(2));
+    }
+}
