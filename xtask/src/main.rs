@@ -15,10 +15,10 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  test    run every check and test (what CI runs)
-  demo    run the demo service under cloudabi-run
-  gen     regenerate cloudabi-types from cloudabi-types/spec
-  cloudabi  build CloudABI executables (`cargo xtask cloudabi help`)
+  test      run every check and test (what CI runs)
+  demo      run the demo service under cloudabi-run
+  gen       regenerate cloudabi-types from cloudabi-types/spec
+  cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
 ";
 
 fn main() -> ExitCode {
