@@ -11,6 +11,7 @@
 //! levels the encoder switches to measuring a subtree first (a second walk over it, with
 //! the sizes of its containers kept in one side vector) and then writing it straight.
 //! Either way there is no allocation per node.
+#![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 

@@ -1,4 +1,5 @@
 //! Errors reported by the reader, the encoder and the YAML printer.
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

@@ -3,6 +3,7 @@
 //! On the wire an fd leaf holds a 32-bit index into a list of descriptors that travels next
 //! to the bytes (an `SCM_RIGHTS` message, or the descriptors a launcher grants). The reader
 //! hands that index to an [`FdConverter`], which decides what it means in this process.
+#![forbid(unsafe_code)]
 
 /// A file descriptor number as held by an owned [`Value`](crate::Value).
 ///

@@ -1,4 +1,5 @@
 //! Integer payloads: decoding into any primitive integer type, and the shortest encoding.
+#![forbid(unsafe_code)]
 
 use crate::error::{Error, ErrorKind, Result};
 

@@ -10,6 +10,7 @@
 //! }
 //! # encoded_length_is_predicted();
 //! ```
+#![forbid(unsafe_code)]
 
 use std::string::String;
 use std::vec;

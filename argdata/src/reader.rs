@@ -1,4 +1,5 @@
 //! The zero-copy reader: [`Argdata`], a borrowed view of encoded bytes.
+#![forbid(unsafe_code)]
 
 use core::ffi::CStr;
 use core::fmt;
@@ -338,22 +339,8 @@ impl<'a> Argdata<'a> {
     pub fn as_str(&self) -> Result<&'a str> {
         let text = self.str_with_nul()?;
         let text = &text[..text.len() - 1];
-        // Most strings in configurations are ASCII, and for the short strings typical of
-        // argdata a word-at-a-time ASCII check is much cheaper than `core::str::from_utf8`
-        // (whose word loop only starts at an aligned 16-byte block). Anything else takes
-        // the full check: the first chunk of `utf8_chunks` is the longest valid prefix,
-        // and its plain byte loop is also quicker than `from_utf8` on short input.
-        if let Ok(ascii) = ascii::AsciiStr::from_ascii(text) {
-            return Ok(ascii.as_str());
-        }
-        match text.utf8_chunks().next() {
-            None => Ok(""),
-            Some(chunk) if chunk.invalid().is_empty() => Ok(chunk.valid()),
-            Some(chunk) => Err(Error::at(
-                ErrorKind::BadUtf8,
-                self.offset + 1 + chunk.valid().len(),
-            )),
-        }
+        crate::utf8::from_utf8(text)
+            .map_err(|e| Error::at(ErrorKind::BadUtf8, self.offset + 1 + e.valid_up_to()))
     }
 
     /// The string payload including its terminating NUL byte.

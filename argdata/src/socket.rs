@@ -44,6 +44,7 @@
 //! An error other than [`SocketError::Io`] with `Interrupted` leaves the stream at an
 //! unknown position inside a message; the connection should be dropped. Descriptors
 //! received with a rejected message are closed.
+#![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;

@@ -4,6 +4,7 @@
 //! Generated values are bounded: maps and sequences nest at most [`MAX_ARBITRARY_DEPTH`]
 //! levels and hold at most [`MAX_ARBITRARY_LEN`] entries each, so a fuzzer's input of any
 //! size yields a value that encodes quickly and reads back within [`MAX_DEPTH`](crate::MAX_DEPTH).
+#![forbid(unsafe_code)]
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -1,4 +1,5 @@
 //! Points in time, as stored by timestamp leaves.
+#![forbid(unsafe_code)]
 
 /// A point in time: nanoseconds since 1970-01-01T00:00:00Z, like a `struct timespec`.
 ///

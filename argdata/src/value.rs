@@ -1,4 +1,5 @@
 //! Owned argdata values and builders (feature `alloc`).
+#![forbid(unsafe_code)]
 
 use alloc::string::String;
 use alloc::vec::Vec;

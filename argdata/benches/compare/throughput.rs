@@ -170,22 +170,35 @@ fn config_value(c: &Config<String>) -> Value {
 }
 
 /// Reads every value; the sum keeps the optimiser from skipping work.
+///
+/// Leaves are read inline in their container's loop; only maps and sequences cost a call.
+#[inline(always)]
 fn walk(ad: Argdata<'_>) -> u64 {
     match ad.ty().unwrap() {
         Type::Int => ad.as_int::<i64>().unwrap() as u64,
         Type::Str => ad.as_str().unwrap().len() as u64,
         Type::Bool => u64::from(ad.as_bool().unwrap()),
         Type::Float => ad.as_float().unwrap().to_bits(),
-        Type::Map => ad.map().unwrap().fold(0u64, |acc, e| {
-            let (k, v) = e.unwrap();
-            acc.wrapping_add(walk(k)).wrapping_add(walk(v))
-        }),
-        Type::Seq => ad
-            .seq()
-            .unwrap()
-            .fold(0u64, |acc, item| acc.wrapping_add(walk(item.unwrap()))),
+        ty @ (Type::Map | Type::Seq) => walk_container(ad, ty),
         _ => 0,
     }
+}
+
+/// The sum of [`walk`] over the entries of a map or the elements of a sequence.
+#[inline(never)]
+fn walk_container(ad: Argdata<'_>, ty: Type) -> u64 {
+    let mut acc = 0u64;
+    if ty == Type::Map {
+        for entry in ad.map().unwrap() {
+            let (k, v) = entry.unwrap();
+            acc = acc.wrapping_add(walk(k)).wrapping_add(walk(v));
+        }
+    } else {
+        for item in ad.seq().unwrap() {
+            acc = acc.wrapping_add(walk(item.unwrap()));
+        }
+    }
+    acc
 }
 
 // ---- argdata 0.1.2 ----

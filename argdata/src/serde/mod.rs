@@ -72,6 +72,7 @@
 //! assert!(err.to_string().starts_with("at `port`: integer 70000 out of range for u16"));
 //! # Ok::<(), argdata::serde::Error>(())
 //! ```
+#![forbid(unsafe_code)]
 
 mod de;
 mod error;

@@ -1,6 +1,7 @@
 //! YAML output in the syntax of the reference `argdata_print_yaml`, and (feature `yaml`)
 //! a parser that reads it, or any YAML document, back into a `Value`: see the `parse`
 //! module for the schema, the tags and the `TagResolver` hook.
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "yaml")]
 pub mod parse;
