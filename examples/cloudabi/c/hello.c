@@ -6,31 +6,13 @@
 #include <cloudabi_syscalls.h>
 #include <program.h>
 
+#include "guest_io.h"
+
 static size_t length(const char *s) {
   size_t n = 0;
   while (s[n] != '\0')
     ++n;
   return n;
-}
-
-static int equal(const char *a, const char *b) {
-  while (*a != '\0' && *a == *b) {
-    ++a;
-    ++b;
-  }
-  return *a == *b;
-}
-
-static void put(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    cloudabi_ciovec_t iov = {s, n};
-    size_t written;
-    if (cloudabi_sys_fd_write((cloudabi_fd_t)fd, &iov, 1, &written) != 0 ||
-        written == 0)
-      cloudabi_sys_proc_exit(1);
-    s += written;
-    n -= written;
-  }
 }
 
 static void put_number(int fd, int v) {

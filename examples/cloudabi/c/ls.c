@@ -5,25 +5,7 @@
 #include <cloudabi_syscalls.h>
 #include <program.h>
 
-static int equal(const char *a, const char *b) {
-  while (*a != '\0' && *a == *b) {
-    ++a;
-    ++b;
-  }
-  return *a == *b;
-}
-
-static void put(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    cloudabi_ciovec_t iov = {s, n};
-    size_t written;
-    if (cloudabi_sys_fd_write((cloudabi_fd_t)fd, &iov, 1, &written) != 0 ||
-        written == 0)
-      cloudabi_sys_proc_exit(1);
-    s += written;
-    n -= written;
-  }
-}
+#include "guest_io.h"
 
 static _Alignas(8) char buf[16384];
 
