@@ -421,6 +421,42 @@ fn fd_stat_put_only_drops_rights() {
 }
 
 #[test]
+fn an_append_only_descriptor_cannot_turn_append_mode_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    std::fs::write(&path, b"0123456789 original\n").unwrap();
+    let fd: std::os::fd::OwnedFd = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .into();
+    let p = Process::new(vec![fd]).unwrap();
+    let before = fdstat(&p, 0).unwrap();
+    assert!(before.fs_flags.contains(FdFlags::APPEND));
+    assert!(!before.fs_rights_base.contains(Rights::FD_SEEK));
+    let plain = FdStat::default();
+    assert_eq!(
+        sys(&p, "fd_stat_put", &[0, ptr(&plain), 1]),
+        Errno::NOTCAPABLE
+    );
+    assert!(fdstat(&p, 0).unwrap().fs_flags.contains(FdFlags::APPEND));
+    // Keeping append mode while changing another flag is fine.
+    let nonblocking = FdStat {
+        fs_flags: FdFlags::APPEND | FdFlags::NONBLOCK,
+        ..FdStat::default()
+    };
+    assert_eq!(
+        sys(&p, "fd_stat_put", &[0, ptr(&nonblocking), 1]),
+        Errno::SUCCESS
+    );
+    assert_eq!(write(&p, 0, b"OVERWRITE"), Ok(9));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"0123456789 original\nOVERWRITE"
+    );
+}
+
+#[test]
 fn file_open_rights_and_escapes() {
     let (dir, p) = process_in_tempdir();
     std::fs::write(dir.path().join("existing"), b"content").unwrap();

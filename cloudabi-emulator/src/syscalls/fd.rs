@@ -256,6 +256,11 @@ pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         e.require(Rights::FD_STAT_PUT_FLAGS)?;
         // SAFETY: F_GETFL takes no argument.
         let old = check(unsafe { libc::fcntl(e.raw(), libc::F_GETFL) } as isize)? as i32;
+        // Dropping append mode would let the next write land anywhere: only a descriptor
+        // that may seek anyway (not an append-only one) can do that.
+        if old & libc::O_APPEND != 0 && !stat.fs_flags.contains(FdFlags::APPEND) {
+            e.require(Rights::FD_SEEK)?;
+        }
         let mut new = old & !(libc::O_APPEND | libc::O_NONBLOCK);
         if stat.fs_flags.contains(FdFlags::APPEND) {
             new |= libc::O_APPEND;
