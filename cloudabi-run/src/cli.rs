@@ -19,6 +19,10 @@ Examples:
   Four instances sharing one listening socket, at most 256 MiB each, killed after an hour:
     cloudabi-run --instances 4 --memory 256M --timeout 1h server --config server.yaml
 
+  The AArch64 emulator running an AArch64 CloudABI program, through QEMU, sandboxed:
+    cloudabi-run --emulate --emulator target/cloudabi/aarch64-linux/cloudabi-emulate \
+      --runner /usr/bin/qemu-aarch64-static hello --config hello.yaml
+
 Configuration (YAML; `%TAG ! tag:nuxi.nl,2015:cloudabi/` optional):
   !fd stdin|stdout|stderr|N          a descriptor the launcher holds
   !file {path: P, mode: M, create: B} M: read (default), write, append, readwrite;
@@ -26,6 +30,9 @@ Configuration (YAML; `%TAG ! tag:nuxi.nl,2015:cloudabi/` optional):
   !socket {bind: A | connect: A, type: T}
                                      A: host:port, [v6]:port or /unix/path;
                                      T: stream (default), dgram, seqpacket
+  !connections {bind: A, backlog: N} the launcher listens on A and passes each
+                                     connection as {connection: !fd 0, peer: TEXT}
+                                     over a socket pair (docs/connections.md)
   !executable                        the program's own executable, read-only
 
 Exit status: the program's (128+N if killed by signal N); 127 if the launcher failed.
@@ -98,6 +105,12 @@ pub(crate) struct Cli {
     /// next to cloudabi-run; build it with `cargo xtask cloudabi emulator --arch x86_64`).
     #[arg(long, value_name = "PATH", requires = "emulate")]
     pub(crate) emulator: Option<PathBuf>,
+
+    /// Start the program (with --emulate: the emulator) through PATH, a statically linked
+    /// user-mode CPU emulator such as qemu-aarch64-static, for a binary built for another
+    /// architecture. It runs in the same sandbox; the binary appears read-only at /program.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) runner: Option<PathBuf>,
 }
 
 /// Errors of the option value parsers.

@@ -7,7 +7,9 @@
 //! read-only here, before the sandbox starts), the program's own argdata encoded with
 //! CloudABI's numbering (the configuration's descriptors numbered 0 ... n-1 in order of
 //! first appearance), and those n descriptors. The emulator then gives the program
-//! descriptor `i` = the `i`-th entry of `fds`.
+//! descriptor `i` = the `i`-th entry of `fds`. The program's end of a `!connections` channel
+//! is one of them (its [`Resource`] keeps the launcher's side), and the launcher accepts and
+//! passes connections exactly as for a native program.
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -79,6 +81,7 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
         fd: OwnedFd::from(file),
         kind: GrantKind::File(FileMode::Read),
         origin: Origin::Executable(executable.to_path_buf()),
+        acceptor: None,
     });
     let value = Value::map([
         ("executable", Value::from(Fd(n as i32))),

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
 
+use crate::acceptor::{Accepting, Acceptor};
 use crate::error::{LaunchError, SandboxError, StageName};
 use crate::sandbox::{self, FileMode, SandboxOptions, Skipped};
 use crate::sys::{self, ChildPlan, NamespacePlan};
@@ -115,6 +116,8 @@ struct Grant {
     fd: OwnedFd,
     kind: GrantKind,
     name: Option<String>,
+    /// For a connections channel: the launcher's side.
+    acceptor: Option<Acceptor>,
 }
 
 /// A program to start: builder for [`Launch::spawn`] and [`Launch::run`].
@@ -128,6 +131,7 @@ pub struct Launch {
     instances: u32,
     listen_fds: bool,
     sandbox: SandboxOptions,
+    runner: Option<PathBuf>,
 }
 
 impl Launch {
@@ -144,6 +148,7 @@ impl Launch {
             instances: 1,
             listen_fds: false,
             sandbox: SandboxOptions::default(),
+            runner: None,
         }
     }
 
@@ -165,6 +170,7 @@ impl Launch {
             fd,
             kind,
             name: None,
+            acceptor: None,
         });
         self
     }
@@ -175,6 +181,39 @@ impl Launch {
             fd,
             kind,
             name: Some(name.into()),
+            acceptor: None,
+        });
+        self
+    }
+
+    /// Grants `channel`, the program's end of a connections channel (a UNIX stream socket
+    /// pair end, passed like [`GrantKind::Other`]) whose other end `acceptor` holds. Once
+    /// every instance has started, the acceptor passes it the connections it accepts (see
+    /// [`crate::acceptor`]), until every instance has ended. The first instance gets
+    /// `channel`; each further instance gets, under the same number, a channel of its own
+    /// whose launcher end is added to the acceptor, so that no two instances read one
+    /// stream. The acceptor's own descriptors never reach the program.
+    ///
+    /// ```no_run
+    /// use std::net::TcpListener;
+    /// use std::os::unix::net::UnixStream;
+    /// use cloudabi_run::acceptor::Acceptor;
+    /// use cloudabi_run::launch::Launch;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:8080")?;
+    /// let (launcher_end, program_end) = UnixStream::pair()?;
+    /// let acceptor = Acceptor::new(listener.into(), launcher_end.into())?;
+    /// let launch = Launch::new("server").grant_connections(program_end.into(), acceptor);
+    /// assert_eq!(launch.fd_numbers(), [3]);
+    /// let outcome = launch.argdata(b"...".to_vec()).instances(4).run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn grant_connections(mut self, channel: OwnedFd, acceptor: Acceptor) -> Launch {
+        self.grants.push(Grant {
+            fd: channel,
+            kind: GrantKind::Other,
+            name: None,
+            acceptor: Some(acceptor),
         });
         self
     }
@@ -215,6 +254,27 @@ impl Launch {
         self
     }
 
+    /// Starts the program through `runner`, a user-mode CPU emulator such as
+    /// `qemu-aarch64-static`, for a program built for another architecture. The sandbox then
+    /// executes `runner` (which must be statically linked, like any program) with
+    /// `argv = [runner, "/program", arguments...]`, and the program file appears read-only
+    /// (and `nosuid`, `nodev`, `noexec`) at `/program` in the otherwise empty root, where the
+    /// runner can open it. Landlock grants read on that one file. Needs the mount namespace:
+    /// a launch that falls back to running without namespaces fails instead.
+    ///
+    /// ```no_run
+    /// use cloudabi_run::launch::Launch;
+    ///
+    /// let outcome = Launch::new("target/cloudabi/aarch64-linux/cloudabi-emulate")
+    ///     .runner("/usr/bin/qemu-aarch64-static")
+    ///     .run()?;
+    /// # Ok::<(), cloudabi_run::error::LaunchError>(())
+    /// ```
+    pub fn runner(mut self, runner: impl Into<PathBuf>) -> Launch {
+        self.runner = Some(runner.into());
+        self
+    }
+
     /// The number each grant gets in the program, in grant order.
     pub fn fd_numbers(&self) -> Vec<RawFd> {
         child_fd_numbers(&self.kinds(), self.listen_fds)
@@ -243,6 +303,7 @@ impl Launch {
             instances,
             listen_fds,
             sandbox: opts,
+            runner,
         } = self;
         let kinds: Vec<GrantKind> = grants.iter().map(|g| g.kind).collect();
         let numbers = child_fd_numbers(&kinds, listen_fds);
@@ -263,11 +324,32 @@ impl Launch {
             return Err(LaunchError::Grants("argdata larger than 64 MiB"));
         }
 
-        let prog_fd = rustix::fs::open(&program, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| LaunchError::Program {
-                path: program.clone(),
+        // With a runner, the runner is what the sandbox executes and the program is a file
+        // it opens at /program.
+        let program_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: rustix::io::Errno| LaunchError::Program {
+                path,
                 source: e.into(),
+            }
+        };
+        let mut argv = argv;
+        let mut exposed = None;
+        if let Some(runner) = &runner {
+            let file = rustix::fs::open(&program, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+                .map_err(program_error(&program))?;
+            let st = rustix::fs::fstat(&file).map_err(program_error(&program))?;
+            let source = std::fs::canonicalize(&program).map_err(|e| LaunchError::Program {
+                path: program.clone(),
+                source: e,
             })?;
+            argv[0] = runner.clone().into_os_string();
+            argv.insert(1, OsString::from("/program"));
+            exposed = Some((file, source, st.st_dev, st.st_ino));
+        }
+        let executed = runner.as_deref().unwrap_or(&program);
+        let prog_fd = rustix::fs::open(executed, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(program_error(executed))?;
         let dev_null_r = open_dev_null(OFlags::RDONLY)?;
         let dev_null_w = open_dev_null(OFlags::WRONLY)?;
 
@@ -276,7 +358,12 @@ impl Launch {
         let mut sources: Vec<OwnedFd> = Vec::with_capacity(grants.len());
         let mut names = Vec::new();
         let mut dirs = Vec::new();
+        // Connections channels: the grant's index and its acceptor.
+        let mut acceptors: Vec<(usize, Acceptor)> = Vec::new();
         for g in grants {
+            if let Some(a) = g.acceptor {
+                acceptors.push((sources.len(), a));
+            }
             if listen_fds && g.kind == GrantKind::Socket {
                 names.push(g.name.clone().unwrap_or_else(|| "unknown".to_owned()));
             }
@@ -298,7 +385,13 @@ impl Launch {
             .iter()
             .map(|(i, mode)| (sources[*i].as_fd(), *mode))
             .collect();
-        let landlock = sandbox::landlock_plan(&dir_fds, prog_fd.as_fd(), &opts, &mut skipped)?;
+        let landlock = sandbox::landlock_plan(
+            &dir_fds,
+            prog_fd.as_fd(),
+            exposed.as_ref().map(|(file, ..)| file.as_fd()),
+            &opts,
+            &mut skipped,
+        )?;
         let seccomp = sandbox::seccomp_programs()?;
 
         // argv and environment.
@@ -353,7 +446,19 @@ impl Launch {
                 format!("0 {gid} 1\n").into_bytes(),
             )),
             root_mountpoint: Some(find_mountpoint()?),
+            expose: None,
         };
+        if let (Some((_, source, dev, ino)), Some(mountpoint)) = (&exposed, &ns.root_mountpoint) {
+            let mut target = mountpoint.as_bytes().to_vec();
+            target.extend_from_slice(b"/program");
+            ns.expose = Some(sys::ExposePlan {
+                source: CString::new(source.as_os_str().as_bytes())
+                    .map_err(|_| LaunchError::NulByte)?,
+                target: CString::new(target).map_err(|_| LaunchError::NulByte)?,
+                dev: *dev,
+                ino: *ino,
+            });
+        }
 
         let mut rlimits = Vec::new();
         if let Some(v) = limits.memory {
@@ -367,12 +472,33 @@ impl Launch {
         }
 
         let mut children: Vec<Instance> = Vec::new();
-        for _ in 0..instances {
+        for instance in 0..instances {
             let memfd = make_memfd(&argdata)?;
             let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(memfd_number as usize + 1);
             let mut slots: Vec<RawFd> = vec![-1; memfd_number as usize + 1];
             for (src, n) in sources.iter().zip(&numbers) {
                 slots[*n as usize] = src.as_raw_fd();
+            }
+            // Instances after the first get connections channels of their own (the program
+            // ends are closed here once the instance holds them, at the end of the loop body).
+            let mut own_channels = Vec::new();
+            for (i, a) in acceptors.iter_mut().filter(|_| instance > 0) {
+                match rustix::net::socketpair(
+                    rustix::net::AddressFamily::UNIX,
+                    rustix::net::SocketType::STREAM,
+                    rustix::net::SocketFlags::CLOEXEC,
+                    None,
+                ) {
+                    Ok((program_end, launcher_end)) => {
+                        slots[numbers[*i] as usize] = program_end.as_raw_fd();
+                        a.add_channel(launcher_end);
+                        own_channels.push(program_end);
+                    }
+                    Err(e) => {
+                        kill_all(&children);
+                        return Err(LaunchError::io("creating a connections channel")(e.into()));
+                    }
+                }
             }
             for (i, slot) in slots.iter_mut().enumerate().take(3) {
                 if *slot < 0 {
@@ -447,9 +573,23 @@ impl Launch {
         // The launcher's copies of the granted descriptors (and the relay pipes' write ends)
         // are closed here, so that end-of-file reaches readers once the program is done.
         drop(sources);
+        // Only now, with every instance started, do the acceptors begin: no thread of theirs
+        // exists while an instance is cloned, and the descriptors they hold are close-on-exec
+        // and outside the instances' planned descriptors, which the child closes in any case.
+        let mut accepting = Vec::with_capacity(acceptors.len());
+        for (_, a) in acceptors {
+            match a.start() {
+                Ok(a) => accepting.push(a),
+                Err(e) => {
+                    kill_all(&children);
+                    return Err(LaunchError::io("starting a connection acceptor")(e));
+                }
+            }
+        }
         Ok(Running {
             children,
             relays,
+            accepting,
             timeout,
             skipped,
         })
@@ -471,7 +611,8 @@ fn spawn_with_fallback(
                 skipped.push(Skipped::UserNamespace(e.to_string()));
                 plan.ns.clone_flags &= !(libc::CLONE_NEWUSER as libc::c_long);
                 plan.ns.id_maps = None;
-            } else if opts.best_effort {
+            } else if opts.best_effort && plan.ns.expose.is_none() {
+                // (A runner needs the mount namespace to see the program at /program.)
                 skipped.push(Skipped::Namespaces(e.to_string()));
                 plan.ns.clone_flags = 0;
                 plan.ns.id_maps = None;
@@ -618,10 +759,14 @@ impl Outcome {
     }
 }
 
-/// Started instances. Dropping it without [`Running::wait`] kills them.
+/// Started instances. Dropping it without [`Running::wait`] kills them (and stops the
+/// acceptors).
 pub struct Running {
     children: Vec<Instance>,
     relays: Vec<JoinHandle<io::Result<u64>>>,
+    /// Dropped after `Drop` has killed the instances, which also ends any send an acceptor
+    /// is blocked in.
+    accepting: Vec<Accepting>,
     timeout: Option<Duration>,
     skipped: Vec<Skipped>,
 }
@@ -655,8 +800,8 @@ impl Running {
         }
     }
 
-    /// Waits for every instance, killing all of them when the timeout expires, then for the
-    /// append relays to drain.
+    /// Waits for every instance, killing all of them when the timeout expires, then stops
+    /// the acceptors (closing their listeners) and waits for the append relays to drain.
     pub fn wait(mut self) -> Result<Outcome, LaunchError> {
         let outcome = self.wait_inner();
         // Every child is reaped (or, on an error, killed and reaped by `Drop`).
@@ -712,6 +857,11 @@ impl Running {
                         .map_err(LaunchError::io("waitpid"))?,
                 );
             }
+        }
+        // Every instance has ended: stop accepting. A thread blocked in `poll` wakes on its
+        // stop pipe; one blocked in a send fails, the program's end being closed.
+        for a in std::mem::take(&mut self.accepting) {
+            let _ = a.stop();
         }
         for r in std::mem::take(&mut self.relays) {
             match r.join() {

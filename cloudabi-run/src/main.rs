@@ -99,6 +99,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         return Err(format!("{} is not a regular file", cli.program.display()));
     }
 
+    if let Some(runner) = &cli.runner {
+        let meta = std::fs::metadata(runner)
+            .map_err(|e| format!("cannot open runner {}: {e}", runner.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", runner.display()));
+        }
+    }
+
     // With --emulate the sandbox starts the emulator, which loads PROGRAM itself.
     let started = if cli.emulate {
         cli.emulator
@@ -107,17 +115,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         cli.program.clone()
     };
-    if let Some(needs) = interpreter(&started) {
-        let message = format!(
-            "{} needs {needs} to start, but the sandbox's root file system is empty: link it \
-             statically (Rust: cargo rustc --release --bin NAME -- -C \
-             target-feature=+crt-static; C: cc -static)",
-            started.display()
-        );
-        if !cli.best_effort && !cli.check {
-            return Err(message);
+    for binary in std::iter::once(&started).chain(&cli.runner) {
+        if let Some(needs) = interpreter(binary) {
+            let message = format!(
+                "{} needs {needs} to start, but the sandbox's root file system is empty: link \
+                 it statically (Rust: cargo rustc --release --bin NAME -- -C \
+                 target-feature=+crt-static; C: cc -static)",
+                binary.display()
+            );
+            if !cli.best_effort && !cli.check {
+                return Err(message);
+            }
+            eprintln!("cloudabi-run: warning: {message}");
         }
-        eprintln!("cloudabi-run: warning: {message}");
     }
 
     let authority = AmbientAuthority::claim();
@@ -154,6 +164,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 log_denials: cli.log_denials,
             }),
     );
+    let launch = match &cli.runner {
+        Some(runner) => launch.runner(runner),
+        None => launch,
+    };
     let launch = match cli.timeout {
         Some(t) => launch.timeout(t),
         None => launch,

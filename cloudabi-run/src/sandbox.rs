@@ -11,7 +11,8 @@
 //! 2. **Capabilities**: `SECBIT_NOROOT` (locked), empty bounding and ambient sets, so uid 0 in
 //!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
 //! 3. **Landlock** (ABI 7): every filesystem right is handled; the only rules are one per granted
-//!    directory (rights from its [`FileMode`]) and execute+read on the program file itself. TCP
+//!    directory (rights from its [`FileMode`]), execute+read on the program file itself and,
+//!    with a runner, read on the file the runner loads (shown read-only at `/program`). TCP
 //!    bind and connect are handled with no rule (denied). Signals and abstract UNIX sockets are
 //!    scoped to the sandbox. The init and the program both enter this domain; the program then
 //!    enters a second, nested one with the same ruleset, so its signal scope excludes the init.
@@ -130,10 +131,12 @@ const LOG_SAME_EXEC_OFF: u32 = 1 << 0;
 const LOG_NEW_EXEC_ON: u32 = 1 << 1;
 
 /// Builds the Landlock ruleset: `dirs` are the granted directories with their modes, `program`
-/// is the executable (it gets execute and read).
+/// is the executable (it gets execute and read), `exposed` the file a runner loads (read
+/// only; see `Launch::runner`).
 pub(crate) fn landlock_plan(
     dirs: &[(BorrowedFd<'_>, FileMode)],
     program: BorrowedFd<'_>,
+    exposed: Option<BorrowedFd<'_>>,
     opts: &SandboxOptions,
     skipped: &mut Vec<Skipped>,
 ) -> Result<LandlockPlan, SandboxError> {
@@ -176,6 +179,9 @@ pub(crate) fn landlock_plan(
         program,
         AccessFs::Execute | AccessFs::ReadFile,
     ))?;
+    if let Some(file) = exposed {
+        ruleset = ruleset.add_rule(PathBeneath::new(file, AccessFs::ReadFile))?;
+    }
     let fd: Option<OwnedFd> = ruleset.into();
     let flags = if abi >= 7 {
         if opts.log_denials {

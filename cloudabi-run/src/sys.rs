@@ -33,6 +33,8 @@ pub enum Stage {
     DetachOldRoot,
     /// Remounting the empty root read-only.
     RemountRootReadOnly,
+    /// Showing the program file read-only at `/program` (runner mode).
+    ExposeProgram,
     /// Moving the granted descriptors to their numbers.
     Descriptors,
     /// Closing every descriptor that was not granted.
@@ -61,13 +63,14 @@ pub enum Stage {
 impl Stage {
     fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 17] = [
+        const ALL: [Stage; 18] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
             PivotRoot,
             DetachOldRoot,
             RemountRootReadOnly,
+            ExposeProgram,
             Descriptors,
             CloseOthers,
             Setsid,
@@ -93,6 +96,7 @@ impl std::fmt::Display for Stage {
             Stage::PivotRoot => "pivot_root into the empty root",
             Stage::DetachOldRoot => "detaching the old root",
             Stage::RemountRootReadOnly => "remounting the empty root read-only",
+            Stage::ExposeProgram => "showing the program read-only at /program",
             Stage::Descriptors => "placing the granted descriptors",
             Stage::CloseOthers => "closing ungranted descriptors",
             Stage::Setsid => "setsid",
@@ -118,6 +122,40 @@ pub(crate) struct NamespacePlan {
     /// Existing directory on which the empty root is mounted (NUL-terminated), when a mount
     /// namespace is created.
     pub(crate) root_mountpoint: Option<std::ffi::CString>,
+    /// A host file to show read-only inside the empty root (runner mode); needs
+    /// `root_mountpoint`.
+    pub(crate) expose: Option<ExposePlan>,
+}
+
+/// A host file bind-mounted read-only (also `nosuid`, `nodev`, `noexec`) into the empty root,
+/// so that a runner such as `qemu-aarch64-static` can open the program by path.
+pub(crate) struct ExposePlan {
+    /// Absolute, canonical host path of the file. It is resolved in the child's copy of the
+    /// mount namespace, before the empty root can hide it.
+    pub(crate) source: std::ffi::CString,
+    /// `<root_mountpoint>/<name>`: where the file appears, as `/<name>` after `pivot_root`.
+    pub(crate) target: std::ffi::CString,
+    /// Device and inode of the file the launcher opened; the child refuses any other (the
+    /// path may have been replaced in between).
+    pub(crate) dev: u64,
+    /// See `dev`.
+    pub(crate) ino: u64,
+}
+
+/// `OPEN_TREE_CLONE`: a detached copy of the mount at the path.
+const OPEN_TREE_CLONE: c_uint = 1;
+/// `MOVE_MOUNT_F_EMPTY_PATH`: the source of `move_mount` is the descriptor itself.
+const MOVE_MOUNT_F_EMPTY_PATH: c_uint = 4;
+/// `MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC`.
+const MOUNT_ATTR_LOCKED_DOWN: u64 = 0x1 | 0x2 | 0x4 | 0x8;
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
 }
 
 /// Everything the child needs between `clone` and `execveat`, prepared by the parent.
@@ -263,6 +301,39 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             {
                 fail(err_fd, Stage::MountPrivate);
             }
+            // Runner mode: take a detached, read-only copy of the program file's mount now,
+            // while its path still resolves (the empty root may be mounted over it).
+            let mut tree: c_int = -1;
+            if let Some(e) = &plan.ns.expose {
+                tree = libc::syscall(
+                    libc::SYS_open_tree,
+                    libc::AT_FDCWD as c_long,
+                    e.source.as_ptr(),
+                    (OPEN_TREE_CLONE | libc::O_CLOEXEC as c_uint) as c_long,
+                ) as c_int;
+                let mut st: libc::stat = std::mem::zeroed();
+                let attr = MountAttr {
+                    attr_set: MOUNT_ATTR_LOCKED_DOWN,
+                    attr_clr: 0,
+                    propagation: 0,
+                    userns_fd: 0,
+                };
+                if tree < 0
+                    || libc::fstat(tree, &mut st) != 0
+                    || st.st_dev != e.dev
+                    || st.st_ino != e.ino
+                    || libc::syscall(
+                        libc::SYS_mount_setattr,
+                        tree as c_long,
+                        c"".as_ptr(),
+                        libc::AT_EMPTY_PATH as c_long,
+                        &attr as *const MountAttr,
+                        std::mem::size_of::<MountAttr>(),
+                    ) != 0
+                {
+                    fail(err_fd, Stage::ExposeProgram);
+                }
+            }
             if libc::mount(
                 c"cloudabi-root".as_ptr(),
                 mountpoint.as_ptr(),
@@ -272,6 +343,29 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             ) != 0
             {
                 fail(err_fd, Stage::MountEmptyRoot);
+            }
+            if let Some(e) = &plan.ns.expose {
+                let f = libc::open(
+                    e.target.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o444 as libc::mode_t,
+                );
+                if f < 0 {
+                    fail(err_fd, Stage::ExposeProgram);
+                }
+                libc::close(f);
+                if libc::syscall(
+                    libc::SYS_move_mount,
+                    tree as c_long,
+                    c"".as_ptr(),
+                    libc::AT_FDCWD as c_long,
+                    e.target.as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH as c_long,
+                ) != 0
+                {
+                    fail(err_fd, Stage::ExposeProgram);
+                }
+                libc::close(tree);
             }
             if libc::chdir(mountpoint.as_ptr()) != 0
                 || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0

@@ -14,9 +14,9 @@
 //!   its sandbox) into `target/cloudabi/ARCH-linux/cloudabi-emulate`. The AArch64 one is
 //!   built with Debian's toolchain (`-Zbuild-std`, `aarch64-linux-gnu-gcc` as linker).
 //! * `cargo xtask cloudabi run --target TRIPLE --example NAME [--config FILE]`: builds
-//!   what is needed and runs the example: x86-64 under `cloudabi-run --emulate` (sandboxed),
-//!   AArch64 under the AArch64 emulator started through `qemu-aarch64-static` (by hand,
-//!   unsandboxed). The configuration defaults to `examples/cloudabi/NAME.yaml` (for
+//!   what is needed and runs the example under `cloudabi-run --emulate`, in its sandbox:
+//!   x86-64 with the x86-64 emulator, AArch64 with the AArch64 emulator started through
+//!   `qemu-aarch64-static` (`--runner`). The configuration defaults to `examples/cloudabi/NAME.yaml` (for
 //!   `STEM-c`, `STEM.yaml`).
 //!
 //! The build uses Debian's own `rustc`/`cargo` (package `rustc-web`, whose standard library
@@ -463,8 +463,15 @@ fn run_example(args: &[String]) -> Result<(), String> {
         name.clone(),
     ])?;
     let program = root.join("target/cloudabi").join(&triple).join(&name);
-    let status = if triple.starts_with("x86_64") {
-        let emulate = emulator("x86_64")?;
+    // x86-64: the emulator runs natively; AArch64: the AArch64 emulator runs through
+    // qemu-aarch64-static (`--runner`). Either way inside cloudabi-run's sandbox.
+    let arch = if triple.starts_with("x86_64") {
+        "x86_64"
+    } else {
+        "aarch64"
+    };
+    let emulate = emulator(arch)?;
+    let status = {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let built = Command::new(cargo)
             .current_dir(&root)
@@ -481,21 +488,12 @@ fn run_example(args: &[String]) -> Result<(), String> {
         if !built.success() {
             return Err("building cloudabi-run failed".to_string());
         }
-        Command::new(host_target_dir().join("release/cloudabi-run"))
-            .arg("--emulate")
-            .arg("--emulator")
-            .arg(&emulate)
-            .arg(&program)
-            .arg("--config")
-            .arg(&config)
-            .status()
-    } else {
-        let emulate = emulator("aarch64")?;
-        Command::new("qemu-aarch64-static")
-            .arg(&emulate)
-            .arg(&program)
-            .arg(&config)
-            .status()
+        let mut run = Command::new(host_target_dir().join("release/cloudabi-run"));
+        run.arg("--emulate").arg("--emulator").arg(&emulate);
+        if arch == "aarch64" {
+            run.args(["--runner", "/usr/bin/qemu-aarch64-static"]);
+        }
+        run.arg(&program).arg("--config").arg(&config).status()
     }
     .map_err(|e| format!("cannot start the program: {e}"))?;
     if status.success() {

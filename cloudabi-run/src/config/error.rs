@@ -42,8 +42,8 @@ pub enum ConfigErrorKind {
     /// The text is not valid YAML, or uses a YAML feature the parser rejects.
     #[error("{0}")]
     Syntax(String),
-    /// A local tag other than `!fd`, `!file`, `!socket` and `!executable`.
-    #[error("unknown tag `!{0}` (expected !fd, !file, !socket or !executable)")]
+    /// A local tag other than `!fd`, `!file`, `!socket`, `!connections` and `!executable`.
+    #[error("unknown tag `!{0}` (expected !fd, !file, !socket, !connections or !executable)")]
     UnknownTag(String),
     /// A tag was applied to the wrong kind of node.
     #[error("`!{tag}` expects {expected}")]
@@ -109,7 +109,7 @@ pub enum ConfigErrorKind {
         /// The error.
         source: io::Error,
     },
-    /// A `!socket` address could not be understood.
+    /// A `!socket` or `!connections` address could not be understood.
     #[error("bad socket address `{address}`: {reason}")]
     BadAddress {
         /// The address as written.
@@ -117,7 +117,8 @@ pub enum ConfigErrorKind {
         /// Why it was rejected.
         reason: String,
     },
-    /// Creating, binding, listening on or connecting a socket failed.
+    /// Creating, binding, listening on or connecting a socket (for `!socket`, or the listener
+    /// and socket pair of `!connections`) failed.
     #[error("socket {address}: {op} failed: {source}")]
     Socket {
         /// The address as written.

@@ -1,7 +1,7 @@
 //! The configuration layer: YAML with CloudABI's local tags, to open descriptors, to argdata.
 //!
 //! A configuration is one YAML document (the `%TAG ! tag:nuxi.nl,2015:cloudabi/` directive
-//! is optional) parsed by argdata's YAML parser. Plain YAML becomes plain argdata; four local
+//! is optional) parsed by argdata's YAML parser. Plain YAML becomes plain argdata; five local
 //! tags become descriptors:
 //!
 //! | tag | what the program gets |
@@ -9,11 +9,14 @@
 //! | `!fd stdin`, `!fd stdout`, `!fd stderr`, `!fd N` | a copy of a descriptor the launcher holds |
 //! | `!file {path: P, mode: read\|write\|append\|readwrite, create: BOOL}` | the file, or for a directory a directory descriptor beneath which the mode's rights apply |
 //! | `!socket {bind: ADDR \| connect: ADDR, type: stream\|dgram\|seqpacket}` | a listening/bound or connected socket; ADDR is `host:port`, `[v6]:port` or a path starting with `/` |
+//! | `!connections {bind: ADDR, backlog: N}` | one end of a UNIX stream socket pair over which the launcher passes every connection it accepts on ADDR (listening from resolution on, backlog N, default 128), one argdata message `{connection: !fd 0, peer: "ADDRESS"}` each; see [`crate::acceptor`] and `docs/connections.md` |
 //! | `!executable` | the program's own executable, open read-only |
 //!
 //! [`resolve`] opens everything (the only use of ambient authority, through
 //! [`AmbientAuthority`]); [`Resolved::plan`] numbers the descriptors as the program will see
-//! them and encodes the argdata; [`Plan::apply`] hands both to a [`Launch`](crate::launch::Launch).
+//! them and encodes the argdata; [`Plan::apply`] hands both, and the launcher's side of every
+//! `!connections` ([`Acceptor`](crate::acceptor::Acceptor)), to a
+//! [`Launch`](crate::launch::Launch).
 //!
 //! ```
 //! use std::path::Path;

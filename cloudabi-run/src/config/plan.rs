@@ -5,6 +5,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use argdata::{Fd, MAX_DEPTH, Value};
 
 use super::resolve::{Origin, Resource};
+use crate::acceptor::Acceptor;
 use crate::launch::{GrantKind, Launch, child_fd_numbers};
 
 /// A configuration whose tags have all been resolved: the value (fd leaves hold indices into
@@ -44,6 +45,9 @@ pub struct Grant {
     pub number: RawFd,
     /// For sockets: the map key under which it first appears (for `LISTEN_FDNAMES`).
     pub name: Option<String>,
+    /// For `!connections`: the launcher's side, started by the launch once the program
+    /// runs (dropping the plan closes it without starting anything).
+    pub acceptor: Option<Acceptor>,
 }
 
 /// Everything needed to start the program: the grants in launch order and the encoded
@@ -113,6 +117,7 @@ impl Resolved {
                     origin: r.origin,
                     number: *n,
                     name: names[*i].take(),
+                    acceptor: r.acceptor,
                 })
             })
             .collect();
@@ -185,13 +190,15 @@ pub fn listen_fd_name(name: Option<&str>) -> String {
 }
 
 impl Plan {
-    /// Hands the grants and the argdata to `launch` (whose listen-fds setting is made to
-    /// match the plan's).
+    /// Hands the grants (with their acceptors) and the argdata to `launch` (whose listen-fds
+    /// setting is made to match the plan's).
     #[must_use]
     pub fn apply(self, launch: Launch) -> Launch {
         let mut launch = launch.listen_fds(self.listen_fds);
         for g in self.grants {
-            launch = if g.kind == GrantKind::Socket {
+            launch = if let Some(acceptor) = g.acceptor {
+                launch.grant_connections(g.fd, acceptor)
+            } else if g.kind == GrantKind::Socket {
                 let name = listen_fd_name(g.name.as_deref());
                 launch.grant_named(g.fd, g.kind, name)
             } else {

@@ -1,4 +1,4 @@
-//! Turning the four local tags into open descriptors.
+//! Turning the five local tags into open descriptors.
 //!
 //! This is the only code in the launcher that uses ambient authority (paths relative to the
 //! launcher's working directory, the launcher's network namespace, the descriptors it
@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::error::ConfigErrorKind;
+use crate::acceptor::Acceptor;
 use crate::launch::GrantKind;
 use crate::sandbox::FileMode;
 
@@ -100,6 +101,18 @@ impl AmbientAuthority {
         }
     }
 
+    /// A connected pair of UNIX stream sockets (close-on-exec). Creating one needs no
+    /// authority; it is here so that every descriptor the configuration layer makes has one
+    /// origin.
+    pub fn socketpair(&self) -> Result<(OwnedFd, OwnedFd), Errno> {
+        rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+    }
+
     /// Resolves `host:port` through the system resolver.
     pub fn lookup(&self, address: &str) -> std::io::Result<Vec<SocketAddr>> {
         address.to_socket_addrs().map(Iterator::collect)
@@ -130,6 +143,16 @@ pub enum Origin {
         ty: &'static str,
         /// For network sockets, the local address the kernel chose (e.g. the port for
         /// `bind: 127.0.0.1:0`).
+        local: Option<SocketAddr>,
+    },
+    /// `!connections`: the program's end of the channel over which the launcher passes the
+    /// connections it accepts.
+    Connections {
+        /// The address as written.
+        address: String,
+        /// The listen backlog.
+        backlog: i32,
+        /// For network addresses, the local address the kernel chose.
         local: Option<SocketAddr>,
     },
     /// `!executable`.
@@ -164,6 +187,18 @@ impl fmt::Display for Origin {
                     _ => Ok(()),
                 }
             }
+            Origin::Connections {
+                address,
+                backlog,
+                local,
+            } => {
+                write!(f, "connections accepted on {address}")?;
+                match local {
+                    Some(l) if l.to_string() != *address => write!(f, " (local address {l})")?,
+                    _ => {}
+                }
+                write!(f, ", backlog {backlog}, passed by the launcher")
+            }
             Origin::Executable(p) => write!(f, "executable {}", p.display()),
         }
     }
@@ -187,6 +222,9 @@ pub struct Resource {
     pub kind: GrantKind,
     /// Where it came from.
     pub origin: Origin,
+    /// For `!connections`, where `fd` is the program's end of the channel: the listener and
+    /// the launcher's end, which never reach the program.
+    pub acceptor: Option<Acceptor>,
 }
 
 /// Resolves tags to descriptors, keeping every descriptor it opened.
@@ -262,6 +300,7 @@ impl<'a> Resolver<'a> {
             }
             "file" => self.file(node)?,
             "socket" => self.socket(node)?,
+            "connections" => self.connections(node)?,
             "executable" => self.executable(node)?,
             other => return Err(ConfigErrorKind::UnknownTag(other.to_owned())),
         };
@@ -271,8 +310,20 @@ impl<'a> Resolver<'a> {
     }
 
     fn push(&mut self, fd: OwnedFd, kind: GrantKind, origin: Origin) -> usize {
-        self.owned.insert(fd.as_raw_fd());
-        self.resources.push(Resource { fd, kind, origin });
+        self.push_resource(Resource {
+            fd,
+            kind,
+            origin,
+            acceptor: None,
+        })
+    }
+
+    fn push_resource(&mut self, r: Resource) -> usize {
+        self.owned.insert(r.fd.as_raw_fd());
+        if let Some(a) = &r.acceptor {
+            self.owned.extend(a.raw_fds());
+        }
+        self.resources.push(r);
         self.resources.len() - 1
     }
 
@@ -501,7 +552,7 @@ impl<'a> Resolver<'a> {
             }
         };
         let (ty_name, ty) = ty.unwrap_or(("stream", SocketType::STREAM));
-        let fd = self.open_socket(address, bound, ty)?;
+        let fd = self.open_socket(address, bound, ty, LISTEN_BACKLOG)?;
         let local = rustix::net::getsockname(&fd)
             .ok()
             .and_then(|a| SocketAddr::try_from(a).ok());
@@ -517,11 +568,78 @@ impl<'a> Resolver<'a> {
         ))
     }
 
+    /// `!connections {bind: ADDR, backlog: N}`: listens on `ADDR` and gives the program one
+    /// end of a socket pair; the listener and the other end become an [`Acceptor`].
+    fn connections(&mut self, node: &Node) -> Result<usize, ConfigErrorKind> {
+        const TAG: &str = "connections";
+        let entries = options(TAG, node, "a map with `bind` (and `backlog`)")?;
+        let mut bind = None;
+        let mut backlog = None;
+        for (key, value) in entries {
+            match key {
+                "bind" => set_once(
+                    TAG,
+                    key,
+                    &mut bind,
+                    string_option(TAG, "bind", value, ADDR)?,
+                )?,
+                "backlog" => {
+                    let n = int_option(value)
+                        .filter(|n| (1..=MAX_BACKLOG).contains(n))
+                        .ok_or(ConfigErrorKind::BadOption {
+                            tag: TAG,
+                            key: "backlog",
+                            expected: BACKLOGS,
+                        })?;
+                    set_once(TAG, key, &mut backlog, n)?;
+                }
+                other => {
+                    return Err(ConfigErrorKind::UnknownKey {
+                        tag: TAG,
+                        key: other.to_owned(),
+                    });
+                }
+            }
+        }
+        let address = bind.ok_or(ConfigErrorKind::MissingKey {
+            tag: TAG,
+            what: "a `bind` address",
+        })?;
+        let backlog = backlog.unwrap_or(LISTEN_BACKLOG);
+        let fail = |op: &'static str| {
+            move |e: std::io::Error| ConfigErrorKind::Socket {
+                address: address.to_owned(),
+                op,
+                source: e,
+            }
+        };
+        let listener = self.open_socket(address, true, SocketType::STREAM, backlog)?;
+        let local = rustix::net::getsockname(&listener)
+            .ok()
+            .and_then(|a| SocketAddr::try_from(a).ok());
+        let (program_end, launcher_end) = self
+            .authority
+            .socketpair()
+            .map_err(|e| fail("socketpair")(e.into()))?;
+        let acceptor = Acceptor::new(listener, launcher_end).map_err(fail("fcntl(O_NONBLOCK)"))?;
+        Ok(self.push_resource(Resource {
+            fd: program_end,
+            kind: GrantKind::Other,
+            origin: Origin::Connections {
+                address: address.to_owned(),
+                backlog,
+                local,
+            },
+            acceptor: Some(acceptor),
+        }))
+    }
+
     fn open_socket(
         &self,
         address: &str,
         bound: bool,
         ty: SocketType,
+        backlog: i32,
     ) -> Result<OwnedFd, ConfigErrorKind> {
         let a = self.authority;
         let fail = |op: &'static str| {
@@ -547,7 +665,7 @@ impl<'a> Resolver<'a> {
                     a.connect_unix(&sock, &addr).map_err(fail("connect"))?;
                 }
                 if listens {
-                    rustix::net::listen(&sock, LISTEN_BACKLOG).map_err(fail("listen"))?;
+                    rustix::net::listen(&sock, backlog).map_err(fail("listen"))?;
                 }
                 Ok(sock)
             }
@@ -568,7 +686,7 @@ impl<'a> Resolver<'a> {
                     a.connect_inet(&sock, &addr).map_err(fail("connect"))?;
                 }
                 if listens {
-                    rustix::net::listen(&sock, LISTEN_BACKLOG).map_err(fail("listen"))?;
+                    rustix::net::listen(&sock, backlog).map_err(fail("listen"))?;
                 }
                 Ok(sock)
             }
@@ -610,6 +728,8 @@ const MODES: &str = "read, write, append or readwrite";
 const TYPES: &str = "stream, dgram or seqpacket";
 const ADDR: &str = "an address: host:port, [v6]:port or /unix/path";
 const LISTEN_BACKLOG: i32 = 128;
+const MAX_BACKLOG: i32 = 65_535;
+const BACKLOGS: &str = "a number from 1 to 65535";
 
 /// How an inherited descriptor (`!fd N`, N > 2) is passed: sockets as sockets (numbered first
 /// in listen-fds mode), directories as read-only directories, the rest as is.
@@ -698,6 +818,17 @@ fn string_option<'v>(
         (None, Some(s)) => Ok(s),
         (Some(t), Some(s)) if t == "!!str" => Ok(s),
         _ => Err(ConfigErrorKind::BadOption { tag, key, expected }),
+    }
+}
+
+/// A plain (or `!!int`) decimal integer option that fits an `i32`.
+fn int_option(value: &Node) -> Option<i32> {
+    match (&value.tag, value.as_scalar()) {
+        (None, Some(s)) if value.plain && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        (Some(t), Some(s)) if t == "!!int" && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
     }
 }
 

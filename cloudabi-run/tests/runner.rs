@@ -1,0 +1,279 @@
+//! `cloudabi-run --runner`: a program for another architecture, started through a user-mode
+//! CPU emulator (`qemu-aarch64-static`) inside the same sandbox.
+//!
+//! The attack test needs no QEMU: a static test program (`tests/programs/runner_probe.rs`)
+//! takes the runner's place and attacks the file it is handed at `/program`. The AArch64 test
+//! runs the CloudABI examples built for `aarch64-unknown-cloudabi` under the AArch64 emulator
+//! through QEMU; it needs Debian's toolchain (`cargo xtask cloudabi install-toolchain`) and
+//! is skipped without it unless `CLOUDABI_REQUIRE_TOOLCHAIN` is set, as in CI.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Carries the path of the probe into the re-executed test.
+const PROBE: &str = "CLOUDABI_RUN_TEST_RUNNER_PROBE";
+
+fn launcher() -> &'static str {
+    env!("CARGO_BIN_EXE_cloudabi-run")
+}
+
+fn probe() -> PathBuf {
+    common::static_test_program(
+        "tests/programs/runner_probe.rs",
+        "cloudabi-run-runner-probe",
+        PROBE,
+        &[],
+    )
+}
+
+/// Runs the launcher with `args`, the configuration on standard input.
+fn launch(args: &[&str], yaml: &str) -> Output {
+    let mut child = Command::new(launcher())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cloudabi-run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("write configuration");
+    child.wait_with_output().expect("wait for cloudabi-run")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Every attack of the probe; each must print `DENIED`.
+const ATTACKS: [&str; 17] = [
+    "open-readwrite",
+    "open-write-truncate",
+    "create-beside",
+    "list-root",
+    "truncate",
+    "unlink",
+    "rename",
+    "link",
+    "chmod",
+    "remount-writable",
+    "remount-root-writable",
+    "bind-over",
+    "unmount",
+    "open-tree",
+    "execute",
+    "map-executable",
+    "map-shared-writable",
+];
+
+#[test]
+fn runner_reads_the_program_but_cannot_change_execute_or_escape_it() {
+    let name = "runner_reads_the_program_but_cannot_change_execute_or_escape_it";
+    if !common::in_rerun() {
+        let env = [(PROBE, probe().display().to_string())];
+        common::rerun_in_private_mount_ns(name, &env);
+        return;
+    }
+    let scratch = common::Scratch::new("runner");
+    let payload = scratch.path("payload.bin");
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&payload, &bytes).expect("write payload");
+    std::fs::set_permissions(&payload, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let before = std::fs::metadata(&payload).expect("stat");
+
+    let probe = probe();
+    let out = launch(
+        &[
+            "--runner",
+            probe.to_str().expect("utf-8 path"),
+            payload.to_str().expect("utf-8 path"),
+        ],
+        "out: !fd stdout\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let expected_read = format!("OK read {} {:016x}", bytes.len(), fnv1a(&bytes));
+    assert!(stdout.lines().any(|l| l == expected_read), "{stdout}");
+    for attack in ATTACKS {
+        let prefix = format!("DENIED {attack}: ");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&prefix)),
+            "{attack} was not denied:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("ESCAPED"), "{stdout}");
+    assert_eq!(stdout.lines().count(), ATTACKS.len() + 1, "{stdout}");
+
+    let after = std::fs::metadata(&payload).expect("stat");
+    assert_eq!(std::fs::read(&payload).expect("read payload"), bytes);
+    assert_eq!(after.mode(), before.mode());
+    assert_eq!(after.mtime_nsec(), before.mtime_nsec());
+    assert_eq!(after.ino(), before.ino());
+    assert!(!scratch.path("other").exists());
+}
+
+#[test]
+fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
+    let scratch = common::Scratch::new("runner-bad");
+    let payload = scratch.path("payload.bin");
+    std::fs::write(&payload, b"data").expect("write payload");
+    let marker = scratch.path("marker");
+    let yaml = format!(
+        "out: !file {{path: {}, mode: write, create: true}}\n",
+        marker.display()
+    );
+
+    let out = launch(
+        &[
+            "--runner",
+            "/nonexistent/qemu",
+            payload.to_str().expect("utf-8 path"),
+        ],
+        &yaml,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(stderr.contains("/nonexistent/qemu"), "{stderr}");
+
+    // Every Debian system has a dynamically linked /bin/true.
+    let out = launch(
+        &[
+            "--runner",
+            "/bin/true",
+            payload.to_str().expect("utf-8 path"),
+        ],
+        &yaml,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert!(
+        stderr.contains("/bin/true") && stderr.contains("dynamic loader"),
+        "{stderr}"
+    );
+    assert!(
+        !marker.exists(),
+        "a refused launch must not open (create) anything"
+    );
+}
+
+/// Why the AArch64 path cannot run here, if it cannot.
+fn aarch64_tools_missing() -> Option<String> {
+    for (path, package) in [
+        ("/usr/bin/rustc", "rustc-web"),
+        ("/usr/bin/cargo", "cargo-web"),
+        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
+        ("/usr/bin/ld.lld-22", "lld-22"),
+        ("/usr/bin/aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+        ("/usr/bin/qemu-aarch64-static", "qemu-user-static"),
+    ] {
+        if !Path::new(path).exists() {
+            return Some(format!("{path} missing (Debian package {package})"));
+        }
+    }
+    None
+}
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Runs `cargo xtask cloudabi ARGS` (its own target directory, so the build does not wait
+/// for this test binary's lock).
+fn xtask(args: &[&str]) {
+    let root = repository_root();
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", root.join("target/xtask-for-tests"))
+        .status()
+        .expect("start cargo xtask");
+    assert!(status.success(), "cargo xtask cloudabi {args:?} failed");
+}
+
+#[test]
+fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
+    let name = "aarch64_cloudabi_programs_run_sandboxed_through_qemu";
+    if !common::in_rerun() {
+        if let Some(why) = aarch64_tools_missing() {
+            assert!(
+                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
+                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
+            );
+            eprintln!("SKIPPED: {why}; run `cargo xtask cloudabi install-toolchain`");
+            return;
+        }
+        let triple = "aarch64-unknown-cloudabi";
+        xtask(&["build", "--target", triple, "--example", "hello"]);
+        xtask(&["build", "--target", triple, "--example", "ls"]);
+        xtask(&["build", "--target", triple, "--example", "threads"]);
+        xtask(&["emulator", "--arch", "aarch64"]);
+        common::rerun_in_private_mount_ns(name, &[]);
+        return;
+    }
+    let root = repository_root();
+    let programs = root.join("target/cloudabi/aarch64-unknown-cloudabi");
+    let emulator = root.join("target/cloudabi/aarch64-linux/cloudabi-emulate");
+    let run = |program: &str, yaml: &str| {
+        let out = Command::new(launcher())
+            .current_dir(&root)
+            .arg("--emulate")
+            .arg("--emulator")
+            .arg(&emulator)
+            .args(["--runner", "/usr/bin/qemu-aarch64-static"])
+            .arg(programs.join(program))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(yaml.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("run cloudabi-run");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{program}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+
+    let hello = run("hello", "greeting: Hello from AArch64\nout: [!fd stdout]\n");
+    assert_eq!(hello, "Hello from AArch64, fd 0!\n");
+
+    let ls = run("ls", "dir: !file {path: examples/www}\nout: !fd stdout\n");
+    let mut listed: Vec<&str> = ls.lines().collect();
+    listed.sort_unstable();
+    let mut expected: Vec<String> = std::fs::read_dir(root.join("examples/www"))
+        .expect("list examples/www")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+
+    let threads = run(
+        "threads",
+        &std::fs::read_to_string(root.join("examples/cloudabi/threads.yaml"))
+            .expect("threads.yaml"),
+    );
+    assert!(threads.contains("all 4 threads done"), "{threads}");
+}
