@@ -5,93 +5,21 @@
 //! runs). Without it each test prints why and passes as skipped; set
 //! `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as CI does) to make a missing toolchain a failure.
 
+mod cloudabi_support;
+
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use argdata::{Fd, Value};
 use cloudabi_emulator::Emulator;
 use cloudabi_emulator::elf::{EM_AARCH64, EM_X86_64, ElfError, Executable};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Why the toolchain is unusable, if it is.
-fn toolchain_missing() -> Option<String> {
-    for (path, package) in [
-        ("/usr/bin/rustc", "rustc-web"),
-        ("/usr/bin/cargo", "cargo-web"),
-        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
-        ("/usr/bin/ld.lld-22", "lld-22"),
-    ] {
-        if !Path::new(path).exists() {
-            return Some(format!("{path} missing (Debian package {package})"));
-        }
-    }
-    None
-}
-
-/// Builds all examples for `triple` once per test process (as `cargo xtask cloudabi
-/// build --all` does) and returns the folder holding them, or `None` (skip) when the
-/// toolchain is absent and not required.
-fn built(triple: &'static str) -> Option<PathBuf> {
-    static X86: OnceLock<Option<PathBuf>> = OnceLock::new();
-    static ARM: OnceLock<Option<PathBuf>> = OnceLock::new();
-    let cell = if triple.starts_with("x86_64") {
-        &X86
-    } else {
-        &ARM
-    };
-    cell.get_or_init(|| {
-        if let Some(why) = toolchain_missing() {
-            assert!(
-                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
-                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
-            );
-            eprintln!("SKIPPED: CloudABI toolchain absent: {why}; run `cargo xtask cloudabi install-toolchain`");
-            return None;
-        }
-        let status = Command::new(env!("CARGO"))
-            .current_dir(root())
-            .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi", "build", "--all", "--target", triple])
-            .env("CARGO_TARGET_DIR", root().join("target/xtask-for-tests"))
-            .status()
-            .expect("start cargo xtask");
-        assert!(status.success(), "cargo xtask cloudabi build --all --target {triple} failed");
-        Some(root().join("target/cloudabi").join(triple))
-    })
-    .clone()
-}
-
-fn open(path: &Path) -> OwnedFd {
-    OwnedFd::from(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
+use cloudabi_support::{aarch64_tools_present, built, encode, open, root, xtask_target_dir};
 
 fn pipe() -> (std::fs::File, OwnedFd) {
     let (r, w) = rustix::pipe::pipe().unwrap();
     (std::fs::File::from(r), w)
-}
-
-/// Encodes `value`, whose fd leaves are host descriptors; returns the argdata bytes (fd
-/// leaves numbered 0..n-1) and the descriptors in that order, duplicated.
-fn encode(value: &Value) -> (Vec<u8>, Vec<OwnedFd>) {
-    let enc = value.encode();
-    let fds = enc
-        .fds
-        .iter()
-        .map(|fd| {
-            // SAFETY: the test owns these descriptors for the duration of the call.
-            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.0) };
-            b.try_clone_to_owned().unwrap()
-        })
-        .collect();
-    (enc.bytes, fds)
 }
 
 fn run(program: &Path, value: &Value) -> i32 {
@@ -273,7 +201,15 @@ fn aarch64_examples_build_as_cloudabi_executables() {
     let Some(dir) = built("aarch64-unknown-cloudabi") else {
         return;
     };
-    for name in ["hello", "ls", "threads", "exec", "hello-c", "ls-c"] {
+    for name in [
+        "hello",
+        "ls",
+        "threads",
+        "exec",
+        "webserver",
+        "hello-c",
+        "ls-c",
+    ] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let exe = Executable::parse(&bytes, EM_AARCH64).expect("valid aarch64 CloudABI executable");
         assert!(!exe.segments.is_empty());
@@ -296,7 +232,7 @@ fn xtask_run(triple: &str, name: &str) -> String {
         .current_dir(root())
         .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi", "run"])
         .args(["--target", triple, "--example", name])
-        .env("CARGO_TARGET_DIR", root().join("target/xtask-for-tests"))
+        .env("CARGO_TARGET_DIR", xtask_target_dir())
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("start cargo xtask cloudabi run");
@@ -330,18 +266,8 @@ fn aarch64_examples_run_under_qemu() {
     if built("aarch64-unknown-cloudabi").is_none() {
         return;
     }
-    for tool in [
-        "/usr/bin/qemu-aarch64-static",
-        "/usr/bin/aarch64-linux-gnu-gcc",
-    ] {
-        if !Path::new(tool).exists() {
-            assert!(
-                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
-                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {tool} is missing"
-            );
-            eprintln!("SKIPPED: {tool} missing; run `cargo xtask cloudabi install-toolchain`");
-            return;
-        }
+    if !aarch64_tools_present() {
+        return;
     }
     for name in ["hello", "hello-c"] {
         assert_eq!(

@@ -15,7 +15,11 @@
 //! Memory comes from [`heap::Heap`] on `mem_map`; a panic ends the process with status
 //! 101. Descriptors in the argdata are the program's own descriptor numbers, so [`fds`]
 //! converts them unchanged.
+//!
+//! A server that gets its connections handed over a socket (`cloudabi-run`'s
+//! `!connections`) reads them with [`connections::Connections`].
 
+pub mod connections;
 pub mod heap;
 pub(crate) mod rt;
 pub mod sys;

@@ -1,13 +1,19 @@
 //! CloudABI system calls, reached through the vDSO the kernel (or emulator) provides.
 //!
-//! At startup [`link_vdso`] fills a table with the address of every `cloudabi_sys_*`
+//! At startup `link_vdso` fills a table with the address of every `cloudabi_sys_*`
 //! function the vDSO exports; the wrappers below call through that table. A call the
 //! vDSO does not provide fails with [`Errno::NOSYS`].
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudabi_types::{Ciovec, Iovec, SYSCALLS, ThreadAttr};
-pub use cloudabi_types::{Dirent, Errno, FileType, SyscallNumber};
+use cloudabi_types::{
+    Ciovec, Event, EventType, Iovec, RecvIn, RecvOut, SYSCALLS, SendIn, SendOut, Subscription,
+    SubscriptionClock, SubscriptionFdReadwrite, SubscriptionUnion, ThreadAttr,
+};
+pub use cloudabi_types::{
+    ClockId, Dirent, Errno, FdFlags, FdStat, FileStat, FileType, LookupFlags, OFlags, RiFlags,
+    Rights, RoFlags, SdFlags, SyscallNumber,
+};
 
 /// Addresses of the vDSO's functions, indexed by system call number (0: not provided).
 static TABLE: [AtomicUsize; SYSCALLS.len()] = [const { AtomicUsize::new(0) }; SYSCALLS.len()];
@@ -36,7 +42,7 @@ unsafe fn read<const N: usize>(p: *const u8) -> [u8; N] {
 ///
 /// `ehdr` must point to a mapped, well-formed ELF image (the kernel's vDSO).
 pub(crate) unsafe fn link_vdso(ehdr: *const u8) {
-    // SAFETY (whole function): the caller guarantees a readable, well-formed image; all
+    // SAFETY: (whole function) the caller guarantees a readable, well-formed image; all
     // offsets come from its own headers.
     unsafe {
         let phoff = u64::from_le_bytes(read(ehdr.add(32))) as usize;
@@ -179,6 +185,206 @@ pub fn fd_close(fd: u32) -> Result<(), Errno> {
     check(call!(FD_CLOSE, (fd), (u32)))
 }
 
+/// Opens `path` beneath the directory `dir` with the rights and flags of `stat` (its file
+/// type is ignored); returns the new descriptor. With `LookupFlags::SYMLINK_FOLLOW` a
+/// symbolic link as the last component is followed (links elsewhere in the path always
+/// are); resolution never leaves `dir`.
+///
+/// # Errors
+///
+/// The errno of `file_open`: for example `NOENT` for a missing file, `NOTCAPABLE` for a
+/// path (or link) leading out of `dir` or rights `dir` cannot hand out.
+pub fn file_open(
+    dir: u32,
+    path: &[u8],
+    lookup: LookupFlags,
+    oflags: OFlags,
+    stat: &FdStat,
+) -> Result<u32, Errno> {
+    // `cloudabi_lookup_t` is an 8-byte struct `{fd, flags}` passed by value: in one
+    // integer register on both x86-64 and AArch64, the descriptor in the low half.
+    let lookup = u64::from(dir) | (u64::from(lookup.bits()) << 32);
+    let mut fd = 0u32;
+    check(call!(
+        FILE_OPEN,
+        (
+            lookup,
+            path.as_ptr(),
+            path.len(),
+            oflags.bits(),
+            stat,
+            &mut fd
+        ),
+        (u64, *const u8, usize, u16, *const FdStat, *mut u32)
+    ))?;
+    Ok(fd)
+}
+
+/// The attributes (type, size, times) of the file `fd` refers to.
+///
+/// # Errors
+///
+/// The errno of `file_stat_fget`.
+pub fn file_stat_fget(fd: u32) -> Result<FileStat, Errno> {
+    let mut stat = FileStat::default();
+    check(call!(FILE_STAT_FGET, (fd, &mut stat), (u32, *mut FileStat)))?;
+    Ok(stat)
+}
+
+/// What [`sock_recv`] received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes stored at the start of the data buffer (0: the peer closed the stream).
+    pub bytes: usize,
+    /// Descriptors stored at the start of the descriptor buffer; they now belong to the
+    /// caller.
+    pub fds: usize,
+    /// Whether data or descriptors were cut off for lack of room.
+    pub flags: RoFlags,
+}
+
+/// Receives data into `buf` and descriptors (at most `fds.len()`, the rest are closed
+/// and reported with `RoFlags::FDS_TRUNCATED`) into `fds` from socket `sock`.
+///
+/// # Errors
+///
+/// The errno of `sock_recv`.
+pub fn sock_recv(
+    sock: u32,
+    buf: &mut [u8],
+    fds: &mut [u32],
+    flags: RiFlags,
+) -> Result<Received, Errno> {
+    let iov = Iovec {
+        buf: buf.as_mut_ptr() as u64,
+        buf_len: buf.len() as u64,
+    };
+    let input = RecvIn {
+        ri_data: &iov as *const Iovec as u64,
+        ri_data_len: 1,
+        ri_fds: fds.as_mut_ptr() as u64,
+        ri_fds_len: fds.len() as u64,
+        ri_flags: flags,
+    };
+    let mut out = RecvOut::default();
+    check(call!(
+        SOCK_RECV,
+        (sock, &input, &mut out),
+        (u32, *const RecvIn, *mut RecvOut)
+    ))?;
+    Ok(Received {
+        bytes: usize::try_from(out.ro_datalen).map_or(buf.len(), |n| n.min(buf.len())),
+        fds: usize::try_from(out.ro_fdslen).map_or(fds.len(), |n| n.min(fds.len())),
+        flags: out.ro_flags,
+    })
+}
+
+/// Sends `data` (no descriptors) on socket `sock`; returns the number of bytes sent. A
+/// peer that has gone away gives `PIPE`, never a signal.
+///
+/// # Errors
+///
+/// The errno of `sock_send`.
+pub fn sock_send(sock: u32, data: &[u8]) -> Result<usize, Errno> {
+    let iov = Ciovec {
+        buf: data.as_ptr() as u64,
+        buf_len: data.len() as u64,
+    };
+    let input = SendIn {
+        si_data: &iov as *const Ciovec as u64,
+        si_data_len: 1,
+        ..SendIn::default()
+    };
+    let mut out = SendOut::default();
+    check(call!(
+        SOCK_SEND,
+        (sock, &input, &mut out),
+        (u32, *const SendIn, *mut SendOut)
+    ))?;
+    Ok(usize::try_from(out.so_datalen).map_or(data.len(), |n| n.min(data.len())))
+}
+
+/// Sends all of `data` on socket `sock` with [`sock_send`], retrying short sends.
+///
+/// # Errors
+///
+/// The errno of `sock_send`; `IO` if it sent nothing.
+pub fn sock_send_all(sock: u32, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        let n = sock_send(sock, data)?;
+        if n == 0 {
+            return Err(Errno::IO);
+        }
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+/// Shuts down the directions `how` of socket `sock`.
+///
+/// # Errors
+///
+/// The errno of `sock_shutdown`.
+pub fn sock_shutdown(sock: u32, how: SdFlags) -> Result<(), Errno> {
+    check(call!(SOCK_SHUTDOWN, (sock, how.bits()), (u32, u8)))
+}
+
+/// Waits until `fd` is readable (or at its end, or in error) or `timeout` nanoseconds of
+/// the monotonic clock have passed; returns whether it became readable in time.
+///
+/// # Errors
+///
+/// The errno of `poll`, or the error the kernel reported for the descriptor.
+pub fn wait_readable(fd: u32, timeout: u64) -> Result<bool, Errno> {
+    let subscriptions = [
+        Subscription {
+            userdata: 1,
+            r#type: EventType::FD_READ,
+            u: SubscriptionUnion {
+                fd_readwrite: SubscriptionFdReadwrite {
+                    fd: cloudabi_types::Fd(fd),
+                    ..SubscriptionFdReadwrite::default()
+                },
+            },
+            ..Subscription::default()
+        },
+        Subscription {
+            userdata: 2,
+            r#type: EventType::CLOCK,
+            u: SubscriptionUnion {
+                clock: SubscriptionClock {
+                    clock_id: ClockId::MONOTONIC,
+                    timeout,
+                    ..SubscriptionClock::default()
+                },
+            },
+            ..Subscription::default()
+        },
+    ];
+    let mut events = [Event::default(); 2];
+    let mut n = 0usize;
+    check(call!(
+        POLL,
+        (
+            subscriptions.as_ptr(),
+            events.as_mut_ptr(),
+            subscriptions.len(),
+            &mut n
+        ),
+        (*const Subscription, *mut Event, usize, *mut usize)
+    ))?;
+    let mut readable = false;
+    for event in &events[..n.min(events.len())] {
+        if event.userdata == 1 {
+            if event.error != Errno::SUCCESS {
+                return Err(event.error);
+            }
+            readable = true;
+        }
+    }
+    Ok(readable)
+}
+
 /// Reads directory entries of `fd` starting at `cookie` into `buf` (packed `Dirent`
 /// headers, each followed by its name); returns the number of bytes used.
 ///
@@ -208,7 +414,8 @@ pub fn random_get(buf: &mut [u8]) -> Result<(), Errno> {
     ))
 }
 
-/// The time of clock `clock` (0: realtime, 1: monotonic, ...) in nanoseconds.
+/// The time of clock `clock` ([`ClockId`] numbers: 1 monotonic, 3 realtime, ...) in
+/// nanoseconds.
 ///
 /// # Errors
 ///

@@ -1,0 +1,155 @@
+//! Shared helpers for the tests that build the examples of `examples/cloudabi/` as real
+//! CloudABI executables and run them: the toolchain check, the builds (through
+//! `cargo xtask`, once per test process) and argdata encoding.
+//!
+//! Without Debian's toolchain (`cargo xtask cloudabi install-toolchain`) the helpers print
+//! `SKIPPED: ...` and return `None`; with `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as in CI) a missing
+//! toolchain fails the test instead.
+#![allow(dead_code, unreachable_pub)]
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use argdata::Value;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The target folder the tests' `cargo xtask` runs use for host builds.
+pub fn xtask_target_dir() -> PathBuf {
+    root().join("target/xtask-for-tests")
+}
+
+/// Why the toolchain is unusable, if it is.
+fn toolchain_missing() -> Option<String> {
+    for (path, package) in [
+        ("/usr/bin/rustc", "rustc-web"),
+        ("/usr/bin/cargo", "cargo-web"),
+        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
+        ("/usr/bin/ld.lld-22", "lld-22"),
+    ] {
+        if !Path::new(path).exists() {
+            return Some(format!("{path} missing (Debian package {package})"));
+        }
+    }
+    None
+}
+
+/// Fails when `CLOUDABI_REQUIRE_TOOLCHAIN` is set, else prints why the test is skipped.
+fn skip(why: &str) {
+    assert!(
+        std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
+        "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
+    );
+    eprintln!("SKIPPED: {why}; run `cargo xtask cloudabi install-toolchain`");
+}
+
+/// Runs `cargo xtask cloudabi ARGS...` (host builds in [`xtask_target_dir`]).
+fn xtask(args: &[&str]) {
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", xtask_target_dir())
+        .status()
+        .expect("start cargo xtask");
+    assert!(status.success(), "cargo xtask cloudabi {args:?} failed");
+}
+
+/// Builds all examples for `triple` once per test process (as `cargo xtask cloudabi
+/// build --all` does) and returns the folder holding them, or `None` (skip) when the
+/// toolchain is absent and not required.
+pub fn built(triple: &'static str) -> Option<PathBuf> {
+    static X86: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static ARM: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let cell = if triple.starts_with("x86_64") {
+        &X86
+    } else {
+        &ARM
+    };
+    cell.get_or_init(|| {
+        if let Some(why) = toolchain_missing() {
+            skip(&format!("CloudABI toolchain absent: {why}"));
+            return None;
+        }
+        xtask(&["build", "--all", "--target", triple]);
+        Some(root().join("target/cloudabi").join(triple))
+    })
+    .clone()
+}
+
+/// Whether `qemu-aarch64-static` and the AArch64 cross compiler are there (else skip, or
+/// fail under `CLOUDABI_REQUIRE_TOOLCHAIN`).
+pub fn aarch64_tools_present() -> bool {
+    for tool in [
+        "/usr/bin/qemu-aarch64-static",
+        "/usr/bin/aarch64-linux-gnu-gcc",
+    ] {
+        if !Path::new(tool).exists() {
+            skip(&format!("{tool} missing"));
+            return false;
+        }
+    }
+    true
+}
+
+/// Builds the static `cloudabi-emulate` for `arch` (`x86_64` or `aarch64`) once per test
+/// process (`cargo xtask cloudabi emulator --arch ARCH`) and returns its path.
+pub fn emulator(arch: &'static str) -> PathBuf {
+    static X86: OnceLock<PathBuf> = OnceLock::new();
+    static ARM: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if arch == "x86_64" { &X86 } else { &ARM };
+    cell.get_or_init(|| {
+        xtask(&["emulator", "--arch", arch]);
+        root()
+            .join("target/cloudabi")
+            .join(format!("{arch}-linux"))
+            .join("cloudabi-emulate")
+    })
+    .clone()
+}
+
+/// Builds `cloudabi-run` (release) once per test process and returns its path.
+pub fn cloudabi_run() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args(["build", "--quiet", "--release", "-p", "cloudabi-run"])
+            .args(["--bin", "cloudabi-run"])
+            .env("CARGO_TARGET_DIR", xtask_target_dir())
+            .status()
+            .expect("start cargo build");
+        assert!(status.success(), "cargo build -p cloudabi-run failed");
+        xtask_target_dir().join("release/cloudabi-run")
+    })
+    .clone()
+}
+
+/// Opens `path` for reading.
+pub fn open(path: &Path) -> OwnedFd {
+    OwnedFd::from(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// Encodes `value`, whose fd leaves are host descriptors; returns the argdata bytes (fd
+/// leaves numbered 0..n-1) and the descriptors in that order, duplicated.
+pub fn encode(value: &Value) -> (Vec<u8>, Vec<OwnedFd>) {
+    let enc = value.encode();
+    let fds = enc
+        .fds
+        .iter()
+        .map(|fd| {
+            // SAFETY: the test owns these descriptors for the duration of the call.
+            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.0) };
+            b.try_clone_to_owned().unwrap()
+        })
+        .collect();
+    (enc.bytes, fds)
+}
