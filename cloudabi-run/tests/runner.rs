@@ -220,6 +220,7 @@ fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
         xtask(&["build", "--target", triple, "--example", "hello"]);
         xtask(&["build", "--target", triple, "--example", "ls"]);
         xtask(&["build", "--target", triple, "--example", "threads"]);
+        xtask(&["build", "--target", triple, "--example", "webserver"]);
         xtask(&["emulator", "--arch", "aarch64"]);
         common::rerun_in_private_mount_ns(name, &[]);
         return;
@@ -276,4 +277,80 @@ fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
             .expect("threads.yaml"),
     );
     assert!(threads.contains("all 4 threads done"), "{threads}");
+
+    // The web server, its connections accepted by the launcher (`!connections`).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let scratch = common::Scratch::new("runner-web");
+    let log = scratch.path("access.log");
+    let config = scratch.path("webserver.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "connections: !connections {{bind: 127.0.0.1:{port}}}\n\
+             root: !file {{path: {}}}\n\
+             log: !file {{path: {}, mode: append, create: true}}\n",
+            root.join("examples/www").display(),
+            log.display()
+        ),
+    )
+    .expect("write configuration");
+    /// Kills the launcher if the test fails half-way.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Command::new(launcher())
+        .arg("--emulate")
+        .arg("--emulator")
+        .arg(&emulator)
+        .args([
+            "--runner",
+            "/usr/bin/qemu-aarch64-static",
+            "--timeout",
+            "120s",
+        ])
+        .arg(programs.join("webserver"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .expect("start the web server");
+    let get = |path: &str| -> String {
+        use std::io::Read;
+        // The launcher listens once it has read the configuration.
+        let started = std::time::Instant::now();
+        let mut conn = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(c) => break c,
+                Err(e) if started.elapsed() > std::time::Duration::from_secs(30) => {
+                    panic!("connect: {e}")
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        };
+        write!(conn, "GET {path} HTTP/1.0\r\n\r\n").expect("send request");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("read answer");
+        answer
+    };
+    let index = get("/index.html");
+    let expected = std::fs::read_to_string(root.join("examples/www/index.html")).expect("index");
+    assert!(index.starts_with("HTTP/1.1 200"), "{index}");
+    assert!(index.ends_with(&expected), "{index}");
+    let escape = get("/../../etc/passwd");
+    assert!(escape.starts_with("HTTP/1.1 403"), "{escape}");
+    // SAFETY: signalling the launcher this test started.
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    let status = server.0.wait().expect("wait for the web server");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status}");
+    let logged = std::fs::read_to_string(&log).expect("access log");
+    assert_eq!(logged.lines().count(), 2, "{logged}");
+    assert!(logged.contains("\"GET /index.html\" 200"), "{logged}");
 }
