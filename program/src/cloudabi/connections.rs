@@ -47,7 +47,6 @@ extern crate alloc;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
 use super::sys::{self, Errno, RiFlags, RoFlags};
 
@@ -70,12 +69,14 @@ pub const MAX_LEN_LIMIT: usize = 1 << 20;
 /// After an error for which [`ConnectionError::is_recoverable`] is false the stream is at
 /// an unknown position inside a message and cannot be read further. Descriptors that
 /// arrived with a failed message have been closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectionError {
     /// `sock_recv` on the stream failed.
+    #[error("receiving from the connection stream: {0}")]
     Recv(Errno),
     /// The header announces more data than the configured bound.
+    #[error("message of {len} bytes exceeds the limit of {max} bytes")]
     TooLong {
         /// The length from the header.
         len: u64,
@@ -83,15 +84,19 @@ pub enum ConnectionError {
         max: usize,
     },
     /// The header announces more descriptors than [`MAX_FDS`].
+    #[error("message announces {count} descriptors, more than the limit of {MAX_FDS}")]
     TooManyFds {
         /// The count from the header.
         count: u32,
     },
     /// More descriptors arrived than there was room for (the surplus was closed).
+    #[error("more than {MAX_FDS} descriptors arrived with one message")]
     FdsTruncated,
     /// The stream ended inside a message.
+    #[error("connection stream closed in the middle of a message")]
     UnexpectedEof,
     /// The number of descriptors received differs from the header's count.
+    #[error("message announced {declared} descriptors but carried {received}")]
     FdCountMismatch {
         /// The count from the header.
         declared: u32,
@@ -99,8 +104,10 @@ pub enum ConnectionError {
         received: usize,
     },
     /// The message is not valid argdata of the expected shape.
-    Decode(argdata::Error),
+    #[error("malformed connection message: {0}")]
+    Decode(#[from] argdata::Error),
     /// The message lacks a field (`connection` or `peer`).
+    #[error("connection message lacks `{0}`")]
     MissingField(&'static str),
 }
 
@@ -114,53 +121,6 @@ impl ConnectionError {
             self,
             ConnectionError::Decode(_) | ConnectionError::MissingField(_)
         )
-    }
-}
-
-impl fmt::Display for ConnectionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConnectionError::Recv(e) => write!(f, "receiving from the connection stream: {e}"),
-            ConnectionError::TooLong { len, max } => {
-                write!(f, "message of {len} bytes exceeds the limit of {max} bytes")
-            }
-            ConnectionError::TooManyFds { count } => write!(
-                f,
-                "message announces {count} descriptors, more than the limit of {MAX_FDS}"
-            ),
-            ConnectionError::FdsTruncated => {
-                write!(
-                    f,
-                    "more than {MAX_FDS} descriptors arrived with one message"
-                )
-            }
-            ConnectionError::UnexpectedEof => {
-                write!(f, "connection stream closed in the middle of a message")
-            }
-            ConnectionError::FdCountMismatch { declared, received } => write!(
-                f,
-                "message announced {declared} descriptors but carried {received}"
-            ),
-            ConnectionError::Decode(e) => write!(f, "malformed connection message: {e}"),
-            ConnectionError::MissingField(name) => {
-                write!(f, "connection message lacks `{name}`")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ConnectionError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            ConnectionError::Decode(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<argdata::Error> for ConnectionError {
-    fn from(e: argdata::Error) -> Self {
-        ConnectionError::Decode(e)
     }
 }
 
