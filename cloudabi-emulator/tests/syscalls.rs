@@ -421,6 +421,36 @@ fn fd_stat_put_only_drops_rights() {
 }
 
 #[test]
+fn narrow_arguments_ignore_the_upper_bits_of_their_registers() {
+    // The C calling convention leaves the bits above a u32/u16/u8 argument unspecified.
+    let (_dir, p) = process_in_tempdir();
+    let mut st = FdStat::default();
+    assert_eq!(
+        sys(&p, "fd_stat_get", &[0xdead_beef_0000_0000, mptr(&mut st)]),
+        Errno::SUCCESS
+    );
+    assert_eq!(st.fs_filetype, FileType::DIRECTORY);
+    let fd = create_file(&p, "f", RW | Rights::FD_SEEK | Rights::FD_TELL);
+    let mut pos = 0u64;
+    // fd_seek(fd, 0, whence = END (2)): the u8 whence arrives with garbage above it.
+    assert_eq!(write(&p, fd, b"abc"), Ok(3));
+    assert_eq!(
+        sys(
+            &p,
+            "fd_seek",
+            &[
+                u64::from(fd) | 0xffff_ffff_0000_0000,
+                0,
+                0xa5a5_0002,
+                mptr(&mut pos)
+            ]
+        ),
+        Errno::SUCCESS
+    );
+    assert_eq!(pos, 3);
+}
+
+#[test]
 fn an_append_only_descriptor_cannot_turn_append_mode_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");

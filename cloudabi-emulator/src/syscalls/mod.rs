@@ -38,6 +38,7 @@ use std::sync::OnceLock;
 
 use cloudabi_types::{Errno, SyscallNumber};
 
+mod args;
 mod clock;
 mod errno;
 mod fd;
@@ -136,7 +137,8 @@ impl Process {
 
     /// Runs system call `number` with its C arguments (see [`dispatch`]) against this
     /// process and returns the errno.
-    pub fn call(&self, number: SyscallNumber, args: [u64; 7]) -> Errno {
+    pub fn call(&self, number: SyscallNumber, mut args: [u64; 7]) -> Errno {
+        args::narrow(number, &mut args);
         let result = match number {
             SyscallNumber::CLOCK_RES_GET => clock::res_get(&args),
             SyscallNumber::CLOCK_TIME_GET => clock::time_get(&args),
