@@ -16,7 +16,10 @@
 //!   with CloudABI rights.
 //!
 //! The guest runs in the emulator's own address space and threads; it is not a security
-//! boundary by itself. `cloudabi-run --emulate` runs the emulator inside the same kernel
+//! boundary by itself. Each guest thread is a host thread (`thread_create` starts one,
+//! `thread_exit` returns to its start routine so the C library frees it); `proc_exec`
+//! ends every other guest thread, then unmaps everything of the old program (image,
+//! stack, startup block, `mem_map`ped memory) before entering the new one. `cloudabi-run --emulate` runs the emulator inside the same kernel
 //! sandbox as native programs.
 //!
 //! ```no_run
@@ -36,16 +39,19 @@ use std::convert::Infallible;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use thiserror::Error;
 
 pub mod elf;
+mod lifecycle;
 pub mod loader;
 pub mod syscalls;
 pub mod tls;
 pub mod vdso;
 
 use elf::{ElfError, Executable, HOST_MACHINE};
+use lifecycle::GuestThread;
 use loader::Mapping;
 use tls::GuestTcb;
 
@@ -139,7 +145,12 @@ impl Emulator {
 
     /// Runs the program in this process, on this thread: the process ends when the
     /// program does (`proc_exit`). Call it from a process that has nothing else to do,
-    /// such as a sandboxed launcher.
+    /// such as a sandboxed launcher. If the program ends this thread while others go on
+    /// (`thread_exit` on its first thread, or `proc_exec` on another thread), the host
+    /// thread ends too (the raw `exit` system call), so this never returns either.
+    ///
+    /// The emulator uses the real-time signal `SIGRTMIN + 4` to stop guest threads for
+    /// `proc_exec`; the embedding process must leave it alone.
     ///
     /// # Errors
     ///
@@ -151,27 +162,68 @@ impl Emulator {
         syscalls::set_host(&EMULATOR_HOST);
         let file = loader::read_executable(&self.executable).map_err(Error::Read)?;
         drop(self.executable);
-        start(file, self.argdata)
+        lifecycle::install_stop_handler().map_err(Error::Load)?;
+        let mut thread = GuestThread::new().map_err(Error::Load)?;
+        lifecycle::attach(&mut thread, false);
+        let result = load(file, self.argdata).map(|program| {
+            let (entry, auxv, stack_top, tcb) = program.install();
+            // SAFETY: `entry` lies in an executable segment of the image just mapped, the
+            // stack is fresh and 16-byte aligned at its top, the TCB lives in the startup
+            // block (mapped until the program is replaced), and `thread` outlives the call.
+            unsafe { tls::enter_and_return(entry, auxv, 0, stack_top, tcb, thread.frame()) }
+        });
+        lifecycle::detach(&thread);
+        result?;
+        // The program no longer runs on this thread, but may on others.
+        drop(thread);
+        syscalls::exit_host_thread()
     }
 }
 
-/// The guest's memory owned by the loader, released when the program is replaced.
+/// The guest's memory owned by the loader, released (dropped) when the program is
+/// replaced.
 struct Loaded {
-    image: Mapping,
-    startup: Mapping,
+    _image: Mapping,
+    _startup: Mapping,
+    stack: Mapping,
 }
 
 static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
+
+/// A program loaded but not yet running.
+struct Program {
+    memory: Loaded,
+    entry: u64,
+    auxv: u64,
+    tcb: *mut GuestTcb,
+}
+
+impl Program {
+    /// The top of the program's stack.
+    fn stack_top(&self) -> u64 {
+        (self.memory.stack.addr() + self.memory.stack.len()) as u64
+    }
+
+    /// Makes this the loaded program (releasing a previous one's memory) and returns
+    /// where and how to enter it: entry point, auxiliary vector, stack top and TCB.
+    fn install(self) -> (u64, u64, u64, *mut GuestTcb) {
+        let stack_top = self.stack_top();
+        let previous = LOADED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace(self.memory);
+        drop(previous);
+        (self.entry, self.auxv, stack_top, self.tcb)
+    }
+}
 
 fn gettid() -> u32 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() as u32 }
 }
 
-/// Loads `file` and jumps to it with `argdata` on the calling thread.
-///
-/// Both buffers are released before the jump: nothing on this frame is ever dropped.
-fn start(file: Vec<u8>, argdata: Vec<u8>) -> Result<Infallible, Error> {
+/// Maps `file` with `argdata`, a fresh stack and startup block.
+fn load(file: Vec<u8>, argdata: Vec<u8>) -> Result<Program, Error> {
     let exe = Executable::parse(&file, HOST_MACHINE)?;
     let vdso = vdso::mapped().map_err(Error::Load)?.as_ptr() as u64;
     let image = loader::map_image(&file, &exe).map_err(Error::Load)?;
@@ -179,30 +231,72 @@ fn start(file: Vec<u8>, argdata: Vec<u8>) -> Result<Infallible, Error> {
     let startup = loader::build_startup(&image, vdso, &argdata, gettid()).map_err(Error::Load)?;
     drop(argdata);
     let stack = loader::map_stack().map_err(Error::Load)?;
-    let entry = image.entry;
-    let auxv = startup.auxv;
-    let tcb = startup.tcb;
-    let stack_top = (stack.addr() + stack.len()) as u64;
-    // The stack of a replaced program is still in use by this very call; it is given up
-    // (left mapped) rather than unmapped.
-    let _ = stack.leak();
-    let previous = LOADED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .replace(Loaded {
-            image: image.mapping,
-            startup: startup.mapping,
-        });
-    if let Some(old) = previous {
-        drop(old.image);
-        drop(old.startup);
+    Ok(Program {
+        entry: image.entry,
+        auxv: startup.auxv,
+        tcb: startup.tcb,
+        memory: Loaded {
+            _image: image.mapping,
+            _startup: startup.mapping,
+            stack,
+        },
+    })
+}
+
+/// Replaces the running program (`proc_exec` on the calling guest thread) with `file`
+/// and `argdata`.
+///
+/// Until the new program is loaded, any failure is returned and the old program goes on.
+/// Then the other guest threads are stopped, the calling thread moves onto the new
+/// program's stack, and the old program's image, startup block, stack and `mem_map`ped
+/// memory are unmapped before the new program is entered: nothing of it stays mapped.
+fn replace(file: Vec<u8>, argdata: Vec<u8>) -> Result<Infallible, Error> {
+    let thread = lifecycle::current()
+        .ok_or_else(|| Error::Load(io::Error::other("proc_exec from a non-guest thread")))?;
+    let program = load(file, argdata)?;
+    // Past the point of no return.
+    lifecycle::stop_other_threads();
+    let stack_top = program.stack_top();
+    let mut start = core::mem::ManuallyDrop::new(Replacement {
+        program,
+        frame: thread.frame(),
+    });
+    // SAFETY: the new stack is fresh and 16-byte aligned at its top, and nothing uses it
+    // yet; `finish_replacement` moves the replacement out of this frame before anything
+    // is unmapped, and this frame (on the old program's memory) is never returned to.
+    unsafe {
+        tls::run_on_stack(
+            stack_top,
+            finish_replacement,
+            (&raw mut *start).cast::<core::ffi::c_void>(),
+        )
     }
-    // Past the point of no return: close what a `proc_exec` did not keep.
+}
+
+/// What [`finish_replacement`] needs.
+struct Replacement {
+    program: Program,
+    frame: *const tls::HostFrame,
+}
+
+/// Second half of [`replace`], on the new program's stack: releases everything of the
+/// old program and enters the new one.
+///
+/// # Safety
+///
+/// `arg` must point to a `ManuallyDrop<Replacement>` that is not used afterwards.
+unsafe extern "C" fn finish_replacement(arg: *mut core::ffi::c_void) -> ! {
+    // SAFETY: the caller passes a replacement it never touches again; reading moves it.
+    let Replacement { program, frame } = unsafe { arg.cast::<Replacement>().read() };
+    let (entry, auxv, stack_top, tcb) = program.install();
+    syscalls::release_old_program();
+    // Close what a `proc_exec` did not keep.
     syscalls::release_retired_descriptors();
-    // SAFETY: `entry` lies in an executable segment of the image just mapped, the stack
-    // is fresh and 16-byte aligned at its top, and the TCB lives in the startup block,
-    // which stays mapped until the program is replaced.
-    unsafe { tls::enter(entry, auxv, 0, stack_top, tcb) }
+    lifecycle::end_exec();
+    // SAFETY: as for the first program (see `Emulator::exec`); `frame` is the calling
+    // thread's frame, whose `enter_and_return` has not returned (the thread runs guest
+    // code, or this exec, until it does), and nothing on this stack is needed any more.
+    unsafe { tls::enter_for_good(entry, auxv, 0, stack_top, tcb, frame) }
 }
 
 /// The loader and thread hooks [`syscalls`] calls for `proc_exec` and `thread_create`.
@@ -211,34 +305,99 @@ struct EmulatorHost;
 
 static EMULATOR_HOST: EmulatorHost = EmulatorHost;
 
-/// What a new host thread needs to start guest code.
+/// What a new host thread needs to start guest code. It lives on the creating thread's
+/// stack until the new thread has read it and set `state`, so that starting a thread
+/// allocates nothing on the new thread.
 struct ThreadStart {
     entry: u64,
     stack_top: u64,
     argument: u64,
-    tid: std::sync::mpsc::SyncSender<u32>,
+    /// 0 until the new thread is done with this structure; then its thread ID, or
+    /// `u32::MAX` if it could not start.
+    state: AtomicU32,
+}
+
+impl ThreadStart {
+    /// Sets `state` and wakes the creating thread. The structure may be gone as soon as
+    /// the store is visible: the wake-up only names its address (a private futex).
+    fn report(start: *const ThreadStart, state: u32) {
+        // SAFETY: the creating thread keeps the structure until it sees a non-zero state.
+        let word = unsafe { &(*start).state };
+        let address = word.as_ptr();
+        word.store(state, Ordering::Release);
+        // SAFETY: FUTEX_WAKE on a private futex does not access the memory at `address`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                address,
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            );
+        }
+    }
+
+    /// Waits (on the creating thread) until the new thread reported.
+    fn wait(&self) -> u32 {
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if state != 0 {
+                return state;
+            }
+            // SAFETY: FUTEX_WAIT on a valid aligned word of this process, expecting 0;
+            // spurious returns and EINTR only make the loop look again.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.state.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    0,
+                    core::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+    }
 }
 
 extern "C" fn thread_main(arg: *mut libc::c_void) -> *mut libc::c_void {
-    // SAFETY: `arg` is the `Box<ThreadStart>` leaked by `spawn_thread` for this thread.
-    let start = unsafe { Box::from_raw(arg.cast::<ThreadStart>()) };
-    let tid = gettid();
-    let mut tcb = GuestTcb::for_current_thread();
-    let (entry, stack_top, argument) = (start.entry, start.stack_top, start.argument);
-    if start.tid.send(tid).is_err() {
+    let start = arg.cast::<ThreadStart>().cast_const();
+    // SAFETY: `arg` is the creating thread's `ThreadStart`, valid until `report`.
+    let (entry, stack_top, argument) =
+        unsafe { ((*start).entry, (*start).stack_top, (*start).argument) };
+    let Ok(mut thread) = GuestThread::new() else {
+        lifecycle::spawn_failed();
+        ThreadStart::report(start, u32::MAX);
         return core::ptr::null_mut();
+    };
+    lifecycle::attach(&mut thread, true);
+    let tid = thread.tid();
+    let mut tcb = GuestTcb::for_current_thread();
+    ThreadStart::report(start, tid);
+    if !thread.exit_requested() {
+        // SAFETY: the guest asked for a thread with this entry and stack (`thread_create`);
+        // the TCB and the record live in this frame, which stays until the call returns.
+        unsafe {
+            tls::enter_and_return(
+                entry,
+                u64::from(tid),
+                argument,
+                stack_top,
+                &mut tcb,
+                thread.frame(),
+            );
+        }
     }
-    drop(start);
-    // SAFETY: the guest asked for a thread with this entry and stack (`thread_create`);
-    // the TCB lives in this frame, which never returns.
-    unsafe { tls::enter(entry, u64::from(tid), argument, stack_top, &mut tcb) }
+    // Back from the guest (`thread_exit`, or stopped by `proc_exec`): detach, then return
+    // so that the C library frees this thread's stack.
+    lifecycle::detach(&thread);
+    drop(thread);
+    core::ptr::null_mut()
 }
 
 impl syscalls::Host for EmulatorHost {
     fn exec(&self, executable: OwnedFd, data: Vec<u8>) -> io::Result<Infallible> {
         let file = loader::read_executable(&executable)?;
         drop(executable);
-        match start(file, data) {
+        match replace(file, data) {
             Err(Error::Elf(e)) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             Err(Error::Read(e) | Error::Load(e) | Error::Descriptors(e) | Error::Process(e)) => {
                 Err(e)
@@ -257,29 +416,40 @@ impl syscalls::Host for EmulatorHost {
             .checked_add(stack_len)
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?
             & !15;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let start = Box::into_raw(Box::new(ThreadStart {
+        // Waits while a `proc_exec` runs; fails if it ends the calling thread.
+        lifecycle::begin_spawn().map_err(|_| io::Error::from_raw_os_error(libc::EINTR))?;
+        let start = ThreadStart {
             entry,
             stack_top,
             argument,
-            tid: tx,
-        }));
-        // SAFETY: plain pthread calls on a local attribute object; on success the new
-        // thread owns `start`, on failure it is reclaimed here.
+            state: AtomicU32::new(0),
+        };
+        // SAFETY: plain pthread calls on a local attribute object; the new thread only
+        // uses `start` until it reports, and this frame waits for that.
         unsafe {
             let mut attr: libc::pthread_attr_t = core::mem::zeroed();
             libc::pthread_attr_init(&mut attr);
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
             let mut thread: libc::pthread_t = core::mem::zeroed();
-            let r = libc::pthread_create(&mut thread, &attr, thread_main, start.cast());
+            let arg = (&raw const start).cast_mut().cast();
+            let r = libc::pthread_create(&mut thread, &attr, thread_main, arg);
             libc::pthread_attr_destroy(&mut attr);
             if r != 0 {
-                drop(Box::from_raw(start));
+                lifecycle::spawn_failed();
                 return Err(io::Error::from_raw_os_error(r));
             }
         }
-        rx.recv()
-            .map_err(|_| io::Error::other("guest thread failed to start"))
+        match start.wait() {
+            u32::MAX => Err(io::Error::other("guest thread failed to start")),
+            tid => Ok(tid),
+        }
+    }
+
+    fn exit_thread(&self) -> ! {
+        match lifecycle::current() {
+            Some(thread) => thread.exit(),
+            None => syscalls::exit_host_thread(),
+        }
     }
 }

@@ -110,7 +110,7 @@ impl Object {
                 break;
             }
             let e = errno::last();
-            if e != Errno::INTR {
+            if e != Errno::INTR || crate::lifecycle::exit_requested() {
                 return Err(e);
             }
         }

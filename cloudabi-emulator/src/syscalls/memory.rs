@@ -1,6 +1,9 @@
 //! The `mem_*` system calls. Mappings live in the emulator's own address space, which the
 //! guest shares.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
 use cloudabi_types::{Advice, Errno, Fd, MFlags, MProt, MsFlags, Rights};
 
 use super::fd::check;
@@ -33,6 +36,70 @@ fn range(addr: u64, len: u64) -> Result<(*mut libc::c_void, usize), Errno> {
     addr.checked_add(len).ok_or(Errno::INVAL)?;
     let len = usize::try_from(len).map_err(|_| Errno::INVAL)?;
     Ok((addr as *mut libc::c_void, len))
+}
+
+/// The address ranges the guest mapped with `mem_map` and has not unmapped, as disjoint
+/// `start -> end` pairs (page aligned; touching ranges are merged). `proc_exec` unmaps
+/// them all: the new program starts without the old one's heap and thread stacks.
+static GUEST_MAPPINGS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+
+fn guest_mappings() -> MutexGuard<'static, BTreeMap<usize, usize>> {
+    GUEST_MAPPINGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes `start..end` from the set, splitting ranges that stick out on either side.
+fn forget(set: &mut BTreeMap<usize, usize>, start: usize, end: usize) {
+    // Ranges are disjoint and sorted, so their ends grow with their starts: going down
+    // from the last range that starts below `end`, the overlapping ones come first.
+    let overlapping: Vec<(usize, usize)> = set
+        .range(..end)
+        .rev()
+        .take_while(|&(_, &e)| e > start)
+        .map(|(&s, &e)| (s, e))
+        .collect();
+    for (s, e) in overlapping {
+        set.remove(&s);
+        if s < start {
+            set.insert(s, start);
+        }
+        if e > end {
+            set.insert(end, e);
+        }
+    }
+}
+
+/// Adds `start..end` to the set, merged with ranges it touches.
+fn remember(set: &mut BTreeMap<usize, usize>, mut start: usize, mut end: usize) {
+    forget(set, start, end);
+    if let Some((&s, &e)) = set.range(..start).next_back()
+        && e == start
+    {
+        set.remove(&s);
+        start = s;
+    }
+    if let Some(e) = set.remove(&end) {
+        end = e;
+    }
+    set.insert(start, end);
+}
+
+/// `len` rounded up to whole pages (saturating: the kernel rejects such lengths anyway).
+fn page_round(len: usize) -> usize {
+    len.checked_next_multiple_of(page_size())
+        .unwrap_or(usize::MAX)
+}
+
+/// Unmaps everything the guest mapped with `mem_map` and still holds (`proc_exec`, once
+/// no thread of the old program runs any more).
+pub(crate) fn release_guest_mappings() {
+    let set = core::mem::take(&mut *guest_mappings());
+    for (start, end) in set {
+        // SAFETY: the range was mapped by the replaced program, none of whose threads
+        // runs any more; the emulator keeps nothing of its own there.
+        unsafe { libc::munmap(start as *mut libc::c_void, end - start) };
+    }
 }
 
 /// `mem_map(addr, len, prot, flags, fd, off, *mem)`.
@@ -83,6 +150,9 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         entry = p.fds.get_with(fd, needed)?;
         entry.raw()
     };
+    // Held across the mapping, so the set matches what is mapped even when guest threads
+    // map and unmap concurrently.
+    let mut set = guest_mappings();
     // SAFETY: mmap either picks a fresh address range or, with MAP_FIXED, replaces pages
     // the guest itself asked to replace; it never touches memory otherwise.
     let r = unsafe { libc::mmap(start, len, protection, linux, host_fd, offset) };
@@ -94,6 +164,8 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         unsafe { libc::munmap(r, len) };
         return Err(e);
     }
+    let at = r as usize;
+    remember(&mut set, at, at.saturating_add(page_round(len)));
     Ok(())
 }
 
@@ -130,8 +202,12 @@ pub(crate) fn sync(args: &[u64; 7]) -> Result<(), Errno> {
 /// `mem_unmap(mapping, mapping_len)`.
 pub(crate) fn unmap(args: &[u64; 7]) -> Result<(), Errno> {
     let (start, len) = range(args[0], args[1])?;
+    let mut set = guest_mappings();
     // SAFETY: removes guest pages the guest names, as it asked.
-    check(unsafe { libc::munmap(start, len) } as isize).map(drop)
+    check(unsafe { libc::munmap(start, len) } as isize)?;
+    let at = start as usize;
+    forget(&mut set, at, at.saturating_add(page_round(len)));
+    Ok(())
 }
 
 /// `mem_advise(mapping, mapping_len, advice)`.
@@ -166,4 +242,43 @@ pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(n).unwrap_or(4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_of(ranges: &[(usize, usize)]) -> BTreeMap<usize, usize> {
+        let mut set = BTreeMap::new();
+        for &(s, e) in ranges {
+            remember(&mut set, s, e);
+        }
+        set
+    }
+
+    #[test]
+    fn ranges_merge_split_and_vanish() {
+        let mut set = set_of(&[(0x1000, 0x3000), (0x3000, 0x4000), (0x8000, 0x9000)]);
+        assert_eq!(
+            set.iter().map(|(&s, &e)| (s, e)).collect::<Vec<_>>(),
+            [(0x1000, 0x4000), (0x8000, 0x9000)]
+        );
+        forget(&mut set, 0x2000, 0x3000);
+        assert_eq!(
+            set.iter().map(|(&s, &e)| (s, e)).collect::<Vec<_>>(),
+            [(0x1000, 0x2000), (0x3000, 0x4000), (0x8000, 0x9000)]
+        );
+        forget(&mut set, 0x1800, 0x8800);
+        assert_eq!(
+            set.iter().map(|(&s, &e)| (s, e)).collect::<Vec<_>>(),
+            [(0x1000, 0x1800), (0x8800, 0x9000)]
+        );
+        remember(&mut set, 0x0, 0x10000);
+        assert_eq!(
+            set.iter().map(|(&s, &e)| (s, e)).collect::<Vec<_>>(),
+            [(0, 0x10000)]
+        );
+        forget(&mut set, 0, usize::MAX);
+        assert!(set.is_empty());
+    }
 }

@@ -81,13 +81,39 @@ pub trait Host: Send + Sync + 'static {
     /// Ends the calling guest thread (after `thread_exit` released its lock). The default
     /// ends the host thread at once with the raw `exit` system call, leaking whatever the
     /// thread library allocated for it; an embedder that can unwind to its own thread
-    /// start should do so instead.
+    /// start should do so instead. (Threads started by this crate's own loader do not
+    /// come here: they go back to their host thread's start routine, and `thread_exit`
+    /// releases their lock only once they have left the guest's stack.)
     fn exit_thread(&self) -> ! {
         proc::exit_host_thread()
     }
 }
 
+pub(crate) use proc::exit_host_thread;
 pub use proc::release_retired_descriptors;
+
+/// Releases the CloudABI lock at `addr` (scope `scope`) for a thread that ended with
+/// `thread_exit`; a bad address or scope is ignored (the thread is gone regardless).
+pub(crate) fn release_lock(addr: u64, scope: u64) {
+    let _ = sync::release(addr, scope);
+}
+
+/// Wakes the threads asleep on a guest condition variable so they notice a pending exit.
+pub(crate) fn wake_sleepers() {
+    if let Some(process) = PROCESS.get() {
+        process.condvars.wake_all();
+    }
+}
+
+/// Forgets the old program's condition variable waiters and unmaps the memory it
+/// mapped with `mem_map`; `proc_exec` calls this once the old program's threads are gone
+/// and the new program is loaded.
+pub(crate) fn release_old_program() {
+    if let Some(process) = PROCESS.get() {
+        process.condvars.clear();
+    }
+    memory::release_guest_mappings();
+}
 
 static PROCESS: OnceLock<Process> = OnceLock::new();
 static HOST: OnceLock<&'static dyn Host> = OnceLock::new();
@@ -216,13 +242,16 @@ pub extern "C" fn dispatch(
     a6: u64,
     number: u64,
 ) -> u16 {
-    let Some(process) = PROCESS.get() else {
-        return Errno::NOSYS.0;
+    let thread = crate::lifecycle::enter_emulator();
+    let errno = match (PROCESS.get(), u32::try_from(number)) {
+        (Some(process), Ok(number)) => {
+            process
+                .call(SyscallNumber(number), [a0, a1, a2, a3, a4, a5, a6])
+                .0
+        }
+        _ => Errno::NOSYS.0,
     };
-    let Ok(number) = u32::try_from(number) else {
-        return Errno::NOSYS.0;
-    };
-    process
-        .call(SyscallNumber(number), [a0, a1, a2, a3, a4, a5, a6])
-        .0
+    // A thread that `proc_exec` on another thread ended leaves here.
+    crate::lifecycle::leave_emulator(thread);
+    errno
 }

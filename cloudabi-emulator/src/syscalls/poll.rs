@@ -165,7 +165,9 @@ fn poll_ready(p: &Process, subs: &[Subscription]) -> Result<Vec<Event>, Errno> {
         };
         if r < 0 {
             let e = errno::last();
-            if e == Errno::INTR {
+            // Interrupted: go on waiting, unless `proc_exec` on another thread ends this
+            // one (the dispatcher then ends it).
+            if e == Errno::INTR && !crate::lifecycle::exit_requested() {
                 continue;
             }
             return Err(e);

@@ -117,6 +117,7 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // (only this thread survives in the child, and it releases them).
     let mut slots = p.fds.write();
     let condvars = p.condvars.lock();
+    let threads = crate::lifecycle::lock_for_fork();
     // SAFETY: fork in a multi-threaded process; the child only continues this thread,
     // which holds every lock of ours that it will touch.
     let pid = unsafe { libc::fork() };
@@ -124,6 +125,7 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         return Err(errno::last());
     }
     if pid == 0 {
+        threads.in_child();
         drop(condvars);
         drop(slots);
         // SAFETY: gettid has no preconditions.
@@ -131,6 +133,7 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         mem::write(args[0], Fd::PROCESS_CHILD.0)?;
         return mem::write(args[1], tid);
     }
+    drop(threads);
     drop(condvars);
     // SAFETY: pidfd_open on the child we just created (not yet reaped, so its pid is ours).
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -178,6 +181,8 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         .iter()
         .map(|&fd| p.fds.get(u64::from(fd)))
         .collect::<Result<Vec<_>, _>>()?;
+    // A successful exec never returns: nothing may be left on this frame to drop.
+    drop(numbers);
     let host = host().ok_or(Errno::NOSYS)?;
     let image = executable
         .object
@@ -186,6 +191,9 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         .try_clone_to_owned()
         .map_err(|e| errno::from_io(&e))?;
     drop(executable);
+    // One exec at a time; if another thread's exec ends this one, the dispatcher ends
+    // this thread when the call returns.
+    crate::lifecycle::begin_exec().map_err(|_| Errno::INTR)?;
     let old = core::mem::replace(&mut *p.fds.write(), entries.into_iter().map(Some).collect());
     // Kept aside, not dropped: a failed exec must give them back. A successful one never
     // returns here, so the loader closes them (`release_retired_descriptors`) just before it
@@ -197,6 +205,7 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
             if let Some(old) = lock(&RETIRED).take() {
                 *p.fds.write() = old;
             }
+            crate::lifecycle::end_exec();
             Err(errno::from_io(&e))
         }
     }
@@ -229,6 +238,11 @@ pub(crate) fn thread_create(args: &[u64; 7]) -> Result<(), Errno> {
 
 /// `thread_exit(lock, scope)`.
 pub(crate) fn thread_exit(args: &[u64; 7]) -> Result<(), Errno> {
+    if let Some(thread) = crate::lifecycle::current() {
+        // Back to the host thread's own start routine, which releases the lock once the
+        // thread is off the guest's stack (a joining thread may reuse that stack then).
+        thread.exit_releasing(args[0], args[1]);
+    }
     // A bad lock pointer cannot be reported any more: the thread ends regardless.
     let _ = sync::release(args[0], args[1]);
     match host() {

@@ -165,6 +165,10 @@ pub(crate) fn acquire(
             return Ok(false);
         }
         futex_wait(word, want, private, deadline)?;
+        if crate::lifecycle::exit_requested() {
+            // Interrupted because `proc_exec` on another thread ends this one.
+            return Err(Errno::INTR);
+        }
     }
 }
 
@@ -215,6 +219,20 @@ impl CondvarTable {
     pub(crate) fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Queue>)> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Wakes every waiter so it looks at its state again (a pending thread exit).
+    pub(crate) fn wake_all(&self) {
+        // Under the lock: a waiter that checked before the exit was requested is then
+        // already asleep on `changed` when the notification comes.
+        let guard = self.lock();
+        self.changed.notify_all();
+        drop(guard);
+    }
+
+    /// Drops every queue (the program that waited on them was replaced).
+    pub(crate) fn clear(&self) {
+        self.lock().1.clear();
+    }
 }
 
 /// Waits on the condition variable at `cv` with the lock at `lock` (write-locked by the
@@ -244,19 +262,25 @@ pub(crate) fn condvar_wait(
         if queue.woken.remove(&id) {
             break true;
         }
+        // `proc_exec` on another thread ends this one: stop waiting (the dispatcher then
+        // ends the thread instead of returning).
+        let ending = crate::lifecycle::exit_requested();
         let left = match deadline {
-            None => None,
-            Some(d) => match d.remaining()? {
-                Some(left) => Some(left),
-                None => {
-                    queue.waiting.retain(|&w| w != id);
-                    if queue.waiting.is_empty() {
-                        cv_word.store(Condvar::HAS_NO_WAITERS.0, Ordering::Release);
-                    }
-                    break false;
-                }
-            },
+            Some(d) if !ending => d.remaining()?,
+            _ => None,
         };
+        // Stop on a pending exit or a passed deadline.
+        if ending || (deadline.is_some() && left.is_none()) {
+            queue.waiting.retain(|&w| w != id);
+            if queue.waiting.is_empty() {
+                cv_word.store(Condvar::HAS_NO_WAITERS.0, Ordering::Release);
+            }
+            if ending {
+                drop(guard);
+                return Err(Errno::INTR);
+            }
+            break false;
+        }
         guard = match left {
             None => table.changed.wait(guard).unwrap_or_else(|e| e.into_inner()),
             Some(left) => {
