@@ -20,11 +20,13 @@
 //! `!connections`) reads them with [`connections::Connections`].
 
 pub mod connections;
+mod error;
 pub mod heap;
 pub(crate) mod rt;
 pub mod sys;
 
 pub use argdata::Argdata;
+pub use error::{Error, required};
 pub use rt::start;
 
 #[global_allocator]

@@ -7,32 +7,22 @@
 #![no_main]
 
 use argdata::{Argdata, Fd, Value};
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    Exec,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
+use program::cloudabi::{Error, required};
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let field = |key| {
-        ad.get(key)?
-            .ok_or(Error::Argdata)?
+    let field = |key: &'static str| {
+        required(ad, key)?
             .as_fd(&program::fds())
             .map_err(Error::from)
     };
     let (program, out) = (field("program")?, field("out")?);
     // The new program's argdata: a sequence holding its descriptor 0, which is `out`.
     let encoded = Value::seq([Value::from(Fd(0))]).encode();
-    let _ = program::cloudabi::sys::proc_exec(program, &encoded.bytes, &[out]);
-    Err(Error::Exec)
+    Err(Error::Sys(program::cloudabi::sys::proc_exec(
+        program,
+        &encoded.bytes,
+        &[out],
+    )))
 }
 
 program::main!(program_main);

@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use argdata::{Argdata, Fd, Value};
 use program::cloudabi::sys::{self, Errno, SyscallNumber};
+use program::cloudabi::{Error, required};
 
 /// `CLOUDABI_LOCK_WRLOCKED`.
 const WRLOCKED: u32 = 0x4000_0000;
@@ -68,25 +69,6 @@ static CONDVAR_WORD: AtomicU32 = AtomicU32::new(0);
 static CONDVAR_LOCK: AtomicU32 = AtomicU32::new(0);
 /// Descriptors for the threads: `program`, `out`, `block`.
 static FDS: [AtomicU32; 3] = [const { AtomicU32::new(0) }; 3];
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    Sys,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
-
-impl From<Errno> for Error {
-    fn from(_: Errno) -> Error {
-        Error::Sys
-    }
-}
 
 /// A `cloudabi_subscription_t` of the 64-bit ABI for a lock or condition variable wait
 /// (56 bytes: the fields in use, then the rest of the union).
@@ -204,9 +186,8 @@ fn start(role: Role) -> Result<(), Error> {
 }
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let field = |key| {
-        ad.get(key)?
-            .ok_or(Error::Argdata)?
+    let field = |key: &'static str| {
+        required(ad, key)?
             .as_fd(&program::fds())
             .map_err(Error::from)
     };
@@ -226,12 +207,12 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
         let mut buf = [0u8; 1];
         let _ = sys::fd_read(FDS[2].load(Ordering::SeqCst), &mut buf);
         let _ = sys::write_all(FDS[1].load(Ordering::SeqCst), b"woke up\n");
-        return Err(Error::Sys);
+        return Err(Error::Failed("the first thread woke up after the exec"));
     }
     wait_for_workers();
     let _ = exec();
     let _ = sys::write_all(FDS[1].load(Ordering::SeqCst), b"exec failed\n");
-    Err(Error::Sys)
+    Err(Error::Failed("exec failed"))
 }
 
 program::main!(program_main);

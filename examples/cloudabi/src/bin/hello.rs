@@ -8,21 +8,7 @@
 use core::fmt::Write;
 
 use argdata::{Argdata, Type};
-use program::cloudabi::FdWriter;
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    MissingOut,
-    Write,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
+use program::cloudabi::{Error, FdWriter, required};
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
     let (greeting, outputs) = if ad.ty()? == Type::Map {
@@ -30,13 +16,13 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
             Some(g) => g.as_str()?,
             None => "Hello",
         };
-        (greeting, ad.get("out")?.ok_or(Error::MissingOut)?)
+        (greeting, required(ad, "out")?)
     } else {
         ("Hello", ad)
     };
     for out in outputs.seq()? {
         let fd = out?.as_fd(&program::fds())?;
-        writeln!(FdWriter(fd), "{greeting}, fd {fd}!").map_err(|_| Error::Write)?;
+        writeln!(FdWriter(fd), "{greeting}, fd {fd}!")?;
     }
     Ok(())
 }

@@ -16,30 +16,10 @@ use core::fmt::Write;
 use argdata::Argdata;
 use program::cloudabi::FdWriter;
 use program::cloudabi::sys::{self, Errno, FileType};
+use program::cloudabi::{Error, required};
 
 /// Size of the fixed part of a directory entry (`cloudabi_dirent_t`).
 const DIRENT: usize = 24;
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    MissingDir,
-    Sys,
-    Write,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
-
-impl From<Errno> for Error {
-    fn from(_: Errno) -> Error {
-        Error::Sys
-    }
-}
 
 /// All entries of directory `dir` except `.` and `..`.
 fn entries(dir: u32) -> Result<Vec<String>, Errno> {
@@ -80,10 +60,7 @@ fn entries(dir: u32) -> Result<Vec<String>, Errno> {
 }
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let dir = ad
-        .get("dir")?
-        .ok_or(Error::MissingDir)?
-        .as_fd(&program::fds())?;
+    let dir = required(ad, "dir")?.as_fd(&program::fds())?;
     let out = match ad.get("out")? {
         Some(o) => o.as_fd(&program::fds())?,
         None => 1,
@@ -92,7 +69,7 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
     names.sort();
     let mut out = FdWriter(out);
     for name in names {
-        writeln!(out, "{name}").map_err(|_| Error::Write)?;
+        writeln!(out, "{name}")?;
     }
     Ok(())
 }

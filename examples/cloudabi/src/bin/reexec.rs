@@ -17,48 +17,29 @@ use core::fmt::Write;
 
 use argdata::{Argdata, Fd, Value};
 use program::cloudabi::FdWriter;
-use program::cloudabi::sys::{self, Errno};
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    Sys,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
-
-impl From<Errno> for Error {
-    fn from(_: Errno) -> Error {
-        Error::Sys
-    }
-}
+use program::cloudabi::sys;
+use program::cloudabi::{Error, required};
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let fd = |key| {
-        ad.get(key)?
-            .ok_or(Error::Argdata)?
+    let fd = |key: &'static str| {
+        required(ad, key)?
             .as_fd(&program::fds())
             .map_err(Error::from)
     };
-    let int = |key| -> Result<u64, Error> { Ok(ad.get(key)?.ok_or(Error::Argdata)?.as_int()?) };
+    let int = |key: &'static str| -> Result<u64, Error> { Ok(required(ad, key)?.as_int()?) };
     let (me, out, input) = (fd("self")?, fd("out")?, fd("in")?);
     let (left, every) = (int("left")?, int("every")?.max(1));
     // Some heap of this round's own, touched so that it is really there.
     let block = vec![1u8; 100 << 10];
     if left % every == 0 {
-        writeln!(FdWriter(out), "left {left}").map_err(|_| Error::Sys)?;
+        writeln!(FdWriter(out), "left {left}")?;
         let mut ack = [0u8; 1];
         if sys::fd_read(input, &mut ack)? != 1 {
-            return Err(Error::Sys);
+            return Err(Error::Failed("no acknowledgement"));
         }
     }
     if left == 0 {
-        writeln!(FdWriter(out), "done {}", block.len()).map_err(|_| Error::Sys)?;
+        writeln!(FdWriter(out), "done {}", block.len())?;
         return Ok(());
     }
     let next = Value::map([
@@ -69,8 +50,11 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
         ("every", Value::from(every)),
     ])
     .encode();
-    let _ = sys::proc_exec(me, &next.bytes, &[me, out, input]);
-    Err(Error::Sys)
+    Err(Error::Sys(sys::proc_exec(
+        me,
+        &next.bytes,
+        &[me, out, input],
+    )))
 }
 
 program::main!(program_main);

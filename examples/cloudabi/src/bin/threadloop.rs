@@ -18,7 +18,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use argdata::Argdata;
 use program::cloudabi::FdWriter;
-use program::cloudabi::sys::{self, Errno};
+use program::cloudabi::sys;
+use program::cloudabi::{Error, required};
 
 /// `CLOUDABI_LOCK_WRLOCKED`.
 const WRLOCKED: u32 = 0x4000_0000;
@@ -28,39 +29,18 @@ static JOIN: AtomicU32 = AtomicU32::new(0);
 /// Threads that ran.
 static RAN: AtomicU32 = AtomicU32::new(0);
 
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    Sys,
-    Lost,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
-
-impl From<Errno> for Error {
-    fn from(_: Errno) -> Error {
-        Error::Sys
-    }
-}
-
 extern "C" fn worker(_tid: u32, _: usize) -> ! {
     RAN.fetch_add(1, Ordering::SeqCst);
     sys::thread_exit(&JOIN)
 }
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let fd = |key| {
-        ad.get(key)?
-            .ok_or(Error::Argdata)?
+    let fd = |key: &'static str| {
+        required(ad, key)?
             .as_fd(&program::fds())
             .map_err(Error::from)
     };
-    let int = |key| -> Result<u32, Error> { Ok(ad.get(key)?.ok_or(Error::Argdata)?.as_int()?) };
+    let int = |key: &'static str| -> Result<u32, Error> { Ok(required(ad, key)?.as_int()?) };
     let (out, input) = (fd("out")?, fd("in")?);
     let (count, every) = (int("count")?, int("every")?.max(1));
     let stack: &'static mut [u8] = vec![0u8; 256 << 10].leak();
@@ -76,17 +56,17 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
             sys::thread_yield()?;
         }
         if n % every == 0 {
-            writeln!(FdWriter(out), "{n}").map_err(|_| Error::Sys)?;
+            writeln!(FdWriter(out), "{n}")?;
             let mut ack = [0u8; 1];
             if sys::fd_read(input, &mut ack)? != 1 {
-                return Err(Error::Sys);
+                return Err(Error::Failed("no acknowledgement"));
             }
         }
     }
     if RAN.load(Ordering::SeqCst) != count {
-        return Err(Error::Lost);
+        return Err(Error::Failed("a thread did not run"));
     }
-    writeln!(FdWriter(out), "done").map_err(|_| Error::Sys)?;
+    writeln!(FdWriter(out), "done")?;
     Ok(())
 }
 

@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use argdata::Argdata;
 use program::cloudabi::FdWriter;
-use program::cloudabi::sys::{self, Errno};
+use program::cloudabi::sys;
+use program::cloudabi::{Error, required};
 
 const THREADS: u32 = 4;
 /// `CLOUDABI_LOCK_WRLOCKED`.
@@ -25,25 +26,6 @@ const WRLOCKED: u32 = 0x4000_0000;
 static DONE: AtomicU32 = AtomicU32::new(0);
 /// One lock per thread, write-locked by it and released by `thread_exit`.
 static LOCKS: [AtomicU32; THREADS as usize] = [const { AtomicU32::new(0) }; THREADS as usize];
-
-/// Why the program failed (its exit status is 1 then).
-#[derive(Debug)]
-enum Error {
-    Argdata,
-    Sys,
-}
-
-impl From<argdata::Error> for Error {
-    fn from(_: argdata::Error) -> Error {
-        Error::Argdata
-    }
-}
-
-impl From<Errno> for Error {
-    fn from(_: Errno) -> Error {
-        Error::Sys
-    }
-}
 
 extern "C" fn worker(tid: u32, argument: usize) -> ! {
     let (index, out) = (argument >> 32, (argument & 0xffff_ffff) as u32);
@@ -56,10 +38,7 @@ extern "C" fn worker(tid: u32, argument: usize) -> ! {
 }
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
-    let out = ad
-        .get("out")?
-        .ok_or(Error::Argdata)?
-        .as_fd(&program::fds())?;
+    let out = required(ad, "out")?.as_fd(&program::fds())?;
     for index in 0..THREADS as usize {
         let stack = vec![0u8; 256 << 10].leak();
         // SAFETY: `worker` ends with thread_exit and shares only atomics; its stack is
@@ -69,7 +48,7 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
     while DONE.load(Ordering::SeqCst) < THREADS {
         sys::thread_yield()?;
     }
-    writeln!(FdWriter(out), "all {THREADS} threads done").map_err(|_| Error::Sys)?;
+    writeln!(FdWriter(out), "all {THREADS} threads done")?;
     Ok(())
 }
 
