@@ -9,40 +9,16 @@
 mod cli_support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cli_support::{Scratch, fetch, free_port, get, inside_private_mount_ns, site, start, stop};
 
 const WEBSERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER";
 
-/// The static web server executable (built once per process, in the shared target
-/// directory: the extra flag applies to the final link only, so dependencies are reused).
+/// The static web server executable.
 fn webserver() -> PathBuf {
-    if let Ok(p) = std::env::var(WEBSERVER) {
-        return PathBuf::from(p);
-    }
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-            // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
-            let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .current_dir(root)
-                .args(["rustc", "--quiet", "-p", "webserver", "--bin", "webserver"])
-                .arg("--target-dir")
-                .arg(target)
-                .args(["--", "-C", "target-feature=+crt-static"])
-                .status()
-                .expect("run cargo");
-            assert!(status.success(), "building the static web server failed");
-            target.join("debug/webserver")
-        })
-        .clone()
+    cli_support::static_cargo_binary("webserver", &["--bin", "webserver"], "webserver", WEBSERVER)
 }
 
 #[test]

@@ -8,47 +8,28 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argdata::socket::ArgdataReader;
 use cloudabi_run::acceptor::{Acceptor, Ended};
 use cloudabi_run::config::{self, AmbientAuthority, ConfigErrorKind, Origin};
 use cloudabi_run::launch::GrantKind;
-use common::{Scratch, rerun_in_private_mount_ns};
+use common::{Scratch, free_port, launcher, rerun_in_private_mount_ns, run_stdin};
 
 /// Carries the path of the echo program into the re-executed test.
 const ECHO: &str = "CLOUDABI_RUN_TEST_CONNECTIONS_ECHO";
 
 const TAGS: &str = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n";
 
-/// The static `connections-echo` example (built once per process in the shared target
-/// directory; the extra flag applies to the final link only).
+/// The static `connections-echo` example.
 fn echo_program() -> PathBuf {
-    if let Ok(p) = std::env::var(ECHO) {
-        return PathBuf::from(p);
-    }
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-            // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
-            let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .current_dir(root)
-                .args(["rustc", "--quiet", "-p", "cloudabi-run"])
-                .args(["--example", "connections-echo"])
-                .arg("--target-dir")
-                .arg(target)
-                .args(["--", "-C", "target-feature=+crt-static"])
-                .status()
-                .expect("run cargo");
-            assert!(status.success(), "building the static echo program failed");
-            target.join("debug/examples/connections-echo")
-        })
-        .clone()
+    common::static_cargo_binary(
+        "cloudabi-run",
+        &["--example", "connections-echo"],
+        "examples/connections-echo",
+        ECHO,
+    )
 }
 
 /// Runs the test body inside a private mount namespace (see `common`), with the echo
@@ -61,39 +42,9 @@ fn inside(test_name: &str) -> bool {
     rerun_in_private_mount_ns(test_name, &[(ECHO, program)])
 }
 
-fn launcher() -> &'static str {
-    env!("CARGO_BIN_EXE_cloudabi-run")
-}
-
 fn resolve(yaml: &str) -> Result<config::Resolved, config::ConfigError> {
     let authority = AmbientAuthority::claim();
     config::resolve(yaml, "conn.yaml", Path::new("/bin/true"), &authority)
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run_stdin(args: &[&str], yaml: &str) -> Output {
-    let mut child = Command::new(launcher())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cloudabi-run");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(yaml.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -9,17 +9,15 @@
 
 mod common;
 
+use common::{launcher, run_stdin};
+
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// Carries the path of the probe into the re-executed test.
 const PROBE: &str = "CLOUDABI_RUN_TEST_RUNNER_PROBE";
-
-fn launcher() -> &'static str {
-    env!("CARGO_BIN_EXE_cloudabi-run")
-}
 
 fn probe() -> PathBuf {
     common::static_test_program(
@@ -28,24 +26,6 @@ fn probe() -> PathBuf {
         PROBE,
         &[],
     )
-}
-
-/// Runs the launcher with `args`, the configuration on standard input.
-fn launch(args: &[&str], yaml: &str) -> Output {
-    let mut child = Command::new(launcher())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cloudabi-run");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write configuration");
-    child.wait_with_output().expect("wait for cloudabi-run")
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -91,7 +71,7 @@ fn runner_reads_the_program_but_cannot_change_execute_or_escape_it() {
     let before = std::fs::metadata(&payload).expect("stat");
 
     let probe = probe();
-    let out = launch(
+    let out = run_stdin(
         &[
             "--runner",
             probe.to_str().expect("utf-8 path"),
@@ -133,7 +113,7 @@ fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
         marker.display()
     );
 
-    let out = launch(
+    let out = run_stdin(
         &[
             "--runner",
             "/nonexistent/qemu",
@@ -146,7 +126,7 @@ fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
     assert!(stderr.contains("/nonexistent/qemu"), "{stderr}");
 
     // Every Debian system has a dynamically linked /bin/true.
-    let out = launch(
+    let out = run_stdin(
         &[
             "--runner",
             "/bin/true",
@@ -279,10 +259,7 @@ fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
     assert!(threads.contains("all 4 threads done"), "{threads}");
 
     // The web server, its connections accepted by the launcher (`!connections`).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = common::free_port();
     let scratch = common::Scratch::new("runner-web");
     let log = scratch.path("access.log");
     let config = scratch.path("webserver.yaml");

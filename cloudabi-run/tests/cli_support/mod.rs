@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,15 +13,12 @@ use std::time::{Duration, Instant};
 #[path = "../common/mod.rs"]
 mod common;
 
-pub use common::Scratch;
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use common::{Scratch, free_port, launcher, run_stdin, static_cargo_binary};
 
 /// Carries the path of the probe program into the re-executed test.
 const PROBE: &str = "CLOUDABI_RUN_CLI_TEST_PROBE";
-
-/// The launcher binary under test.
-pub fn launcher() -> &'static str {
-    env!("CARGO_BIN_EXE_cloudabi-run")
-}
 
 /// Compiles `tests/cli_support/probe.rs` as a static executable (once per process).
 pub fn probe() -> PathBuf {
@@ -46,24 +43,6 @@ pub fn inside_private_mount_ns(test_name: &str, extra_env: &[(&str, String)]) ->
     common::rerun_in_private_mount_ns(test_name, &env)
 }
 
-/// Runs the launcher with `args`, the configuration on standard input.
-pub fn run_stdin(args: &[&str], yaml: &str) -> Output {
-    let mut child = Command::new(launcher())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cloudabi-run");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(yaml.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// Runs the launcher with `args` and standard input from /dev/null.
 pub fn run(args: &[&str]) -> Output {
     Command::new(launcher())
@@ -79,14 +58,6 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A document root with files inside and a secret and escaping symlinks around it.

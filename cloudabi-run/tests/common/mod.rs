@@ -7,10 +7,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 /// Set in the environment of a test run re-executed under `unshare`.
@@ -59,6 +60,76 @@ pub fn static_test_program(
     std::fs::rename(&tmp, &out).expect("rename test program");
     built.insert(name.to_owned(), out.clone());
     out
+}
+
+/// Builds a workspace binary or example statically with `cargo rustc -p PACKAGE
+/// TARGET_ARGS -- -C target-feature=+crt-static` in the shared target directory (the flag
+/// applies to the final link only, so dependencies are reused), once per process and
+/// output; returns `<target dir>/debug/OUTPUT`. When `env_override` is set in the
+/// environment, its value is the path of an already built program and nothing is built.
+pub fn static_cargo_binary(
+    package: &str,
+    target_args: &[&str],
+    output: &str,
+    env_override: &str,
+) -> PathBuf {
+    if let Ok(p) = std::env::var(env_override) {
+        return PathBuf::from(p);
+    }
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(output) {
+        return p.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args(["rustc", "--quiet", "-p", package])
+        .args(target_args)
+        .arg("--target-dir")
+        .arg(target)
+        .args(["--", "-C", "target-feature=+crt-static"])
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building {output} statically failed");
+    let path = target.join("debug").join(output);
+    built.insert(output.to_owned(), path.clone());
+    path
+}
+
+/// The launcher binary under test.
+pub fn launcher() -> &'static str {
+    env!("CARGO_BIN_EXE_cloudabi-run")
+}
+
+/// Runs the launcher with `args`, the configuration on standard input.
+pub fn run_stdin(args: &[&str], yaml: &str) -> Output {
+    let mut child = Command::new(launcher())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cloudabi-run");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A TCP port on 127.0.0.1 that nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Compiles `tests/programs/hostile.rs` as a static executable (once per process).
