@@ -34,160 +34,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::fmt::Write as _;
+extern crate alloc;
+
+pub mod http;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-/// The longest request head (request line and headers) accepted.
-pub const MAX_HEAD: usize = 8192;
-
-/// What was served, for the log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Served {
-    /// The request method as sent (`-` if there was no parsable request line).
-    pub method: String,
-    /// The request target as sent (`-` if none).
-    pub target: String,
-    /// The response status.
-    pub status: u16,
-    /// Body bytes sent.
-    pub bytes: u64,
-}
-
-impl Served {
-    /// One log line (with the trailing newline): time, peer, request, status, body size.
-    /// Control characters and non-ASCII bytes of the request are escaped, so a client
-    /// cannot forge log lines.
-    #[must_use]
-    pub fn log_line(&self, peer: &str, now: SystemTime) -> String {
-        format!(
-            "{} {} \"{} {}\" {} {}\n",
-            rfc3339(now),
-            escape(peer),
-            escape(&self.method),
-            escape(&self.target),
-            self.status,
-            self.bytes
-        )
-    }
-}
-
-/// The reason phrase of the statuses this server sends.
-#[must_use]
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Internal Server Error",
-    }
-}
-
-/// The `Content-Type` for a path, by its extension.
-///
-/// ```
-/// assert_eq!(webserver::content_type("a/b/style.CSS"), "text/css; charset=utf-8");
-/// assert_eq!(webserver::content_type("README"), "application/octet-stream");
-/// ```
-#[must_use]
-pub fn content_type(path: &str) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let ext = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
-        _ => String::new(),
-    };
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "ico" => "image/x-icon",
-        "wasm" => "application/wasm",
-        "pdf" => "application/pdf",
-        "woff2" => "font/woff2",
-        _ => "application/octet-stream",
-    }
-}
-
-/// Turns a request target into a path relative to the root.
-///
-/// The query and fragment are dropped and `%XX` escapes decoded; empty and `.` segments are
-/// skipped and a path ending in `/` gets `index.html`. Errors are the HTTP status to answer
-/// with: 400 for a malformed target (not starting with `/`, a bad escape, a NUL byte, not
-/// UTF-8), 403 for any `..` segment.
-///
-/// ```
-/// assert_eq!(webserver::relative_path("/a/./b%20c.txt?x=1"), Ok("a/b c.txt".to_owned()));
-/// assert_eq!(webserver::relative_path("/"), Ok("index.html".to_owned()));
-/// assert_eq!(webserver::relative_path("/docs/"), Ok("docs/index.html".to_owned()));
-/// assert_eq!(webserver::relative_path("//etc/passwd"), Ok("etc/passwd".to_owned()));
-/// assert_eq!(webserver::relative_path("/../../etc/passwd"), Err(403));
-/// assert_eq!(webserver::relative_path("/%2e%2e/secret"), Err(403));
-/// assert_eq!(webserver::relative_path("etc/passwd"), Err(400));
-/// ```
-pub fn relative_path(target: &str) -> Result<String, u16> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') {
-        return Err(400);
-    }
-    let decoded = percent_decode(path.as_bytes()).ok_or(400u16)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| 400u16)?;
-    if decoded.contains('\0') {
-        return Err(400);
-    }
-    let mut parts = Vec::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return Err(403),
-            s => parts.push(s),
-        }
-    }
-    let mut rel = parts.join("/");
-    if decoded.ends_with('/') || parts.is_empty() {
-        if !rel.is_empty() {
-            rel.push('/');
-        }
-        rel.push_str("index.html");
-    }
-    Ok(rel)
-}
-
-fn percent_decode(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hi = (hex[0] as char).to_digit(16)?;
-            let lo = (hex[1] as char).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
+pub use http::{MAX_HEAD, Served, content_type, reason, relative_path};
+use http::{Route, error_answer, file_head, find_end, redirect_answer, route};
 
 /// Opens `rel` strictly beneath `root` for reading. Errors are HTTP statuses: 404 for missing
 /// files, 403 for anything that would leave the root (the kernel's `EXDEV`), permission
@@ -236,15 +95,6 @@ fn read_head<S: Read>(stream: &mut S) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
-fn find_end(head: &[u8]) -> Option<usize> {
-    let crlf = head.windows(4).position(|w| w == b"\r\n\r\n");
-    let lf = head.windows(2).position(|w| w == b"\n\n");
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// Serves one request read from `stream`, with files beneath `root`. `instance` is sent in
 /// an `X-Instance` header (to tell copies of the server apart).
 ///
@@ -256,12 +106,7 @@ pub fn handle<S: Read + Write>(
     root: impl AsFd,
     instance: &str,
 ) -> io::Result<Served> {
-    let mut served = Served {
-        method: "-".to_owned(),
-        target: "-".to_owned(),
-        status: 400,
-        bytes: 0,
-    };
+    let mut served = Served::default();
     let head = match read_head(stream) {
         Ok(Some(h)) => h,
         Ok(None) => {
@@ -284,33 +129,9 @@ pub fn handle<S: Read + Write>(
         }
         Err(e) => return Err(e),
     };
-    let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
-    let line = String::from_utf8_lossy(&head[..line_end]);
-    let mut words = line.trim_end_matches('\r').split(' ');
-    let (method, target, version) = match (words.next(), words.next(), words.next(), words.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && !t.is_empty() => (m, t, v),
-        _ => {
-            respond_error(stream, &mut served, instance, false)?;
-            return Ok(served);
-        }
-    };
-    served.method = method.to_owned();
-    served.target = target.to_owned();
-    let head_only = method == "HEAD";
-    if !version.starts_with("HTTP/") {
-        return respond_error(stream, &mut served, instance, head_only).map(|()| served);
-    }
-    if version != "HTTP/1.0" && version != "HTTP/1.1" {
-        served.status = 505;
-        return respond_error(stream, &mut served, instance, head_only).map(|()| served);
-    }
-    if method != "GET" && method != "HEAD" {
-        served.status = 405;
-        return respond_error(stream, &mut served, instance, false).map(|()| served);
-    }
-    let rel = match relative_path(target) {
-        Ok(r) => r,
-        Err(status) => {
+    let (rel, head_only) = match route(&head, &mut served) {
+        Route::File { rel, head_only } => (rel, head_only),
+        Route::Error { status, head_only } => {
             served.status = status;
             return respond_error(stream, &mut served, instance, head_only).map(|()| served);
         }
@@ -318,13 +139,7 @@ pub fn handle<S: Read + Write>(
     match open_beneath(root, &rel) {
         Ok(Some((mut file, len))) => {
             served.status = 200;
-            let mut h = status_line(200, instance);
-            let _ = write!(
-                h,
-                "Content-Type: {}\r\nContent-Length: {len}\r\n\r\n",
-                content_type(&rel)
-            );
-            stream.write_all(h.as_bytes())?;
+            stream.write_all(file_head(instance, &rel, len).as_bytes())?;
             if !head_only {
                 served.bytes = io::copy(&mut (&mut file).take(len), stream)?;
             }
@@ -333,10 +148,7 @@ pub fn handle<S: Read + Write>(
         Ok(None) => {
             // A directory named without the trailing slash: send the client to it.
             served.status = 301;
-            let path = target.split(['?', '#']).next().unwrap_or("/");
-            let mut h = status_line(301, instance);
-            let _ = write!(h, "Location: {path}/\r\nContent-Length: 0\r\n\r\n");
-            stream.write_all(h.as_bytes())?;
+            stream.write_all(redirect_answer(instance, &served.target).as_bytes())?;
             stream.flush()?;
         }
         Err(status) => {
@@ -347,75 +159,15 @@ pub fn handle<S: Read + Write>(
     Ok(served)
 }
 
-fn status_line(status: u16, instance: &str) -> String {
-    format!(
-        "HTTP/1.1 {status} {}\r\nServer: cloudabi-webserver\r\nX-Instance: {instance}\r\n\
-         Connection: close\r\n",
-        reason(status)
-    )
-}
-
+/// Sends the error answer for `served.status` (only the head when `head_only`).
 fn respond_error<S: Write>(
     stream: &mut S,
     served: &mut Served,
     instance: &str,
     head_only: bool,
 ) -> io::Result<()> {
-    let body = format!("{} {}\n", served.status, reason(served.status));
-    let mut h = status_line(served.status, instance);
-    if served.status == 405 {
-        h.push_str("Allow: GET, HEAD\r\n");
-    }
-    let _ = write!(
-        h,
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    if !head_only {
-        h.push_str(&body);
-        served.bytes = body.len() as u64;
-    }
-    stream.write_all(h.as_bytes())?;
+    stream.write_all(error_answer(served, instance, head_only).as_bytes())?;
     stream.flush()
-}
-
-/// Escapes bytes outside printable ASCII (and `"` and `\`) as `\xNN`.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -424,7 +176,7 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::os::unix::net::UnixStream;
     use std::path::{Path, PathBuf};
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     /// A temporary document root, removed on drop.
     struct Root(PathBuf);
@@ -607,18 +359,12 @@ mod tests {
             status: 404,
             bytes: 14,
         };
-        let line = s.log_line(
-            "127.0.0.1:5",
-            UNIX_EPOCH + Duration::from_secs(86_400 * 366),
-        );
+        let line = s.log_line("127.0.0.1:5", 86_400 * 366);
         assert_eq!(
             line,
             "1971-01-02T00:00:00Z 127.0.0.1:5 \"GET /x\\x22\\x0a1970-01-01 fake\" 404 14\n"
         );
         assert_eq!(line.matches('\n').count(), 1);
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(1_709_210_096)),
-            "2024-02-29T12:34:56Z"
-        );
+        assert_eq!(http::rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
     }
 }

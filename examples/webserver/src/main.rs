@@ -20,7 +20,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::net::AddressFamily;
 
@@ -105,9 +105,16 @@ fn program_main(config: Config) -> Result<(), StartError> {
         if let Ok(served) = webserver::handle(&mut stream, &root, &instance)
             && let Some(log) = log.as_mut()
         {
-            let _ = log.write_all(served.log_line(&peer, SystemTime::now()).as_bytes());
+            let _ = log.write_all(served.log_line(&peer, unix_secs()).as_bytes());
         }
     }
 }
 
 program::main!(typed program_main);
+
+/// Seconds since 1970-01-01 (0 if the clock is before that).
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

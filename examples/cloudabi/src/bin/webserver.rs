@@ -34,7 +34,6 @@
 
 extern crate alloc;
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -46,8 +45,11 @@ use program::cloudabi::sys::{
     self, ClockId, Errno, FdStat, FileType, LookupFlags, OFlags, Rights, SdFlags,
 };
 
-/// The longest request head (request line and headers) accepted.
-const MAX_HEAD: usize = 8192;
+/// The HTTP side without I/O, shared with the native server (`examples/webserver/`).
+#[path = "../../../webserver/src/http.rs"]
+mod http;
+
+use http::{MAX_HEAD, Route, Served, error_answer, file_head, find_end, redirect_answer, route};
 
 /// How long a client may take to send its request, in nanoseconds.
 const CLIENT_TIMEOUT: u64 = 10_000_000_000;
@@ -87,115 +89,6 @@ impl core::fmt::Display for Error {
             Error::Stream(e) => write!(f, "{e}"),
         }
     }
-}
-
-/// What was served, for the log.
-struct Served {
-    method: String,
-    target: String,
-    status: u16,
-    bytes: u64,
-}
-
-/// The reason phrase of the statuses this server sends.
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Internal Server Error",
-    }
-}
-
-/// The `Content-Type` for a path, by its extension.
-fn content_type(path: &str) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let ext = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => ext,
-        _ => "",
-    };
-    let is = |e: &str| ext.eq_ignore_ascii_case(e);
-    if is("html") || is("htm") {
-        "text/html; charset=utf-8"
-    } else if is("css") {
-        "text/css; charset=utf-8"
-    } else if is("txt") || is("md") {
-        "text/plain; charset=utf-8"
-    } else if is("js") || is("mjs") {
-        "text/javascript; charset=utf-8"
-    } else if is("json") {
-        "application/json"
-    } else if is("svg") {
-        "image/svg+xml"
-    } else if is("png") {
-        "image/png"
-    } else if is("jpg") || is("jpeg") {
-        "image/jpeg"
-    } else if is("ico") {
-        "image/x-icon"
-    } else {
-        "application/octet-stream"
-    }
-}
-
-/// Turns a request target into a path relative to the root: the query and fragment are
-/// dropped, `%XX` escapes decoded, empty and `.` segments skipped, and a path ending in `/`
-/// gets `index.html`. Errors are statuses: 400 for a malformed target (not starting with
-/// `/`, a bad escape, a NUL byte, not UTF-8), 403 for any `..` segment.
-fn relative_path(target: &str) -> Result<String, u16> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') {
-        return Err(400);
-    }
-    let decoded = percent_decode(path.as_bytes()).ok_or(400u16)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| 400u16)?;
-    if decoded.contains('\0') {
-        return Err(400);
-    }
-    let mut rel = String::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return Err(403),
-            s => {
-                if !rel.is_empty() {
-                    rel.push('/');
-                }
-                rel.push_str(s);
-            }
-        }
-    }
-    if decoded.ends_with('/') || rel.is_empty() {
-        if !rel.is_empty() {
-            rel.push('/');
-        }
-        rel.push_str("index.html");
-    }
-    Ok(rel)
-}
-
-fn percent_decode(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hi = char::from(hex[0]).to_digit(16)?;
-            let lo = char::from(hex[1]).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// A file opened beneath the root, closed on drop.
@@ -280,45 +173,14 @@ fn read_head(fd: u32) -> Result<Head, Errno> {
     }
 }
 
-fn find_end(head: &[u8]) -> Option<usize> {
-    let crlf = head.windows(4).position(|w| w == b"\r\n\r\n");
-    let lf = head.windows(2).position(|w| w == b"\n\n");
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn status_line(status: u16, instance: &str) -> String {
-    format!(
-        "HTTP/1.1 {status} {}\r\nServer: cloudabi-webserver\r\nX-Instance: {instance}\r\n\
-         Connection: close\r\n",
-        reason(status)
-    )
-}
-
-/// Sends the error page for `served.status` (only the head for `HEAD`).
+/// Sends the error answer for `served.status` (only the head for `HEAD`).
 fn respond_error(
     sock: u32,
     served: &mut Served,
     instance: &str,
     head_only: bool,
 ) -> Result<(), Errno> {
-    let body = format!("{} {}\n", served.status, reason(served.status));
-    let mut h = status_line(served.status, instance);
-    if served.status == 405 {
-        h.push_str("Allow: GET, HEAD\r\n");
-    }
-    let _ = write!(
-        h,
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    if !head_only {
-        h.push_str(&body);
-        served.bytes = body.len() as u64;
-    }
-    sys::sock_send_all(sock, h.as_bytes())
+    sys::sock_send_all(sock, error_answer(served, instance, head_only).as_bytes())
 }
 
 /// Sends up to `len` bytes of `file` on `sock`; returns how many were sent.
@@ -344,12 +206,7 @@ fn send_file(sock: u32, file: &File, len: u64) -> Result<u64, Errno> {
 ///
 /// Only failures to read from or write to the client (the request is answered otherwise).
 fn handle(sock: u32, root: u32, instance: &str) -> Result<Served, Errno> {
-    let mut served = Served {
-        method: String::from("-"),
-        target: String::from("-"),
-        status: 400,
-        bytes: 0,
-    };
+    let mut served = Served::default();
     let head = match read_head(sock)? {
         Head::Complete(h) => h,
         Head::TooLarge => {
@@ -364,36 +221,9 @@ fn handle(sock: u32, root: u32, instance: &str) -> Result<Served, Errno> {
             return Ok(served);
         }
     };
-    let line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
-    let line = String::from_utf8_lossy(&head[..line_end]);
-    let mut words = line.trim_end_matches('\r').split(' ');
-    let (method, target, version) = match (words.next(), words.next(), words.next(), words.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && !t.is_empty() => (m, t, v),
-        _ => {
-            respond_error(sock, &mut served, instance, false)?;
-            return Ok(served);
-        }
-    };
-    served.method = String::from(method);
-    served.target = String::from(target);
-    let head_only = method == "HEAD";
-    if !version.starts_with("HTTP/") {
-        respond_error(sock, &mut served, instance, head_only)?;
-        return Ok(served);
-    }
-    if version != "HTTP/1.0" && version != "HTTP/1.1" {
-        served.status = 505;
-        respond_error(sock, &mut served, instance, head_only)?;
-        return Ok(served);
-    }
-    if method != "GET" && method != "HEAD" {
-        served.status = 405;
-        respond_error(sock, &mut served, instance, false)?;
-        return Ok(served);
-    }
-    let rel = match relative_path(target) {
-        Ok(r) => r,
-        Err(status) => {
+    let (rel, head_only) = match route(&head, &mut served) {
+        Route::File { rel, head_only } => (rel, head_only),
+        Route::Error { status, head_only } => {
             served.status = status;
             respond_error(sock, &mut served, instance, head_only)?;
             return Ok(served);
@@ -402,13 +232,7 @@ fn handle(sock: u32, root: u32, instance: &str) -> Result<Served, Errno> {
     match open_beneath(root, &rel) {
         Ok(Some((file, len))) => {
             served.status = 200;
-            let mut h = status_line(200, instance);
-            let _ = write!(
-                h,
-                "Content-Type: {}\r\nContent-Length: {len}\r\n\r\n",
-                content_type(&rel)
-            );
-            sys::sock_send_all(sock, h.as_bytes())?;
+            sys::sock_send_all(sock, file_head(instance, &rel, len).as_bytes())?;
             if !head_only {
                 served.bytes = send_file(sock, &file, len)?;
             }
@@ -416,10 +240,7 @@ fn handle(sock: u32, root: u32, instance: &str) -> Result<Served, Errno> {
         Ok(None) => {
             // A directory named without the trailing slash: send the client to it.
             served.status = 301;
-            let path = target.split(['?', '#']).next().unwrap_or("/");
-            let mut h = status_line(301, instance);
-            let _ = write!(h, "Location: {path}/\r\nContent-Length: 0\r\n\r\n");
-            sys::sock_send_all(sock, h.as_bytes())?;
+            sys::sock_send_all(sock, redirect_answer(instance, &served.target).as_bytes())?;
         }
         Err(status) => {
             served.status = status;
@@ -447,53 +268,10 @@ fn drain(sock: u32) {
     }
 }
 
-/// Escapes bytes outside printable ASCII (and `"` and `\`) as `\xNN`.
-fn escape(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC for `secs` seconds after 1970-01-01.
-fn rfc3339(out: &mut String, secs: u64) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-}
-
 /// The log line for `served` (with its newline).
 fn log_line(served: &Served, peer: &str) -> String {
-    let mut line = String::with_capacity(64 + served.target.len());
     let now = sys::clock_time_get(ClockId::REALTIME.0).unwrap_or(0);
-    rfc3339(&mut line, now / 1_000_000_000);
-    line.push(' ');
-    escape(&mut line, peer);
-    line.push_str(" \"");
-    escape(&mut line, &served.method);
-    line.push(' ');
-    escape(&mut line, &served.target);
-    let _ = writeln!(line, "\" {} {}", served.status, served.bytes);
-    line
+    served.log_line(peer, now / 1_000_000_000)
 }
 
 /// 16 hex digits telling this run of the server apart from others (`X-Instance`).
