@@ -14,6 +14,8 @@
 //!   [`syscalls::dispatch`] and swaps back (see [`tls`]);
 //! * [`syscalls`] implements the system calls against a per-process descriptor table
 //!   with CloudABI rights.
+//! * [`grant`] turns the mode a directory was granted with into its rights
+//!   ([`Emulator::grant_mode`]; any other limit: [`Emulator::limit_rights`]).
 //!
 //! The guest runs in the emulator's own address space and threads; it is not a security
 //! boundary by itself. Each guest thread is a host thread (`thread_create` starts one,
@@ -44,13 +46,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use thiserror::Error;
 
 pub mod elf;
+pub mod grant;
 mod lifecycle;
 pub mod loader;
 pub mod syscalls;
 pub mod tls;
 pub mod vdso;
 
+use cloudabi_types::Rights;
 use elf::{ElfError, Executable, HOST_MACHINE};
+use grant::GrantMode;
 use lifecycle::GuestThread;
 use loader::Mapping;
 use tls::GuestTcb;
@@ -74,6 +79,36 @@ pub enum Error {
     /// `fork` or `waitpid` failed (only [`Emulator::run`]).
     #[error("starting the emulated process: {0}")]
     Process(#[source] io::Error),
+    /// [`Emulator::limit_rights`] or [`Emulator::grant_mode`] named a descriptor the
+    /// program does not get.
+    #[error("rights limited for descriptor {fd}, but the program gets only {count}")]
+    NoSuchDescriptor {
+        /// The descriptor named.
+        fd: u32,
+        /// How many descriptors the program gets (0 ... count-1).
+        count: usize,
+    },
+}
+
+/// A limit on one descriptor's rights, applied when the descriptor table is built.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    /// Intersect with these rights.
+    Rights {
+        fd: u32,
+        base: Rights,
+        inheriting: Rights,
+    },
+    /// Directories only: intersect with the grant mode's rights.
+    Mode { fd: u32, mode: GrantMode },
+}
+
+impl Limit {
+    fn fd(self) -> u32 {
+        match self {
+            Limit::Rights { fd, .. } | Limit::Mode { fd, .. } => fd,
+        }
+    }
 }
 
 /// A CloudABI program ready to run: its executable, argdata and descriptors.
@@ -82,6 +117,7 @@ pub struct Emulator {
     executable: OwnedFd,
     argdata: Vec<u8>,
     fds: Vec<OwnedFd>,
+    limits: Vec<Limit>,
 }
 
 impl Emulator {
@@ -93,7 +129,102 @@ impl Emulator {
             executable,
             argdata,
             fds,
+            limits: Vec::new(),
         }
+    }
+
+    /// Gives guest descriptor `fd` at most `base` rights (on the descriptor itself) and
+    /// `inheriting` rights (the most that descriptors opened through it may get). Each
+    /// descriptor starts with every right its type and open mode allow; this keeps only
+    /// those that are also in `base` and `inheriting` (an intersection: it never adds a
+    /// right), so several calls for one descriptor combine. The limits are applied when
+    /// the program's descriptor table is built, by [`run`](Emulator::run) as by
+    /// [`exec`](Emulator::exec); a descriptor number the program does not get makes both
+    /// fail with [`Error::NoSuchDescriptor`].
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use cloudabi_emulator::Emulator;
+    /// use cloudlibc_rs::capfs::rights;
+    ///
+    /// let program = OwnedFd::from(std::fs::File::open("target/cloudabi/x86_64-unknown-cloudabi/ls")?);
+    /// let dir = OwnedFd::from(std::fs::File::open("/srv/www")?);
+    /// let stdout = OwnedFd::from(std::fs::File::options().write(true).open("/dev/stdout")?);
+    /// // Argdata {dir: !fd 0, out: !fd 1}.
+    /// let argdata = argdata::Value::map([
+    ///     ("dir", argdata::Value::from(argdata::Fd(0))),
+    ///     ("out", argdata::Value::from(argdata::Fd(1))),
+    /// ])
+    /// .encode()
+    /// .bytes;
+    /// // The directory may be listed and opened, and only for reading.
+    /// let _status = Emulator::new(program, argdata, vec![dir, stdout])
+    ///     .limit_rights(0, rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY)
+    ///     .run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn limit_rights(mut self, fd: u32, base: Rights, inheriting: Rights) -> Emulator {
+        self.limits.push(Limit::Rights {
+            fd,
+            base,
+            inheriting,
+        });
+        self
+    }
+
+    /// Gives guest descriptor `fd`, if it is a directory, the rights of a directory
+    /// granted with `mode` ([`GrantMode::directory_rights`]; the table is in [`grant`]).
+    /// Other descriptors are left as they are, since their open mode already shows in
+    /// their rights (a directory is always open read-only on Linux, so its grant's mode
+    /// does not). Applied like [`limit_rights`](Emulator::limit_rights).
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use cloudabi_emulator::Emulator;
+    /// use cloudabi_emulator::grant::GrantMode;
+    ///
+    /// let program = OwnedFd::from(std::fs::File::open("target/cloudabi/x86_64-unknown-cloudabi/ls")?);
+    /// let dir = OwnedFd::from(std::fs::File::open("/srv/www")?);
+    /// // Creating, writing, removing or renaming beneath descriptor 0 fails with
+    /// // ENOTCAPABLE in the emulator.
+    /// let emulator = Emulator::new(program, Vec::new(), vec![dir]).grant_mode(0, GrantMode::Read);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn grant_mode(mut self, fd: u32, mode: GrantMode) -> Emulator {
+        self.limits.push(Limit::Mode { fd, mode });
+        self
+    }
+
+    /// Fails if a limit names a descriptor the program does not get.
+    fn check_limits(&self) -> Result<(), Error> {
+        let count = self.fds.len();
+        match self
+            .limits
+            .iter()
+            .map(|l| l.fd())
+            .find(|&fd| usize::try_from(fd).map_or(true, |fd| fd >= count))
+        {
+            Some(fd) => Err(Error::NoSuchDescriptor { fd, count }),
+            None => Ok(()),
+        }
+    }
+
+    /// The host descriptors the child of [`run`](Emulator::run) keeps, sorted: the
+    /// granted ones, the executable and the standard streams (on which the child reports
+    /// a program that cannot start).
+    fn descriptors_to_keep(&self) -> Vec<i32> {
+        let mut keep: Vec<i32> = self
+            .fds
+            .iter()
+            .chain([&self.executable])
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .chain([0, 1, 2])
+            .collect();
+        keep.sort_unstable();
+        keep.dedup();
+        keep
     }
 
     /// Runs the program in a child process (a `fork` of this one) and returns its exit
@@ -101,20 +232,31 @@ impl Emulator {
     /// A program that cannot be loaded gives an [`Error`](enum@Error) (reported in the child, exit
     /// status 127, when only the child finds out).
     ///
+    /// The child keeps only the granted descriptors, the executable and the standard
+    /// streams 0, 1 and 2 of this process: it closes every other descriptor it inherited
+    /// before loading the program, so that, for example, the program sees the end of a
+    /// pipe or socket once the caller closes its own end.
+    ///
     /// # Errors
     ///
-    /// Validation errors of the executable (checked before forking), or `fork` and
-    /// `waitpid` failures.
+    /// Validation errors of the executable and of the rights limits (checked before
+    /// forking), or `fork` and `waitpid` failures.
     pub fn run(self) -> Result<i32, Error> {
         let file = loader::read_executable(&self.executable).map_err(Error::Read)?;
         Executable::parse(&file, HOST_MACHINE)?;
-        // SAFETY: the child only runs the loader and the guest, then leaves with _exit;
-        // it never returns into the caller's code.
+        self.check_limits()?;
+        // Computed before forking: the child of a multi-threaded caller should not allocate
+        // before it has dropped everything it does not need.
+        let keep = self.descriptors_to_keep();
+        // SAFETY: the child only closes descriptors, runs the loader and the guest, then
+        // leaves with _exit; it never returns into the caller's code.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(Error::Process(io::Error::last_os_error()));
         }
         if pid == 0 {
+            close_all_but(&keep);
+            drop(keep);
             let Err(e) = self.exec();
             let msg = format!("cloudabi-emulator: {e}\n");
             // SAFETY: writes a local buffer to stderr, then ends the child at once.
@@ -157,7 +299,23 @@ impl Emulator {
     /// Everything that prevents the program from starting; once it runs, this never
     /// returns.
     pub fn exec(self) -> Result<Infallible, Error> {
+        self.check_limits()?;
+        let count = self.fds.len();
         let process = syscalls::Process::new(self.fds).map_err(Error::Descriptors)?;
+        for limit in self.limits {
+            let applied = match limit {
+                Limit::Rights {
+                    fd,
+                    base,
+                    inheriting,
+                } => process.limit_rights(fd, base, inheriting),
+                Limit::Mode { fd, mode } => process.limit_to_grant(fd, mode),
+            };
+            applied.map_err(|_| Error::NoSuchDescriptor {
+                fd: limit.fd(),
+                count,
+            })?;
+        }
         process.install();
         syscalls::set_host(&EMULATOR_HOST);
         let file = loader::read_executable(&self.executable).map_err(Error::Read)?;
@@ -177,6 +335,57 @@ impl Emulator {
         // The program no longer runs on this thread, but may on others.
         drop(thread);
         syscalls::exit_host_thread()
+    }
+}
+
+/// Closes every descriptor of this process except those in `keep` (sorted, no
+/// duplicates). Runs in the freshly forked child of [`Emulator::run`]: no allocation, only
+/// `close_range` system calls (and, on kernels older than 5.9, plain `close` up to the
+/// descriptor limit).
+fn close_all_but(keep: &[i32]) {
+    let mut next: u32 = 0;
+    for &fd in keep {
+        let Ok(fd) = u32::try_from(fd) else {
+            continue;
+        };
+        if fd > next {
+            close_range(next, fd - 1);
+        }
+        next = fd.saturating_add(1);
+    }
+    close_range(next, u32::MAX);
+}
+
+/// Closes descriptors `first` ... `last` (inclusive).
+fn close_range(first: u32, last: u32) {
+    // SAFETY: close_range only closes descriptors of this process; the caller keeps every
+    // descriptor it still uses outside the range.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::c_uint::from(first),
+            libc::c_uint::from(last),
+            0 as libc::c_uint,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    // No close_range (Linux before 5.9): close one by one, up to the descriptor limit.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into a valid local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let end = u32::try_from(limit.rlim_cur)
+        .unwrap_or(u32::MAX)
+        .min(last.saturating_add(1));
+    for fd in first..end {
+        // SAFETY: as above, for one descriptor; EBADF for numbers not open is harmless.
+        unsafe { libc::close(fd as libc::c_int) };
     }
 }
 
@@ -402,6 +611,7 @@ impl syscalls::Host for EmulatorHost {
             Err(Error::Read(e) | Error::Load(e) | Error::Descriptors(e) | Error::Process(e)) => {
                 Err(e)
             }
+            Err(e @ Error::NoSuchDescriptor { .. }) => Err(io::Error::other(e)),
         }
     }
 

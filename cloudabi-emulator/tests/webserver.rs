@@ -581,8 +581,7 @@ fn x86_64_times_out_a_slow_client() {
     // The server goes on serving.
     let (r, _) = launcher.request(b"GET /about.txt HTTP/1.1\r\n\r\n");
     assert_eq!(r.body, www_file("about.txt"));
-    // (Stopped with a broken header: this process's own copies of the stream, inherited
-    // by `Emulator::run`'s child, keep it from ending.)
+    // Stopped with a broken header (exit status 1).
     let mut header = [0u8; 12];
     header[..8].copy_from_slice(&u64::MAX.to_be_bytes());
     (&launcher.stream).write_all(&header).unwrap();
@@ -596,10 +595,8 @@ const STREAM_FD: i32 = 57;
 /// for AArch64) with the stream inherited as `!fd 57`, plays the launcher through
 /// [`exercise`], closes the stream and checks the exit status and the log.
 ///
-/// The server runs in a process of its own rather than through `Emulator::run` in this
-/// one: the forked child of `Emulator::run` keeps copies of every descriptor of the test
-/// process, the test's end of the stream among them, so closing that end would not end
-/// the stream.
+/// The server runs in a process of its own (the `cloudabi-emulate` binary), as a
+/// launcher would start it, rather than through `Emulator::run` in this one.
 fn serve_by_hand(arch: &'static str, program: &std::path::Path) {
     let emulate = emulator(arch);
     let site = Site::new();

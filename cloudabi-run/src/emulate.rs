@@ -3,13 +3,25 @@
 //!
 //! The sandboxed program is the statically linked `cloudabi-emulate` binary (crate
 //! `cloudabi-emulator`). It receives, through the native startup protocol, the argdata
-//! `{executable: FD, argdata: BINARY, fds: [FD, ...]}`: the CloudABI executable (opened
-//! read-only here, before the sandbox starts), the program's own argdata encoded with
-//! CloudABI's numbering (the configuration's descriptors numbered 0 ... n-1 in order of
-//! first appearance), and those n descriptors. The emulator then gives the program
-//! descriptor `i` = the `i`-th entry of `fds`. The program's end of a `!connections` channel
-//! is one of them (its [`Resource`] keeps the launcher's side), and the launcher accepts and
-//! passes connections exactly as for a native program.
+//! `{executable: FD, argdata: BINARY, fds: [FD, ...], modes: [MODE | null, ...]}`:
+//!
+//! * `executable`: the CloudABI executable (opened read-only here, before the sandbox
+//!   starts);
+//! * `argdata`: the program's own argdata encoded with CloudABI's numbering (the
+//!   configuration's descriptors numbered 0 ... n-1 in order of first appearance);
+//! * `fds`: those n descriptors; the emulator gives the program descriptor `i` = the
+//!   `i`-th entry;
+//! * `modes`: parallel to `fds`, the mode of each `!file` grant (`read`, `write`, `append`
+//!   or `readwrite`, for files and directories alike) and null for everything else
+//!   (`!fd`, sockets, the `!connections` channel). The emulator gives a directory the
+//!   rights of its mode (`cloudabi_emulator::grant::GrantMode::directory_rights`), so that
+//!   it refuses what the grant does not allow with `ENOTCAPABLE` before the kernel
+//!   sandbox's Landlock rules are even reached; a file's mode already shows in how it was
+//!   opened.
+//!
+//! The program's end of a `!connections` channel is one of the descriptors (its
+//! [`Resource`] keeps the launcher's side), and the launcher accepts and passes connections
+//! exactly as for a native program.
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -77,6 +89,10 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
         source,
     })?;
     let n = ordered.len();
+    let modes: Vec<Value> = ordered
+        .iter()
+        .map(|r| grant_mode(r.kind).map_or(Value::Null, Value::from))
+        .collect();
     ordered.push(Resource {
         fd: OwnedFd::from(file),
         kind: GrantKind::File(FileMode::Read),
@@ -87,9 +103,96 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
         ("executable", Value::from(Fd(n as i32))),
         ("argdata", Value::binary(encoded.bytes)),
         ("fds", Value::seq((0..n).map(|i| Value::from(Fd(i as i32))))),
+        ("modes", Value::seq(modes)),
     ]);
     Ok(Resolved {
         value,
         resources: ordered,
     })
+}
+
+/// The mode name the emulator expects for a grant (see the module documentation): the
+/// mode of a file or directory, `None` for anything else.
+#[must_use]
+pub fn grant_mode(kind: GrantKind) -> Option<&'static str> {
+    match kind {
+        GrantKind::File(mode) | GrantKind::Dir(mode) => Some(match mode {
+            FileMode::Read => "read",
+            FileMode::Write => "write",
+            FileMode::Append => "append",
+            FileMode::ReadWrite => "readwrite",
+        }),
+        GrantKind::Socket
+        | GrantKind::Stdin
+        | GrantKind::Stdout
+        | GrantKind::Stderr
+        | GrantKind::Other => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(kind: GrantKind) -> Resource {
+        Resource {
+            fd: OwnedFd::from(File::open("/dev/null").unwrap()),
+            kind,
+            origin: Origin::Inherited(0),
+            acceptor: None,
+        }
+    }
+
+    #[test]
+    fn modes_run_parallel_to_fds_in_first_appearance_order() {
+        // Resources 0..4; the argdata names 3, 1, 0, 3 and never 2.
+        let resources = vec![
+            resource(GrantKind::Dir(FileMode::Read)),
+            resource(GrantKind::Socket),
+            resource(GrantKind::File(FileMode::Write)),
+            resource(GrantKind::Dir(FileMode::Append)),
+        ];
+        let value = Value::seq([
+            Value::from(Fd(3)),
+            Value::from(Fd(1)),
+            Value::from(Fd(0)),
+            Value::from(Fd(3)),
+        ]);
+        let wrapped = wrap(Resolved { value, resources }, Path::new("/dev/null")).unwrap();
+        assert_eq!(wrapped.resources.len(), 4);
+        assert_eq!(
+            wrapped.value.get("fds"),
+            Some(&Value::seq([0, 1, 2].map(|i| Value::from(Fd(i)))))
+        );
+        assert_eq!(
+            wrapped.value.get("modes"),
+            Some(&Value::seq([
+                Value::from("append"),
+                Value::Null,
+                Value::from("read"),
+            ]))
+        );
+        assert_eq!(wrapped.value.get("executable"), Some(&Value::from(Fd(3))));
+        assert_eq!(
+            wrapped.resources[3].kind,
+            GrantKind::File(FileMode::Read),
+            "the executable comes last"
+        );
+    }
+
+    #[test]
+    fn mode_names() {
+        let names = [
+            (GrantKind::File(FileMode::Read), Some("read")),
+            (GrantKind::Dir(FileMode::Write), Some("write")),
+            (GrantKind::Dir(FileMode::Append), Some("append")),
+            (GrantKind::File(FileMode::ReadWrite), Some("readwrite")),
+            (GrantKind::Stdout, None),
+            (GrantKind::Other, None),
+            (GrantKind::Socket, None),
+        ];
+        for (kind, name) in names {
+            assert_eq!(grant_mode(kind), name, "{kind:?}");
+        }
+    }
 }

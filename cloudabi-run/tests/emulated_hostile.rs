@@ -20,15 +20,15 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Scratch, in_rerun, rerun_in_private_mount_ns};
+use common::{Scratch, in_rerun, launcher, rerun_in_private_mount_ns, run_stdin};
 
 /// Carry the built guest and emulator into the re-executed test.
 const GUEST_ENV: &str = "CLOUDABI_RUN_TEST_EMULATED_HOSTILE";
 const EMULATOR_ENV: &str = "CLOUDABI_RUN_TEST_EMULATOR";
 
 /// Attempts through the emulator's system calls; each must be refused with the errno the
-/// guest expects. The `ca-kernel-*` ones pass the emulator (a granted directory carries
-/// every directory right) and are refused by Landlock underneath.
+/// guest expects. Those aimed at the read-only directory are refused by the emulator
+/// itself (`ENOTCAPABLE`), since `cloudabi-run --emulate` passes the grant's mode on.
 const CLOUDABI_ATTACKS: &[&str] = &[
     "ca-absolute-path",
     "ca-dotdot",
@@ -87,12 +87,19 @@ const CLOUDABI_ATTACKS: &[&str] = &[
     "ca-poll-ungranted-fd",
     "ca-poll-terminate-non-process",
     "ca-unlock-lock-held-by-another-thread",
-    "ca-kernel-create-in-read-only-dir",
-    "ca-kernel-write-in-read-only-dir",
-    "ca-kernel-mkdir-in-read-only-dir",
-    "ca-kernel-unlink-in-read-only-dir",
-    "ca-kernel-rename-read-only-file-away",
-    "ca-kernel-hardlink-read-only-file",
+];
+
+/// The attempts at changing things beneath the read-only directory: all refused by the
+/// emulator with `ENOTCAPABLE` (the `linux-*` attempts check Landlock underneath).
+const READ_ONLY_DIR_ATTACKS: &[&str] = &[
+    "ca-create-in-read-only-dir",
+    "ca-truncate-in-read-only-dir",
+    "ca-open-for-writing-in-read-only-dir",
+    "ca-inherit-writing-in-read-only-dir",
+    "ca-mkdir-in-read-only-dir",
+    "ca-unlink-in-read-only-dir",
+    "ca-rename-read-only-file-away",
+    "ca-hardlink-read-only-file",
 ];
 
 /// Raw Linux system calls from the guest; each must be refused by the kernel sandbox with
@@ -149,6 +156,7 @@ const LEGIT: &[&str] = &[
     "read-nested-file",
     "read-through-inside-symlink",
     "list-dir",
+    "dir-rights-reflect-grant-modes",
     "rw-create-write-rename-remove",
     "append-log",
     "fork-and-wait",
@@ -366,10 +374,7 @@ fn emulated_hostile_guest_is_contained() {
     assert!(!text.contains("ESCAPED"), "{context}");
     assert!(!text.contains("FAIL"), "{context}");
     let denied = names(&text, "DENIED");
-    let attacks: BTreeSet<String> = set(CLOUDABI_ATTACKS)
-        .union(&set(LINUX_ATTACKS))
-        .cloned()
-        .collect();
+    let attacks = set(&[CLOUDABI_ATTACKS, READ_ONLY_DIR_ATTACKS, LINUX_ATTACKS].concat());
     assert_eq!(
         attacks.difference(&denied).collect::<Vec<_>>(),
         Vec::<&String>::new(),
@@ -386,7 +391,7 @@ fn emulated_hostile_guest_is_contained() {
     assert_eq!(reported, attacks.len(), "{context}");
     let done = format!(
         "DONE ca={} linux={} ok={}",
-        CLOUDABI_ATTACKS.len(),
+        CLOUDABI_ATTACKS.len() + READ_ONLY_DIR_ATTACKS.len(),
         LINUX_ATTACKS.len(),
         LEGIT.len()
     );
@@ -406,10 +411,15 @@ fn emulated_hostile_guest_is_contained() {
         ("linux-create-in-root", "-30 (EROFS)"),
         ("linux-kill-outside-process", "-3 (ESRCH)"),
         ("linux-log-lseek", "-29 (ESPIPE)"),
-        ("ca-kernel-create-in-read-only-dir", "EACCES (2)"),
         ("ca-dotdot", "ENOTCAPABLE (76)"),
     ] {
         let line = format!("DENIED {name}: {reason}");
+        assert!(text.lines().any(|l| l == line), "no `{line}`\n{context}");
+    }
+    // The grant's mode reached the emulator: it refuses every change beneath the read-only
+    // directory itself, rather than leaving it to Landlock (`EACCES`/`EXDEV`).
+    for name in READ_ONLY_DIR_ATTACKS {
+        let line = format!("DENIED {name}: ENOTCAPABLE (76)");
         assert!(text.lines().any(|l| l == line), "no `{line}`\n{context}");
     }
 
@@ -470,4 +480,46 @@ fn hostile_guest_builds_for_aarch64() {
     assert_eq!((bytes[4], bytes[5], bytes[7]), (2, 1, 17));
     assert_eq!(u16::from_le_bytes([bytes[16], bytes[17]]), 3);
     assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), 183);
+}
+
+/// `--check --emulate` prints the emulator's argdata, whose `modes` carry each grant's mode
+/// (null for what is not a `!file`) in the order of `fds`. Nothing starts, so neither the
+/// toolchain nor the sandbox is needed: any file serves as the program.
+#[test]
+fn check_shows_the_modes_passed_to_the_emulator() {
+    if in_rerun() {
+        return;
+    }
+    let dir = Scratch::new("emulated-check-modes");
+    for name in ["ro", "wo", "ao"] {
+        std::fs::create_dir_all(dir.path(name)).unwrap();
+    }
+    std::fs::write(dir.path("data.txt"), "x\n").unwrap();
+    let yaml = format!(
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n\
+         out: !fd stdout\n\
+         ro: !file {{path: {}}}\n\
+         wo: !file {{path: {}, mode: write}}\n\
+         ao: !file {{path: {}, mode: append}}\n\
+         data: !file {{path: {}, mode: readwrite}}\n",
+        dir.p("ro"),
+        dir.p("wo"),
+        dir.p("ao"),
+        dir.p("data.txt"),
+    );
+    let o = run_stdin(
+        &["--check", "--emulate", "--emulator", launcher(), launcher()],
+        &yaml,
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let body: String = out.split_whitespace().collect();
+    let modes = "?!!str\"modes\":!!seq[!!null\"null\",!!str\"read\",!!str\"write\",\
+                 !!str\"append\",!!str\"readwrite\",]";
+    assert!(body.contains(modes), "{out}");
 }

@@ -314,6 +314,29 @@ impl FdTable {
         entry.inheriting = inheriting;
         Ok(())
     }
+
+    /// Intersects the rights of `fd` with `base` and `inheriting` (never adding any); when
+    /// `directories_only`, descriptors of other types are left as they are.
+    pub(crate) fn limit(
+        &self,
+        fd: u64,
+        base: Rights,
+        inheriting: Rights,
+        directories_only: bool,
+    ) -> Result<(), Errno> {
+        let fd = usize::try_from(fd).map_err(|_| Errno::BADF)?;
+        let mut slots = self.write();
+        let entry = slots
+            .get_mut(fd)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::BADF)?;
+        if directories_only && entry.object.filetype != FileType::DIRECTORY {
+            return Ok(());
+        }
+        entry.base &= base;
+        entry.inheriting &= inheriting;
+        Ok(())
+    }
 }
 
 /// Works out the CloudABI type of a host descriptor and the most rights it can carry

@@ -36,7 +36,9 @@
 use std::os::fd::OwnedFd;
 use std::sync::OnceLock;
 
-use cloudabi_types::{Errno, SyscallNumber};
+use cloudabi_types::{Errno, Rights, SyscallNumber};
+
+use crate::grant::GrantMode;
 
 mod args;
 mod clock;
@@ -147,6 +149,51 @@ impl Process {
         let process = Process::default();
         process.fds.reset(entries);
         Ok(process)
+    }
+
+    /// Lowers the rights of descriptor `fd` to what it holds *and* `base` (its own rights)
+    /// and `inheriting` (the most that descriptors opened through it may get): the
+    /// intersection, so this never adds a right. Embedders call it before [`install`]
+    /// to give a descriptor fewer rights than its type and open mode allow.
+    ///
+    /// # Errors
+    ///
+    /// [`Errno::BADF`] when the process has no descriptor `fd`.
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// use cloudabi_emulator::syscalls::Process;
+    /// use cloudabi_types::{Errno, Rights, SyscallNumber};
+    ///
+    /// let file = OwnedFd::from(std::fs::File::open("/dev/null")?);
+    /// let process = Process::new(vec![file])?;
+    /// process.limit_rights(0, Rights::FILE_STAT_FGET, Rights::empty())?;
+    /// let mut n = 0usize;
+    /// let iov = [0u64, 0];
+    /// // Reading now needs a right the descriptor no longer has.
+    /// let err = process.call(
+    ///     SyscallNumber::FD_READ,
+    ///     [0, iov.as_ptr() as u64, 1, &mut n as *mut usize as u64, 0, 0, 0],
+    /// );
+    /// assert_eq!(err, Errno::NOTCAPABLE);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`install`]: Process::install
+    pub fn limit_rights(&self, fd: u32, base: Rights, inheriting: Rights) -> Result<(), Errno> {
+        self.fds.limit(u64::from(fd), base, inheriting, false)
+    }
+
+    /// Limits descriptor `fd` to the rights of a directory granted with `mode`
+    /// ([`GrantMode::directory_rights`]) if it is a directory; other descriptors are left
+    /// as they are (a file's open mode already shows in its rights).
+    ///
+    /// # Errors
+    ///
+    /// [`Errno::BADF`] when the process has no descriptor `fd`.
+    pub fn limit_to_grant(&self, fd: u32, mode: GrantMode) -> Result<(), Errno> {
+        let (base, inheriting) = mode.directory_rights();
+        self.fds.limit(u64::from(fd), base, inheriting, true)
     }
 
     /// Makes this the process-global state that [`dispatch`] uses. If a process was
