@@ -11,6 +11,8 @@
 //! sandboxed launch in these tests, the run happens inside `unshare -m --propagation
 //! private` (the test re-executes itself there).
 
+#[path = "../../cloudabi-emulator/tests/cloudabi_support/mod.rs"]
+mod cloudabi_support;
 mod common;
 
 use std::collections::BTreeSet;
@@ -20,6 +22,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cloudabi_support::{root, toolchain_present, xtask};
 use common::{Scratch, in_rerun, launcher, rerun_in_private_mount_ns, run_stdin};
 
 /// Carry the built guest and emulator into the re-executed test.
@@ -166,56 +169,6 @@ const LEGIT: &[&str] = &[
     "linux-raw-write-stdout",
     "linux-read-granted-file",
 ];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// Why the CloudABI toolchain is unusable, if it is.
-fn toolchain_missing() -> Option<String> {
-    for (path, package) in [
-        ("/usr/bin/rustc", "rustc-web"),
-        ("/usr/bin/cargo", "cargo-web"),
-        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
-        ("/usr/bin/ld.lld-22", "lld-22"),
-    ] {
-        if !Path::new(path).exists() {
-            return Some(format!("{path} missing (Debian package {package})"));
-        }
-    }
-    None
-}
-
-/// Runs `cargo xtask cloudabi ARGS` with the test's own target directory for the xtask.
-fn xtask(args: &[&str]) {
-    let status = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi"])
-        .args(args)
-        .env("CARGO_TARGET_DIR", root().join("target/xtask-for-tests"))
-        .status()
-        .expect("start cargo xtask");
-    assert!(status.success(), "cargo xtask cloudabi {args:?} failed");
-}
-
-/// `true` when the CloudABI toolchain is there; otherwise prints why the test is skipped
-/// (or fails, when `CLOUDABI_REQUIRE_TOOLCHAIN` is set) and returns `false`.
-fn toolchain_present() -> bool {
-    let Some(why) = toolchain_missing() else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
-        "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
-    );
-    eprintln!(
-        "SKIPPED: CloudABI toolchain absent: {why}; run `cargo xtask cloudabi install-toolchain`"
-    );
-    false
-}
 
 /// Builds the x86-64 guest and the static emulator; returns their paths.
 fn build_x86_64() -> (PathBuf, PathBuf) {

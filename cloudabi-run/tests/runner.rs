@@ -7,13 +7,15 @@
 //! through QEMU; it needs Debian's toolchain (`cargo xtask cloudabi install-toolchain`) and
 //! is skipped without it unless `CLOUDABI_REQUIRE_TOOLCHAIN` is set, as in CI.
 
+#[path = "../../cloudabi-emulator/tests/cloudabi_support/mod.rs"]
+mod cloudabi_support;
 mod common;
 
 use common::{launcher, run_stdin};
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// Carries the path of the probe into the re-executed test.
@@ -146,66 +148,23 @@ fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
     );
 }
 
-/// Why the AArch64 path cannot run here, if it cannot.
-fn aarch64_tools_missing() -> Option<String> {
-    for (path, package) in [
-        ("/usr/bin/rustc", "rustc-web"),
-        ("/usr/bin/cargo", "cargo-web"),
-        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
-        ("/usr/bin/ld.lld-22", "lld-22"),
-        ("/usr/bin/aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
-        ("/usr/bin/qemu-aarch64-static", "qemu-user-static"),
-    ] {
-        if !Path::new(path).exists() {
-            return Some(format!("{path} missing (Debian package {package})"));
-        }
-    }
-    None
-}
-
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// Runs `cargo xtask cloudabi ARGS` (its own target directory, so the build does not wait
-/// for this test binary's lock).
-fn xtask(args: &[&str]) {
-    let root = repository_root();
-    let status = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi"])
-        .args(args)
-        .env("CARGO_TARGET_DIR", root.join("target/xtask-for-tests"))
-        .status()
-        .expect("start cargo xtask");
-    assert!(status.success(), "cargo xtask cloudabi {args:?} failed");
-}
-
 #[test]
 fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
     let name = "aarch64_cloudabi_programs_run_sandboxed_through_qemu";
     if !common::in_rerun() {
-        if let Some(why) = aarch64_tools_missing() {
-            assert!(
-                std::env::var_os("CLOUDABI_REQUIRE_TOOLCHAIN").is_none(),
-                "CLOUDABI_REQUIRE_TOOLCHAIN is set but {why}"
-            );
-            eprintln!("SKIPPED: {why}; run `cargo xtask cloudabi install-toolchain`");
+        if !cloudabi_support::toolchain_present() || !cloudabi_support::aarch64_tools_present() {
             return;
         }
         let triple = "aarch64-unknown-cloudabi";
-        xtask(&["build", "--target", triple, "--example", "hello"]);
-        xtask(&["build", "--target", triple, "--example", "ls"]);
-        xtask(&["build", "--target", triple, "--example", "threads"]);
-        xtask(&["build", "--target", triple, "--example", "webserver"]);
-        xtask(&["emulator", "--arch", "aarch64"]);
+        cloudabi_support::xtask(&["build", "--target", triple, "--example", "hello"]);
+        cloudabi_support::xtask(&["build", "--target", triple, "--example", "ls"]);
+        cloudabi_support::xtask(&["build", "--target", triple, "--example", "threads"]);
+        cloudabi_support::xtask(&["build", "--target", triple, "--example", "webserver"]);
+        cloudabi_support::xtask(&["emulator", "--arch", "aarch64"]);
         common::rerun_in_private_mount_ns(name, &[]);
         return;
     }
-    let root = repository_root();
+    let root = cloudabi_support::root();
     let programs = root.join("target/cloudabi/aarch64-unknown-cloudabi");
     let emulator = root.join("target/cloudabi/aarch64-linux/cloudabi-emulate");
     let run = |program: &str, yaml: &str| {

@@ -5,6 +5,8 @@
 //! Without Debian's toolchain (`cargo xtask cloudabi install-toolchain`) the helpers print
 //! `SKIPPED: ...` and return `None`; with `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as in CI) a missing
 //! toolchain fails the test instead.
+//!
+//! `cloudabi-run`'s tests that run CloudABI guests include this file too (`#[path]`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::os::fd::OwnedFd;
@@ -51,8 +53,20 @@ fn skip(why: &str) {
     eprintln!("SKIPPED: {why}; run `cargo xtask cloudabi install-toolchain`");
 }
 
+/// `true` when the CloudABI toolchain is there; otherwise prints why the test is skipped
+/// (or fails, when `CLOUDABI_REQUIRE_TOOLCHAIN` is set) and returns `false`.
+pub fn toolchain_present() -> bool {
+    match toolchain_missing() {
+        None => true,
+        Some(why) => {
+            skip(&format!("CloudABI toolchain absent: {why}"));
+            false
+        }
+    }
+}
+
 /// Runs `cargo xtask cloudabi ARGS...` (host builds in [`xtask_target_dir`]).
-fn xtask(args: &[&str]) {
+pub fn xtask(args: &[&str]) {
     let status = Command::new(env!("CARGO"))
         .current_dir(root())
         .args(["run", "--quiet", "-p", "xtask", "--", "cloudabi"])
