@@ -15,9 +15,9 @@ use argdata::{Fd, Value};
 use cloudabi_emulator::grant::{GrantMode, UnknownMode};
 use cloudabi_emulator::syscalls::Process;
 use cloudabi_emulator::{Emulator, Error};
-use cloudabi_types::{Errno, FdFlags, FdStat, FileType, OFlags, Rights};
+use cloudabi_types::{Errno, FdFlags, FileType, OFlags, Rights};
 use cloudlibc_rs::capfs::rights as presets;
-use syscalls_support::{fdstat, lookup, mptr, open, ptr, sys};
+use syscalls_support::{fdstat, file_open_with_flags, mptr, open, sys};
 
 /// Rights that change a directory's entries.
 const DIR_CHANGE: Rights = Rights::FILE_CREATE_DIRECTORY
@@ -98,40 +98,6 @@ fn tree() -> (tempfile::TempDir, Process) {
     (dir, Process::new(fds).unwrap())
 }
 
-/// `file_open` beneath `dir` with rights and descriptor flags.
-fn open_with(
-    p: &Process,
-    dir: u32,
-    path: &str,
-    oflags: OFlags,
-    base: Rights,
-    inheriting: Rights,
-    flags: FdFlags,
-) -> Result<u32, Errno> {
-    let stat = FdStat {
-        fs_flags: flags,
-        fs_rights_base: base,
-        fs_rights_inheriting: inheriting,
-        ..FdStat::default()
-    };
-    let mut fd = u32::MAX;
-    match sys(
-        p,
-        "file_open",
-        &[
-            lookup(dir, true),
-            path.as_ptr() as u64,
-            path.len() as u64,
-            oflags.bits().into(),
-            ptr(&stat),
-            mptr(&mut fd),
-        ],
-    ) {
-        Errno::SUCCESS => Ok(fd),
-        e => Err(e),
-    }
-}
-
 fn path_call(p: &Process, name: &str, dir: u32, path: &str, last: u64) -> Errno {
     sys(
         p,
@@ -177,7 +143,7 @@ fn read_grant_refuses_every_change_with_enotcapable() {
     assert_eq!(readdir(&p, 0), Errno::SUCCESS);
     let fd = syscalls_support::open_read(&p, 0, "hello.txt").unwrap();
     assert_eq!(syscalls_support::read(&p, fd, 16).unwrap(), b"hello\n");
-    let sub = open_with(
+    let sub = file_open_with_flags(
         &p,
         0,
         "sub",
@@ -194,7 +160,7 @@ fn read_grant_refuses_every_change_with_enotcapable() {
 
     // Every change fails in the emulator, with ENOTCAPABLE.
     let none = FdFlags::empty();
-    let write = open_with(
+    let write = file_open_with_flags(
         &p,
         0,
         "hello.txt",
@@ -204,7 +170,7 @@ fn read_grant_refuses_every_change_with_enotcapable() {
         FdFlags::APPEND,
     );
     assert_eq!(write, Err(Errno::NOTCAPABLE));
-    let create = open_with(
+    let create = file_open_with_flags(
         &p,
         0,
         "new.txt",
@@ -214,7 +180,7 @@ fn read_grant_refuses_every_change_with_enotcapable() {
         none,
     );
     assert_eq!(create, Err(Errno::NOTCAPABLE));
-    let truncate = open_with(
+    let truncate = file_open_with_flags(
         &p,
         0,
         "hello.txt",
@@ -224,7 +190,7 @@ fn read_grant_refuses_every_change_with_enotcapable() {
         none,
     );
     assert_eq!(truncate, Err(Errno::NOTCAPABLE));
-    let inherit_write = open_with(
+    let inherit_write = file_open_with_flags(
         &p,
         0,
         "sub",
@@ -262,7 +228,7 @@ fn write_grant_creates_but_does_not_read_or_list() {
         syscalls_support::open_read(&p, 0, "hello.txt"),
         Err(Errno::NOTCAPABLE)
     );
-    let fd = open_with(
+    let fd = file_open_with_flags(
         &p,
         0,
         "made.txt",
@@ -290,7 +256,7 @@ fn append_grant_only_creates_and_appends() {
     p.limit_to_grant(0, GrantMode::Append).unwrap();
     let none = FdFlags::empty();
     // Appending to a new or existing file works.
-    let fd = open_with(
+    let fd = file_open_with_flags(
         &p,
         0,
         "log.txt",
@@ -301,7 +267,7 @@ fn append_grant_only_creates_and_appends() {
     )
     .unwrap();
     assert_eq!(syscalls_support::write(&p, fd, b"one\n"), Ok(4));
-    let fd = open_with(
+    let fd = file_open_with_flags(
         &p,
         0,
         "hello.txt",
@@ -317,7 +283,7 @@ fn append_grant_only_creates_and_appends() {
         Errno::SUCCESS
     );
     // Writing elsewhere than at the end, truncating, reading, listing and removing do not.
-    let seek = open_with(
+    let seek = file_open_with_flags(
         &p,
         0,
         "hello.txt",
@@ -327,7 +293,7 @@ fn append_grant_only_creates_and_appends() {
         none,
     );
     assert_eq!(seek, Err(Errno::NOTCAPABLE));
-    let truncate = open_with(
+    let truncate = file_open_with_flags(
         &p,
         0,
         "hello.txt",
@@ -394,7 +360,7 @@ fn limit_rights_intersects_and_never_adds() {
     p.limit_rights(0, Rights::all(), Rights::FD_READ).unwrap();
     assert!(syscalls_support::open_read(&p, 0, "hello.txt").is_ok());
     assert_eq!(
-        open_with(
+        file_open_with_flags(
             &p,
             0,
             "hello.txt",

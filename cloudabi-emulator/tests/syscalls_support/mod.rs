@@ -64,7 +64,29 @@ pub fn file_open(
     base: cloudabi_types::Rights,
     inheriting: cloudabi_types::Rights,
 ) -> Result<u32, Errno> {
-    let fds = FdStat {
+    file_open_with_flags(
+        p,
+        dir,
+        path,
+        oflags,
+        base,
+        inheriting,
+        cloudabi_types::FdFlags::empty(),
+    )
+}
+
+/// [`file_open`] with descriptor flags (`APPEND`, `NONBLOCK`, ...) for the new descriptor.
+pub fn file_open_with_flags(
+    p: &Process,
+    dir: u32,
+    path: &str,
+    oflags: cloudabi_types::OFlags,
+    base: cloudabi_types::Rights,
+    inheriting: cloudabi_types::Rights,
+    flags: cloudabi_types::FdFlags,
+) -> Result<u32, Errno> {
+    let stat = FdStat {
+        fs_flags: flags,
         fs_rights_base: base,
         fs_rights_inheriting: inheriting,
         ..FdStat::default()
@@ -78,7 +100,7 @@ pub fn file_open(
             path.as_ptr() as u64,
             path.len() as u64,
             oflags.bits().into(),
-            ptr(&fds),
+            ptr(&stat),
             mptr(&mut fd),
         ],
     ) {
