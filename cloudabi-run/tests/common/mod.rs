@@ -123,13 +123,22 @@ pub fn run_stdin(args: &[&str], yaml: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// A TCP port on 127.0.0.1 that nobody listens on right now.
+/// A TCP port on 127.0.0.1 that nobody listens on right now, and that no earlier call in
+/// this test process returned: tests run in parallel, and the kernel may hand the port one
+/// test just probed and released to the next test's probe.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<BTreeMap<u16, ()>> = Mutex::new(BTreeMap::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port, ()).is_none() {
+            return port;
+        }
+    }
 }
 
 /// Compiles `tests/programs/hostile.rs` as a static executable (once per process).
