@@ -382,7 +382,8 @@ fn signals_reach_the_program() {
     ] {
         let (got, took) = signal_launcher("", "sleep: 30\n", sig);
         assert_eq!(got, Some(code), "signal {sig}");
-        assert!(took < Duration::from_millis(1500), "signal {sig}: {took:?}");
+        // Well before the grace period (3 s), whatever the machine's load.
+        assert!(took < Duration::from_millis(2500), "signal {sig}: {took:?}");
     }
     // A program that ignores SIGTERM is killed when the grace period is over.
     let (got, took) = signal_launcher("ignore: 15\n", "sleep: 30\n", libc::SIGTERM);

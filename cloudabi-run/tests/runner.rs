@@ -11,7 +11,7 @@
 mod cloudabi_support;
 mod common;
 
-use common::{launcher, run_stdin};
+use common::{launcher, run_stdin, wait_for_lines};
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -282,11 +282,12 @@ fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
     assert!(index.ends_with(&expected), "{index}");
     let escape = get("/../../etc/passwd");
     assert!(escape.starts_with("HTTP/1.1 403"), "{escape}");
+    // The server logs a request after answering it: wait for both lines before stopping it.
+    let logged = wait_for_lines(&log, 2, std::time::Duration::from_secs(60));
     // SAFETY: signalling the launcher this test started.
     unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
     let status = server.0.wait().expect("wait for the web server");
     assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status}");
-    let logged = std::fs::read_to_string(&log).expect("access log");
     assert_eq!(logged.lines().count(), 2, "{logged}");
     assert!(logged.contains("\"GET /index.html\" 200"), "{logged}");
 }

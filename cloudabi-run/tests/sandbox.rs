@@ -383,6 +383,27 @@ fn exit_status_and_signals_propagate() {
     assert_eq!(o.statuses, vec![ExitStatus::Exited(0); 3]);
 }
 
+/// Waits (at most 30 s) until every init in `inits` has a child running `program`: an init
+/// passes signals on only once it has started the program, and a signal sent before that
+/// would be lost (the init of a PID namespace drops signals it has no handler for yet).
+fn wait_until_programs_run(inits: &[i32], program: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let want = std::fs::metadata(program).unwrap();
+    let runs = |init: i32| {
+        let children = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            .unwrap_or_default();
+        children.split_whitespace().any(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/exe"))
+                .is_ok_and(|m| (m.dev(), m.ino()) == (want.dev(), want.ino()))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !inits.iter().all(|&init| runs(init)) {
+        assert!(Instant::now() < deadline, "the programs did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn forwarded_signals_reach_the_program() {
     if !inside_private_mount_ns("forwarded_signals_reach_the_program") {
@@ -397,7 +418,7 @@ fn forwarded_signals_reach_the_program() {
             .timeout(Duration::from_secs(30))
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until_programs_run(&running.pids(), &hostile_program());
         running.signal(sig);
         let o = running.wait().unwrap();
         assert!(!o.timed_out);

@@ -26,13 +26,141 @@ fn run(step: &str, program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// Every check the project has, in order from fastest to slowest.
+/// Counts from `cargo test` output, and the check steps that failed.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+    /// Test binaries that reported a `FAILED` result line.
+    failed_results: u64,
+    /// Test binaries cargo reports as failed (`error: test failed, to rerun pass ...`),
+    /// including one that crashed before printing its result line.
+    failed_targets: u64,
+    failed_steps: Vec<String>,
+}
+
+impl Tally {
+    /// Takes in one line of `cargo test` output (either stream).
+    fn line(&mut self, line: &str) {
+        if let Some(rest) = line.trim().strip_prefix("test result: ") {
+            if rest.starts_with("FAILED") {
+                self.failed_results += 1;
+            }
+            for part in rest.split([';', '.']) {
+                let mut words = part.split_whitespace();
+                let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let Ok(n) = n.parse::<u64>() else { continue };
+                match what {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    "ignored" => self.skipped += n,
+                    _ => {}
+                }
+            }
+        } else if line.starts_with("error: test failed, to rerun pass") {
+            self.failed_targets += 1;
+        }
+    }
+
+    /// The failures to report: failed tests, a test binary that failed without a result
+    /// line (a crash) as one, and every failed check step as one.
+    fn failures(&self) -> u64 {
+        self.failed
+            + self.failed_targets.saturating_sub(self.failed_results)
+            + self.failed_steps.len() as u64
+    }
+}
+
+/// Runs a check step; a failure is recorded and the run goes on.
+fn step(tally: &mut Tally, name: &str, program: &str, args: &[&str]) {
+    if let Err(e) = run(name, program, args) {
+        eprintln!("xtask: {e}");
+        tally.failed_steps.push(name.to_string());
+    }
+}
+
+/// Runs `cargo test ARGS --no-fail-fast`, passing its output through while counting.
+fn tests(tally: &mut Tally, args: &[&str]) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    eprintln!("==> tests: cargo test {} --no-fail-fast", args.join(" "));
+    let child = Command::new("cargo")
+        .arg("test")
+        .args(args)
+        .arg("--no-fail-fast")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xtask: tests: cannot start cargo: {e}");
+            tally.failed_steps.push("tests".into());
+            return;
+        }
+    };
+    // Both streams are read line by line on their own threads and counted here.
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().map(|out| {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+                let _ = tx.send(line);
+            }
+        })
+    });
+    let stderr = child.stderr.take().map(|err| {
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let _ = tx.send(line);
+            }
+        })
+    });
+    for line in rx {
+        tally.line(&line);
+    }
+    for reader in [stdout, stderr].into_iter().flatten() {
+        let _ = reader.join();
+    }
+    match child.wait() {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            eprintln!("xtask: tests failed ({status})");
+            if tally.failures() == 0 {
+                // A failure the output did not show (cargo itself, a build error).
+                tally.failed_steps.push("tests".into());
+            }
+        }
+        Err(e) => {
+            eprintln!("xtask: tests: {e}");
+            tally.failed_steps.push("tests".into());
+        }
+    }
+}
+
+/// Every check the project has, in order from fastest to slowest. Every step runs even
+/// when an earlier one failed, and every test binary even when an earlier one failed
+/// (`--no-fail-fast`), so one failure never hides another. Ends with the line
+/// `N passed, N failed, N skipped`: the tests of all binaries (ignored ones as skipped),
+/// each check step that failed counting as one failure.
 pub(crate) fn test(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err(format!("`test` takes no arguments, got {args:?}"));
     }
-    run("format", "cargo", &["fmt", "--all", "--", "--check"])?;
-    run(
+    let started = std::time::Instant::now();
+    let t = &mut Tally::default();
+    step(t, "format", "cargo", &["fmt", "--all", "--", "--check"]);
+    step(
+        t,
         "lints",
         "cargo",
         &[
@@ -44,31 +172,31 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "-D",
             "warnings",
         ],
-    )?;
-    run(
+    );
+    step(
+        t,
         "docs",
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],
-    )?;
+    );
     // Release build first: the C tests and the launcher tests use the release artifacts
     // (`target/release/libcloudlibc_rs.a`, `target/release/cloudabi-run`, ...).
-    run(
+    step(
+        t,
         "release build",
         "cargo",
         &["build", "--workspace", "--release"],
-    )?;
-    run(
-        "tests",
-        "cargo",
-        &["test", "--workspace", "--all-features", "--release"],
-    )?;
+    );
+    tests(t, &["--workspace", "--all-features", "--release"]);
     // The reader alone (no_std, no alloc), and the no_std builders with serde.
-    run(
+    step(
+        t,
         "argdata without std",
         "cargo",
         &["check", "--package", "argdata", "--no-default-features"],
-    )?;
-    run(
+    );
+    step(
+        t,
         "argdata with alloc and serde only",
         "cargo",
         &[
@@ -79,14 +207,16 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "--features",
             "alloc,serde",
         ],
-    )?;
+    );
     // Crates outside the workspace (their own lock files): make sure they still build.
-    run(
+    step(
+        t,
         "fuzz targets build",
         "cargo",
         &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"],
-    )?;
-    run(
+    );
+    step(
+        t,
         "comparison benchmarks build",
         "cargo",
         &[
@@ -95,8 +225,22 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "argdata/benches/compare/Cargo.toml",
             "--benches",
         ],
-    )?;
-    Ok(())
+    );
+    let failures = t.failures();
+    if !t.failed_steps.is_empty() {
+        eprintln!("xtask: failed steps: {}", t.failed_steps.join(", "));
+    }
+    eprintln!("xtask: took {} s", started.elapsed().as_secs());
+    // The summary is the run's last line; a failed run says nothing more after it.
+    println!(
+        "{} passed, {failures} failed, {} skipped",
+        t.passed, t.skipped
+    );
+    if failures == 0 {
+        Ok(())
+    } else {
+        Err(String::new())
+    }
 }
 
 /// The host's target triple, as rustc reports it.
@@ -151,4 +295,49 @@ pub(crate) fn demo(args: &[String]) -> Result<(), String> {
         "target/release/cloudabi-run",
         &[&server, "--config", "examples/webserver.yaml"],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    fn tally(output: &str) -> Tally {
+        let mut t = Tally::default();
+        output.lines().for_each(|l| t.line(l));
+        t
+    }
+
+    #[test]
+    fn counts_every_binary_result_line() {
+        let t = tally(
+            "running 3 tests\n\
+             test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+             test result: FAILED. 5 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s\n\
+             error: test failed, to rerun pass `-p a --test b`\n\
+             test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n",
+        );
+        assert_eq!((t.passed, t.failed, t.skipped), (8, 2, 1));
+        assert_eq!(t.failures(), 2);
+    }
+
+    #[test]
+    fn a_binary_that_crashed_counts_as_a_failure() {
+        // A test binary killed by a signal prints no result line; cargo still reports it.
+        let t = tally(
+            "test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+             error: test failed, to rerun pass `-p a --test crashes`\n\
+             Caused by:\n  process didn't exit successfully (signal: 11, SIGSEGV)\n",
+        );
+        assert_eq!((t.passed, t.failed), (4, 0));
+        assert_eq!(t.failures(), 1);
+    }
+
+    #[test]
+    fn failed_steps_count() {
+        let mut t = tally(
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n",
+        );
+        t.failed_steps.push("lints".into());
+        assert_eq!(t.failures(), 1);
+    }
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask cloudabi ...`: build real CloudABI executables.
 //!
-//! * `cargo xtask cloudabi install-toolchain`: installs the Debian packages the build and
-//!   the emulator tests need (idempotent; does nothing when all are present).
+//! * `cargo xtask cloudabi install-toolchain`: installs the Debian packages of every file
+//!   the build and the tests need that is missing (`toolchain.tsv`: one file a line, with
+//!   its package), then checks the files again; `check-toolchain` only checks.
 //! * `cargo xtask cloudabi build --target TRIPLE (--example NAME)... | --all`: builds the
 //!   examples of `examples/cloudabi/` for `x86_64-unknown-cloudabi` or
 //!   `aarch64-unknown-cloudabi` (target JSONs in `targets/`) into
@@ -30,22 +31,42 @@ use std::process::Command;
 
 use crate::ci::root;
 
-/// Debian packages: the compiler and its library sources, the linker `rust-lld` loads,
-/// `qemu-aarch64-static` and an AArch64 cross linker for the emulator built for AArch64.
-pub(crate) const PACKAGES: [&str; 6] = [
-    "rustc-web",
-    "cargo-web",
-    "rust-web-src",
-    "lld-22",
-    "qemu-user-static",
-    "gcc-aarch64-linux-gnu",
-];
+/// What the build and the tests need, one file a line with the Debian package that provides
+/// it (`toolchain.tsv`, also read by the tests' own toolchain check).
+const TOOLCHAIN: &str = include_str!("toolchain.tsv");
+
+/// One needed file: its path, its Debian package and what it is for.
+struct Needed {
+    path: &'static str,
+    package: &'static str,
+    purpose: &'static str,
+}
+
+/// The lines of [`TOOLCHAIN`], comments skipped.
+fn needed() -> impl Iterator<Item = Needed> {
+    TOOLCHAIN
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut cols = l.split('\t');
+            let mut col = || cols.next().unwrap_or_default();
+            let (path, package, _group, purpose) = (col(), col(), col(), col());
+            Needed {
+                path,
+                package,
+                purpose,
+            }
+        })
+}
+
+/// The needed files that are not there.
+fn missing() -> Vec<Needed> {
+    needed().filter(|n| !Path::new(n.path).exists()).collect()
+}
 
 /// Debian's rustc and cargo (the rustup proxies come first in `PATH`, so use full paths).
 const RUSTC: &str = "/usr/bin/rustc";
 const CARGO: &str = "/usr/bin/cargo";
-/// Where `rust-web-src` puts the standard library sources `-Zbuild-std` needs.
-const LIBRARY_SRC: &str = "/usr/lib/rustlib/src/rust/library";
 
 /// The target triples with a JSON in `targets/`.
 pub(crate) const TRIPLES: [&str; 2] = ["x86_64-unknown-cloudabi", "aarch64-unknown-cloudabi"];
@@ -53,7 +74,9 @@ pub(crate) const TRIPLES: [&str; 2] = ["x86_64-unknown-cloudabi", "aarch64-unkno
 const USAGE: &str = "usage: cargo xtask cloudabi <command>
 
 commands:
-  install-toolchain                     apt-get install the Debian toolchain (idempotent)
+  install-toolchain                     apt-get install what the build and tests need
+                                        (only the packages of missing files; idempotent)
+  check-toolchain                       check that every needed file is there
   build --target TRIPLE --example NAME  build one example (repeat --example for more)
   build --target TRIPLE --all           build every example of examples/cloudabi/
   emulator --arch x86_64|aarch64        build the static emulator binary
@@ -69,6 +92,9 @@ output: target/cloudabi/TRIPLE/NAME, target/cloudabi/ARCH-linux/cloudabi-emulate
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("install-toolchain") => install_toolchain(),
+        Some("check-toolchain") => toolchain_present().map(|()| {
+            eprintln!("toolchain: all {} needed files present", needed().count());
+        }),
         Some("build") => build(&args[1..]),
         Some("emulator") => match args.get(1..) {
             Some([flag, arch]) if flag == "--arch" => emulator(arch).map(|_| ()),
@@ -91,63 +117,55 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn missing_packages() -> Vec<&'static str> {
-    PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| {
-            let out = Command::new("dpkg-query")
-                .args(["-W", "-f=${Status}", p])
-                .output();
-            !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-        })
-        .collect()
-}
-
+/// `apt-get install`s the packages of every missing file (nothing when all are there), then
+/// checks that every file is there now.
 fn install_toolchain() -> Result<(), String> {
-    let missing = missing_packages();
-    if missing.is_empty() {
-        eprintln!(
-            "cloudabi toolchain: all of {} installed",
-            PACKAGES.join(", ")
-        );
+    let mut packages: Vec<&str> = missing().iter().map(|n| n.package).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    if packages.is_empty() {
+        eprintln!("toolchain: all {} needed files present", needed().count());
         return Ok(());
     }
     let install = |update: bool| -> Result<bool, String> {
         if update {
-            let _ = Command::new("apt-get").arg("update").status();
+            let _ = Command::new("apt-get").args(["update", "-qq"]).status();
         }
         let status = Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&packages)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .map_err(|e| format!("cannot start apt-get: {e}"))?;
         Ok(status.success())
     };
-    eprintln!("cloudabi toolchain: installing {}", missing.join(", "));
-    if install(false)? || install(true)? {
-        Ok(())
-    } else {
-        Err(format!("apt-get install {} failed", missing.join(" ")))
+    eprintln!("toolchain: installing {}", packages.join(", "));
+    if !(install(false)? || install(true)?) {
+        return Err(format!("apt-get install {} failed", packages.join(" ")));
     }
+    toolchain_present()
 }
 
-/// Whether the Debian toolchain is usable; `Err` explains what is missing.
+/// Whether every file the build and the tests need is there; `Err` names each missing file
+/// with its Debian package.
 pub(crate) fn toolchain_present() -> Result<(), String> {
-    for (path, package) in [
-        (RUSTC, "rustc-web"),
-        (CARGO, "cargo-web"),
-        (LIBRARY_SRC, "rust-web-src"),
-        ("/usr/bin/ld.lld-22", "lld-22"),
-    ] {
-        if !Path::new(path).exists() {
-            return Err(format!(
-                "{path} is missing (Debian package {package}); run `cargo xtask cloudabi install-toolchain`"
-            ));
-        }
+    let missing = missing();
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|n| {
+            format!(
+                "  {} is missing (Debian package {}: {})",
+                n.path, n.package, n.purpose
+            )
+        })
+        .collect();
+    Err(format!(
+        "the toolchain is incomplete:\n{}\nrun `cargo xtask cloudabi install-toolchain`",
+        lines.join("\n")
+    ))
 }
 
 /// Names of the examples: `examples/cloudabi/src/bin/NAME.rs` (Rust) and
@@ -500,5 +518,33 @@ fn run_example(args: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{name} exited with {status}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needed;
+
+    #[test]
+    fn every_needed_file_names_its_package() {
+        let all: Vec<_> = needed().collect();
+        assert!(all.len() >= 11);
+        for n in &all {
+            assert!(n.path.starts_with('/'), "{}", n.path);
+            assert!(!n.package.is_empty() && !n.purpose.is_empty(), "{}", n.path);
+        }
+        // The two files whose packages are only Recommends of the ones named before.
+        for (path, package) in [
+            ("/usr/bin/rust-lld", "rust-web-llvm"),
+            (
+                "/usr/aarch64-linux-gnu/include/bits/libc-header-start.h",
+                "libc6-dev-arm64-cross",
+            ),
+        ] {
+            assert!(
+                all.iter().any(|n| n.path == path && n.package == package),
+                "{path}"
+            );
+        }
     }
 }

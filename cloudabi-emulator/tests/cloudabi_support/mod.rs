@@ -29,19 +29,28 @@ pub fn xtask_target_dir() -> PathBuf {
     root().join("target/xtask-for-tests")
 }
 
-/// Why the toolchain is unusable, if it is.
+/// The files the build and the tests need, with their Debian packages: the list
+/// `cargo xtask cloudabi install-toolchain` installs from.
+const TOOLCHAIN: &str = include_str!("../../../xtask/src/toolchain.tsv");
+
+/// The first missing file of `group` (`cloudabi` or `aarch64` in `toolchain.tsv`) with its
+/// package, if one is missing.
+fn missing_in(group: &str) -> Option<String> {
+    TOOLCHAIN
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let (path, package, g) = (cols.next()?, cols.next()?, cols.next()?);
+            (g == group && !Path::new(path).exists())
+                .then(|| format!("{path} missing (Debian package {package})"))
+        })
+        .next()
+}
+
+/// Why the toolchain for CloudABI executables is unusable, if it is.
 fn toolchain_missing() -> Option<String> {
-    for (path, package) in [
-        ("/usr/bin/rustc", "rustc-web"),
-        ("/usr/bin/cargo", "cargo-web"),
-        ("/usr/lib/rustlib/src/rust/library", "rust-web-src"),
-        ("/usr/bin/ld.lld-22", "lld-22"),
-    ] {
-        if !Path::new(path).exists() {
-            return Some(format!("{path} missing (Debian package {package})"));
-        }
-    }
-    None
+    missing_in("cloudabi")
 }
 
 /// Fails when `CLOUDABI_REQUIRE_TOOLCHAIN` is set, else prints why the test is skipped.
@@ -89,7 +98,12 @@ pub fn built(triple: &'static str) -> Option<PathBuf> {
         &ARM
     };
     cell.get_or_init(|| {
-        if let Some(why) = toolchain_missing() {
+        let aarch64 = || {
+            triple
+                .starts_with("aarch64")
+                .then(|| missing_in("aarch64"))?
+        };
+        if let Some(why) = toolchain_missing().or_else(aarch64) {
             skip(&format!("CloudABI toolchain absent: {why}"));
             return None;
         }
@@ -99,19 +113,16 @@ pub fn built(triple: &'static str) -> Option<PathBuf> {
     .clone()
 }
 
-/// Whether `qemu-aarch64-static` and the AArch64 cross compiler are there (else skip, or
+/// Whether `qemu-aarch64-static`, the AArch64 cross compiler and C library are there (else skip, or
 /// fail under `CLOUDABI_REQUIRE_TOOLCHAIN`).
 pub fn aarch64_tools_present() -> bool {
-    for tool in [
-        "/usr/bin/qemu-aarch64-static",
-        "/usr/bin/aarch64-linux-gnu-gcc",
-    ] {
-        if !Path::new(tool).exists() {
-            skip(&format!("{tool} missing"));
-            return false;
+    match missing_in("aarch64") {
+        None => true,
+        Some(why) => {
+            skip(&why);
+            false
         }
     }
-    true
 }
 
 /// Builds the static `cloudabi-emulate` for `arch` (`x86_64` or `aarch64`) once per test

@@ -15,7 +15,7 @@ mod common;
 
 // Not every test file uses every helper.
 #[allow(unused_imports)]
-pub use common::{Scratch, free_port, launcher, run_stdin, static_cargo_binary};
+pub use common::{Scratch, free_port, launcher, run_stdin, static_cargo_binary, wait_for_lines};
 
 /// Carries the path of the probe program into the re-executed test.
 const PROBE: &str = "CLOUDABI_RUN_CLI_TEST_PROBE";

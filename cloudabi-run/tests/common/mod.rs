@@ -249,3 +249,21 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Waits until the file at `path` holds at least `lines` complete lines, or `limit` has
+/// passed, and returns its text either way (the caller's assertion then shows what is there).
+///
+/// A server writes a request's log line after it has sent the answer, and the line then
+/// travels through the launcher's append relay: a test that has read the answer must wait
+/// for the line before it stops the server, or it races the write.
+pub fn wait_for_lines(path: &Path, lines: usize, limit: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let complete = text.bytes().filter(|&b| b == b'\n').count();
+        if complete >= lines || std::time::Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
