@@ -1,5 +1,7 @@
 //! Errors of the launcher.
 
+use std::os::fd::RawFd;
+
 use crate::sys::Stage;
 
 /// Building the sandbox policy failed.
@@ -21,6 +23,12 @@ pub enum SandboxError {
     /// No directory to mount the empty root on.
     #[error("no directory among /tmp, /mnt, /run, /dev to mount the empty root on")]
     NoMountpoint,
+    /// `/proc/sys/vm/memfd_noexec` is not writable (not root, a read-only `/proc/sys`, or a
+    /// kernel before 6.3), so executable memfds cannot be refused.
+    #[error(
+        "cannot refuse executable memfds: /proc/sys/vm/memfd_noexec: {0} (run as root, or use best-effort mode to run anyway)"
+    )]
+    MemfdNoexec(std::io::Error),
 }
 
 /// Starting or waiting for the program failed.
@@ -40,6 +48,14 @@ pub enum LaunchError {
     /// More descriptors than the kernel allows were granted, or a stdio slot was granted twice.
     #[error("invalid descriptor grants: {0}")]
     Grants(&'static str),
+    /// A granted file or directory cannot be given a mount of its own in the sandbox.
+    #[error("cannot give the file or directory granted as descriptor {fd} to the sandbox: {what}")]
+    GrantPath {
+        /// The number the program would see.
+        fd: RawFd,
+        /// Why.
+        what: &'static str,
+    },
     /// The sandbox policy could not be built.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),

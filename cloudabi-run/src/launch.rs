@@ -358,11 +358,15 @@ impl Launch {
         let mut sources: Vec<OwnedFd> = Vec::with_capacity(grants.len());
         let mut names = Vec::new();
         let mut dirs = Vec::new();
+        let mut grant_mounts = Vec::new();
         // Connections channels: the grant's index and its acceptor.
         let mut acceptors: Vec<(usize, Acceptor)> = Vec::new();
         for g in grants {
             if let Some(a) = g.acceptor {
                 acceptors.push((sources.len(), a));
+            }
+            if let Some(m) = grant_mount(&g.fd, g.kind, numbers[sources.len()])? {
+                grant_mounts.push(m);
             }
             if listen_fds && g.kind == GrantKind::Socket {
                 names.push(g.name.clone().unwrap_or_else(|| "unknown".to_owned()));
@@ -447,6 +451,8 @@ impl Launch {
             )),
             root_mountpoint: Some(find_mountpoint()?),
             expose: None,
+            grants: grant_mounts,
+            memfd_noexec: memfd_noexec_available(&opts, &mut skipped)?,
         };
         if let (Some((_, source, dev, ino)), Some(mountpoint)) = (&exposed, &ns.root_mountpoint) {
             let mut target = mountpoint.as_bytes().to_vec();
@@ -654,6 +660,81 @@ fn kill_all(children: &[Instance]) {
 fn open_dev_null(flags: OFlags) -> Result<OwnedFd, LaunchError> {
     rustix::fs::open("/dev/null", flags | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| LaunchError::io("opening /dev/null")(e.into()))
+}
+
+/// How a granted file or directory is shown to the program: through a detached copy of its
+/// mount (see [`sys::GrantMount`]). `None` for grants that are not files or directories, and
+/// for append-only files (the program gets a relay pipe instead).
+fn grant_mount(
+    fd: &OwnedFd,
+    kind: GrantKind,
+    target: RawFd,
+) -> Result<Option<sys::GrantMount>, LaunchError> {
+    let mode = match kind {
+        GrantKind::Dir(mode) => mode,
+        GrantKind::File(mode) if mode != FileMode::Append => mode,
+        _ => return Ok(None),
+    };
+    let failed = |what: &'static str| LaunchError::GrantPath { fd: target, what };
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let path = std::fs::read_link(&link).map_err(|_| failed("its path cannot be read"))?;
+    let bytes = path.as_os_str().as_bytes();
+    if !path.is_absolute() || bytes.ends_with(b" (deleted)") {
+        return Err(failed(
+            "it has no path (deleted, or not a file system object)",
+        ));
+    }
+    let st = rustix::fs::fstat(fd).map_err(|_| failed("fstat failed"))?;
+    let fl = rustix::fs::fcntl_getfl(fd).map_err(|_| failed("fcntl failed"))?;
+    // Only flags that a fresh open can repeat (close-on-exec is added by the child).
+    let keep = OFlags::RWMODE
+        | OFlags::APPEND
+        | OFlags::NONBLOCK
+        | OFlags::DIRECTORY
+        | OFlags::PATH
+        | OFlags::NOATIME
+        | OFlags::SYNC
+        | OFlags::DSYNC
+        | OFlags::DIRECT
+        | OFlags::LARGEFILE;
+    let mut attrs = sys::MOUNT_ATTR_NOSUID_NODEV_NOEXEC;
+    if mode == FileMode::Read {
+        // The copy is mounted read-only, so the descriptor must not be open for writing.
+        if !fl.contains(OFlags::PATH) && fl & OFlags::RWMODE != OFlags::RDONLY {
+            return Err(failed("it is granted read-only but open for writing"));
+        }
+        attrs |= sys::MOUNT_ATTR_RDONLY;
+    }
+    let mut proc_path = b"/proc/self/fd/".to_vec();
+    proc_path.extend_from_slice(&[0u8; 21]);
+    Ok(Some(sys::GrantMount {
+        target,
+        source: CString::new(bytes).map_err(|_| LaunchError::NulByte)?,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        attrs,
+        flags: (fl & keep).bits() as c_int,
+        proc_path,
+    }))
+}
+
+/// Whether the init can set `vm.memfd_noexec` in its PID namespace (Linux 6.3, and a
+/// writable `/proc/sys`: a launcher running as root, or one whose container mounts
+/// `/proc/sys` read-write). Without it, a program could execute code it wrote into a memfd,
+/// which Landlock's execute right does not cover.
+fn memfd_noexec_available(
+    opts: &SandboxOptions,
+    skipped: &mut Vec<Skipped>,
+) -> Result<bool, LaunchError> {
+    const PATH: &str = "/proc/sys/vm/memfd_noexec";
+    match rustix::fs::access(PATH, rustix::fs::Access::WRITE_OK) {
+        Ok(()) => Ok(true),
+        Err(e) if opts.best_effort => {
+            skipped.push(Skipped::MemfdNoexec(e.to_string()));
+            Ok(false)
+        }
+        Err(e) => Err(SandboxError::MemfdNoexec(e.into()).into()),
+    }
 }
 
 fn find_mountpoint() -> Result<CString, LaunchError> {

@@ -97,6 +97,9 @@ pub enum Skipped {
     LandlockScopes(u32),
     /// Landlock below ABI 7: `--log-denials` cannot log Landlock denials.
     LandlockLogging(u32),
+    /// `vm.memfd_noexec` cannot be set (the value is why): the program could execute a
+    /// memfd it wrote.
+    MemfdNoexec(String),
 }
 
 impl std::fmt::Display for Skipped {
@@ -113,6 +116,12 @@ impl std::fmt::Display for Skipped {
             }
             Skipped::LandlockLogging(abi) => {
                 write!(f, "Landlock ABI {abi}: Landlock denials not logged")
+            }
+            Skipped::MemfdNoexec(e) => {
+                write!(
+                    f,
+                    "vm.memfd_noexec not settable ({e}): memfds stay executable"
+                )
             }
         }
     }
@@ -213,7 +222,8 @@ pub struct DeniedGroup {
 ///
 /// Besides these, the filter denies, with `EPERM`: `socket`/`socketpair` for every family but
 /// `AF_UNIX`; `clone` with any `CLONE_NEW*` flag; `ioctl` `TIOCSTI` and `TIOCLINUX`;
-/// `personality` except the read-only query `personality(0xffffffff)`. A separate filter
+/// `personality` except the read-only query `personality(0xffffffff)`; `sendto`, `sendmsg`
+/// and `sendmmsg` with `MSG_FASTOPEN`; `prlimit64` on any process but the caller (pid 0). A separate filter
 /// returns `ENOSYS` for every x32 system call (numbers with bit 30 set), which would otherwise
 /// bypass rules keyed by the x86-64 numbers.
 pub fn denied_syscalls() -> Vec<DeniedGroup> {
@@ -222,7 +232,7 @@ pub fn denied_syscalls() -> Vec<DeniedGroup> {
             vec![$((libc::$name as i64, &stringify!($name)[4..])),*]
         };
     }
-    let eperm = list![
+    let mut eperm = list![
         SYS_ptrace,
         SYS_process_vm_readv,
         SYS_process_vm_writev,
@@ -282,12 +292,42 @@ pub fn denied_syscalls() -> Vec<DeniedGroup> {
         SYS_fanotify_init,
         SYS_lookup_dcookie,
         SYS_nfsservctl,
+        // CloudABI has no permissions, owners or extended attributes.
+        SYS_chmod,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fchmodat2,
+        SYS_chown,
+        SYS_fchown,
+        SYS_lchown,
+        SYS_fchownat,
+        SYS_setxattr,
+        SYS_lsetxattr,
+        SYS_fsetxattr,
+        SYS_removexattr,
+        SYS_lremovexattr,
+        SYS_fremovexattr,
     ];
+    // Linux 6.13's *xattrat calls (not yet in the libc crate).
+    eperm.extend([(463, "setxattrat"), (466, "removexattrat")]);
+    let mut enotsup = list![
+        SYS_getxattr,
+        SYS_lgetxattr,
+        SYS_fgetxattr,
+        SYS_listxattr,
+        SYS_llistxattr,
+        SYS_flistxattr,
+    ];
+    enotsup.extend([(464, "getxattrat"), (465, "listxattrat")]);
     let enosys = list![SYS_clone3];
     vec![
         DeniedGroup {
             errno: libc::EPERM,
             always: eperm,
+        },
+        DeniedGroup {
+            errno: libc::EOPNOTSUPP,
+            always: enotsup,
         },
         DeniedGroup {
             errno: libc::ENOSYS,
@@ -348,6 +388,20 @@ pub(crate) fn seccomp_programs() -> Result<Vec<Vec<libc::sock_filter>>, SandboxE
             rules.insert(
                 libc::SYS_personality,
                 vec![rule(cond(0, Dword, SeccompCmpOp::Ne, 0xffff_ffff))?],
+            );
+            // TCP fast open connects inside sendto/sendmsg, past the connect hook Landlock
+            // checks: a granted connection, disconnected with connect(AF_UNSPEC), could
+            // otherwise reach any address.
+            let fastopen = libc::MSG_FASTOPEN as u64;
+            let fastopen_in =
+                |arg| rule(cond(arg, Dword, SeccompCmpOp::MaskedEq(fastopen), fastopen));
+            rules.insert(libc::SYS_sendto, vec![fastopen_in(3)?]);
+            rules.insert(libc::SYS_sendmsg, vec![fastopen_in(2)?]);
+            rules.insert(libc::SYS_sendmmsg, vec![fastopen_in(3)?]);
+            // Resource limits of the program itself only (pid 0), never of its init.
+            rules.insert(
+                libc::SYS_prlimit64,
+                vec![rule(cond(0, Dword, SeccompCmpOp::Ne, 0))?],
             );
         }
         let filter = SeccompFilter::new(

@@ -35,6 +35,11 @@ pub enum Stage {
     RemountRootReadOnly,
     /// Showing the program file read-only at `/program` (runner mode).
     ExposeProgram,
+    /// Setting `vm.memfd_noexec` to 2 in the new PID namespace.
+    MemfdNoexec,
+    /// Replacing a granted file or directory by the same one seen through a detached copy
+    /// of its mount.
+    GrantMount,
     /// Moving the granted descriptors to their numbers.
     Descriptors,
     /// Closing every descriptor that was not granted.
@@ -63,7 +68,7 @@ pub enum Stage {
 impl Stage {
     fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 18] = [
+        const ALL: [Stage; 20] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
@@ -71,6 +76,8 @@ impl Stage {
             DetachOldRoot,
             RemountRootReadOnly,
             ExposeProgram,
+            MemfdNoexec,
+            GrantMount,
             Descriptors,
             CloseOthers,
             Setsid,
@@ -97,6 +104,8 @@ impl std::fmt::Display for Stage {
             Stage::DetachOldRoot => "detaching the old root",
             Stage::RemountRootReadOnly => "remounting the empty root read-only",
             Stage::ExposeProgram => "showing the program read-only at /program",
+            Stage::MemfdNoexec => "refusing executable memfds (vm.memfd_noexec = 2)",
+            Stage::GrantMount => "giving a granted file or directory a mount of its own",
             Stage::Descriptors => "placing the granted descriptors",
             Stage::CloseOthers => "closing ungranted descriptors",
             Stage::Setsid => "setsid",
@@ -125,7 +134,46 @@ pub(crate) struct NamespacePlan {
     /// A host file to show read-only inside the empty root (runner mode); needs
     /// `root_mountpoint`.
     pub(crate) expose: Option<ExposePlan>,
+    /// Granted files and directories the program gets through detached mounts of their own
+    /// (needs `root_mountpoint`).
+    pub(crate) grants: Vec<GrantMount>,
+    /// Whether the init sets `vm.memfd_noexec` to 2 in its PID namespace (needs
+    /// `CLONE_NEWPID`): every memfd created inside is then sealed non-executable.
+    pub(crate) memfd_noexec: bool,
 }
+
+/// A granted file or directory given to the program through a detached, recursive copy of
+/// its mount (`open_tree(OPEN_TREE_CLONE | AT_RECURSIVE)`) instead of the launcher's own
+/// descriptor. A detached mount has no parent: `..` from its root stays there, so no lookup
+/// from the descriptor can leave the grant, whatever the system call. The copy carries the
+/// grant's mount attributes (read-only for read grants, always `nosuid`, `nodev`,
+/// `noexec`), which the kernel enforces for metadata writes (`utimensat`) that Landlock
+/// does not see.
+pub(crate) struct GrantMount {
+    /// The descriptor number the program sees; `moves[target]` gets the new descriptor.
+    pub(crate) target: RawFd,
+    /// Absolute host path of the file or directory, resolved in the child's copy of the
+    /// mount namespace (a descriptor of the launcher's namespace cannot be cloned from there).
+    pub(crate) source: std::ffi::CString,
+    /// Device and inode of what the launcher opened; anything else at the path is refused.
+    pub(crate) dev: u64,
+    /// See `dev`.
+    pub(crate) ino: u64,
+    /// `MOUNT_ATTR_*` bits set on the copy.
+    pub(crate) attrs: u64,
+    /// Flags for reopening it through the copy (those of the launcher's descriptor).
+    pub(crate) flags: c_int,
+    /// `/proc/self/fd/` followed by 21 NUL bytes: the child writes the copy's descriptor
+    /// number there to reopen it.
+    pub(crate) proc_path: Vec<u8>,
+}
+
+/// `MOUNT_ATTR_RDONLY`.
+pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC`.
+pub(crate) const MOUNT_ATTR_NOSUID_NODEV_NOEXEC: u64 = 0x2 | 0x4 | 0x8;
+/// `AT_RECURSIVE`.
+const AT_RECURSIVE: c_uint = 0x8000;
 
 /// A host file bind-mounted read-only (also `nosuid`, `nodev`, `noexec`) into the empty root,
 /// so that a runner such as `qemu-aarch64-static` can open the program by path.
@@ -263,6 +311,58 @@ unsafe fn write_file(path: &CStr, data: &[u8]) -> bool {
     }
 }
 
+/// A detached copy of the mount at `source` (recursive: with the mounts beneath it), with
+/// `attrs` set on every mount of the copy, after checking that `source` is still the file
+/// `dev`/`ino`. Returns the copy's `O_PATH` descriptor (close-on-exec), or -1 with errno set.
+///
+/// # Safety
+/// Child side only.
+unsafe fn clone_mount(source: &CStr, dev: u64, ino: u64, attrs: u64, recursive: bool) -> c_int {
+    let recurse = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: `source` is NUL-terminated, `st` and `attr` are locals; the descriptor is
+    // closed again on every failure path.
+    unsafe {
+        let tree = libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD as c_long,
+            source.as_ptr(),
+            (OPEN_TREE_CLONE | libc::O_CLOEXEC as c_uint | recurse) as c_long,
+        ) as c_int;
+        if tree < 0 {
+            return -1;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        let attr = MountAttr {
+            attr_set: attrs,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        if libc::fstat(tree, &mut st) != 0 {
+            libc::close(tree);
+            return -1;
+        }
+        if st.st_dev != dev || st.st_ino != ino {
+            libc::close(tree);
+            *libc::__errno_location() = libc::ESTALE;
+            return -1;
+        }
+        if libc::syscall(
+            libc::SYS_mount_setattr,
+            tree as c_long,
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH as c_uint | recurse) as c_long,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        ) != 0
+        {
+            libc::close(tree);
+            return -1;
+        }
+        tree
+    }
+}
+
 /// The child: set up, sandbox, exec. Never returns.
 ///
 /// # Safety
@@ -276,7 +376,23 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
     // caller) or a local.
     unsafe {
         // Restore default signal dispositions and an empty mask: the parent's handlers are
-        // not meaningful here and a blocked mask would be inherited by the program.
+        // not meaningful here, and ignored signals and a blocked mask would be inherited by
+        // the program (a launcher started in the background by a shell has SIGINT and
+        // SIGQUIT ignored, under nohup SIGHUP as well; exec keeps that).
+        // The raw call, since the C library refuses the real-time signals it keeps for
+        // itself (32, 33); the kernel's `struct sigaction` with SIG_DFL is all zeros.
+        let default = [0u64; 4];
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig as c_long,
+                    default.as_ptr(),
+                    std::ptr::null::<u64>(),
+                    8 as c_long,
+                );
+            }
+        }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
@@ -301,36 +417,42 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
             {
                 fail(err_fd, Stage::MountPrivate);
             }
+            // vm.memfd_noexec is a property of the PID namespace this process now leads;
+            // writing it needs the host's /proc, so it happens before the root is replaced.
+            if plan.ns.memfd_noexec
+                && plan.ns.clone_flags & libc::CLONE_NEWPID as c_long != 0
+                && !write_file(c"/proc/sys/vm/memfd_noexec", b"2")
+            {
+                fail(err_fd, Stage::MemfdNoexec);
+            }
+            // Every granted file and directory: a detached copy of its mount, reopened with
+            // the launcher's flags, replaces the launcher's descriptor. Done now, while the
+            // paths still resolve and /proc is there.
+            for g in plan.ns.grants.iter_mut() {
+                let tree = clone_mount(&g.source, g.dev, g.ino, g.attrs, true);
+                if tree < 0 {
+                    fail(err_fd, Stage::GrantMount);
+                }
+                let digits = g.proc_path.len() - 21;
+                write_decimal(g.proc_path.as_mut_ptr().add(digits), 20, tree as u64);
+                let fd = libc::open(g.proc_path.as_ptr().cast(), g.flags | libc::O_CLOEXEC);
+                let mut st: libc::stat = std::mem::zeroed();
+                if fd < 0 || libc::fstat(fd, &mut st) != 0 {
+                    fail(err_fd, Stage::GrantMount);
+                }
+                if st.st_dev != g.dev || st.st_ino != g.ino {
+                    *libc::__errno_location() = libc::ESTALE;
+                    fail(err_fd, Stage::GrantMount);
+                }
+                libc::close(tree);
+                plan.moves[g.target as usize].0 = fd;
+            }
             // Runner mode: take a detached, read-only copy of the program file's mount now,
             // while its path still resolves (the empty root may be mounted over it).
             let mut tree: c_int = -1;
             if let Some(e) = &plan.ns.expose {
-                tree = libc::syscall(
-                    libc::SYS_open_tree,
-                    libc::AT_FDCWD as c_long,
-                    e.source.as_ptr(),
-                    (OPEN_TREE_CLONE | libc::O_CLOEXEC as c_uint) as c_long,
-                ) as c_int;
-                let mut st: libc::stat = std::mem::zeroed();
-                let attr = MountAttr {
-                    attr_set: MOUNT_ATTR_LOCKED_DOWN,
-                    attr_clr: 0,
-                    propagation: 0,
-                    userns_fd: 0,
-                };
-                if tree < 0
-                    || libc::fstat(tree, &mut st) != 0
-                    || st.st_dev != e.dev
-                    || st.st_ino != e.ino
-                    || libc::syscall(
-                        libc::SYS_mount_setattr,
-                        tree as c_long,
-                        c"".as_ptr(),
-                        libc::AT_EMPTY_PATH as c_long,
-                        &attr as *const MountAttr,
-                        std::mem::size_of::<MountAttr>(),
-                    ) != 0
-                {
+                tree = clone_mount(&e.source, e.dev, e.ino, MOUNT_ATTR_LOCKED_DOWN, false);
+                if tree < 0 {
                     fail(err_fd, Stage::ExposeProgram);
                 }
             }

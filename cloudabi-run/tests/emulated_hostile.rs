@@ -112,6 +112,7 @@ const LINUX_ATTACKS: &[&str] = &[
     "linux-open-proc-self-mem",
     "linux-create-in-root",
     "linux-dotdot-from-host-dir-fd",
+    "linux-stat-secret-next-to-dir",
     "linux-read-secret-next-to-dir",
     "linux-symlink-pointing-outside",
     "linux-created-symlink-escape",
@@ -150,6 +151,13 @@ const LINUX_ATTACKS: &[&str] = &[
     "linux-init-module",
     "linux-sethostname",
     "linux-personality",
+    "linux-chmod-read-only-dir-file",
+    "linux-chmod-read-write-dir",
+    "linux-utimensat-read-only-dir-file",
+    "linux-setxattr-read-write-dir",
+    "linux-exec-memfd",
+    "linux-sendto-fastopen",
+    "linux-prlimit-init",
     "linux-unshare-user",
 ];
 
@@ -357,8 +365,12 @@ fn emulated_hostile_guest_is_contained() {
         ("linux-connect-abstract-unix-socket", "-111 (ECONNREFUSED)"),
         ("linux-kill-init", "-1 (EPERM)"),
         ("linux-clone3", "-38 (ENOSYS)"),
-        ("linux-read-secret-next-to-dir", "-13 (EACCES)"),
-        ("linux-dotdot-from-host-dir-fd", "-13 (EACCES)"),
+        ("linux-read-secret-next-to-dir", "-2 (ENOENT)"),
+        ("linux-dotdot-from-host-dir-fd", "-2 (ENOENT)"),
+        ("linux-write-read-only-dir-file", "-30 (EROFS)"),
+        ("linux-utimensat-read-only-dir-file", "-30 (EROFS)"),
+        ("linux-chmod-read-only-dir-file", "-1 (EPERM)"),
+        ("linux-exec-memfd", "-13 (EACCES)"),
         ("linux-hardlink-read-only-file", "-18 (EXDEV)"),
         ("linux-open-etc-passwd", "-2 (ENOENT)"),
         ("linux-create-in-root", "-30 (EROFS)"),
@@ -370,7 +382,7 @@ fn emulated_hostile_guest_is_contained() {
         assert!(text.lines().any(|l| l == line), "no `{line}`\n{context}");
     }
     // The grant's mode reached the emulator: it refuses every change beneath the read-only
-    // directory itself, rather than leaving it to Landlock (`EACCES`/`EXDEV`).
+    // directory itself, rather than leaving it to the kernel sandbox (`EROFS`/`EXDEV`).
     for name in READ_ONLY_DIR_ATTACKS {
         let line = format!("DENIED {name}: ENOTCAPABLE (76)");
         assert!(text.lines().any(|l| l == line), "no `{line}`\n{context}");

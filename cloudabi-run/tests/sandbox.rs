@@ -262,7 +262,8 @@ fn descriptors_are_renumbered_and_others_closed() {
     let leak_raw = leak.as_raw_fd();
     let base = scratch_dir("fds");
     // Grants in an order that differs from their numbers in the launcher.
-    let a: OwnedFd = File::create(base.join("a")).unwrap().into();
+    File::create(base.join("a")).unwrap();
+    let a: OwnedFd = File::open(base.join("a")).unwrap().into();
     let b: OwnedFd = File::open(&base).unwrap().into();
     let c: OwnedFd = File::create(base.join("c")).unwrap().into();
     let argdata = b"\x01\x02\x03argdata".to_vec();
@@ -295,6 +296,8 @@ fn descriptors_are_renumbered_and_others_closed() {
         text.lines().any(|l| l == format!("ARGDATA {hex}")),
         "{text}"
     );
+    // Only SIGPIPE starts ignored (CloudABI reports EPIPE instead).
+    assert!(text.lines().any(|l| l == "SIGIGN 13"), "{text}");
     // The program is process 2 of its PID namespace; process 1 is the launcher's init.
     assert!(text.lines().any(|l| l == "PID 2"), "{text}");
     assert!(text.lines().any(|l| l == "PPID 1"), "{text}");
@@ -591,4 +594,198 @@ fn log_denials_mode_is_accepted_by_the_kernel() {
         out.collect(),
         "DENIED tcp-socket: 1\nDENIED absolute-open-root-dir: 13\n"
     );
+}
+
+/// What the `holes` mode tries that must fail: lookups, metadata writes and UNIX socket
+/// connections through `..` or on read-only grants, TCP fast open, memfd execution and
+/// another process's limits (see `tests/programs/holes.rs`).
+const HOLE_ATTACKS: &[&str] = &[
+    "stat-outside-through-dotdot",
+    "stat-parent-through-dotdot",
+    "stat-rw-parent-through-dotdot",
+    "stat-host-proc-through-dotdot",
+    "stat-host-etc-through-dotdot",
+    "opath-outside-through-dotdot",
+    "list-host-proc-through-dotdot",
+    "readlink-outside-through-dotdot",
+    "chmod-outside-through-dotdot",
+    "chmod-readonly-grant-file",
+    "fchmod-readonly-grant-dir",
+    "chmod-readwrite-grant-file",
+    "chown-readonly-grant-file",
+    "utimensat-readonly-grant-file",
+    "utimensat-readonly-grant-dir",
+    "utimensat-outside-through-dotdot",
+    "setxattr-readonly-grant-file",
+    "setxattr-readwrite-grant-file",
+    "setxattr-outside-through-dotdot",
+    "inotify-outside-through-dotdot",
+    "connect-outside-unix-stream-through-dotdot",
+    "connect-outside-unix-stream-absolute",
+    "sendto-outside-unix-dgram-through-dotdot",
+    "sendto-outside-unix-dgram-absolute",
+    "tcp-fastopen-outside",
+    "memfd-exec",
+    "memfd-create-exec-flag",
+    "prlimit-init",
+];
+
+/// What the `holes` mode does that must keep working.
+const HOLE_LEGIT: &[&str] = &[
+    "dotdot-stays-in-grant",
+    "utimensat-readwrite-grant",
+    "create-and-write-in-readwrite-grant",
+    "read-in-readonly-grant",
+    "inotify-inside-grant",
+    "connect-unix-socket-in-readwrite-grant",
+    "memfd-create-plain",
+    "prlimit-self",
+];
+
+/// Mode, modification time and whether the attacker's extended attribute is there.
+fn host_view(path: &std::path::Path) -> (u32, i64, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).unwrap();
+    let mut buf = [0u8; 16];
+    let xattr = rustix::fs::lgetxattr(path, "user.cloudabi-escape", &mut buf).is_ok();
+    (m.mode(), m.mtime(), xattr)
+}
+
+#[test]
+fn hostile_program_cannot_reach_past_its_grants() {
+    use std::os::unix::net::UnixDatagram;
+    if !inside_private_mount_ns("hostile_program_cannot_reach_past_its_grants") {
+        return;
+    }
+    let base = scratch_dir("holes");
+    let (ro, rw) = (base.join("ro"), base.join("rw"));
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::write(ro.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(rw.join("planted.txt"), "planted\n").unwrap();
+    std::fs::write(base.join("outside.txt"), "secret\n").unwrap();
+    symlink("outside.txt", base.join("outside-link")).unwrap();
+    let ustream = UnixListener::bind(base.join("outside.sock")).unwrap();
+    ustream.set_nonblocking(true).unwrap();
+    let udgram = UnixDatagram::bind(base.join("outside.dgram")).unwrap();
+    udgram.set_nonblocking(true).unwrap();
+    let inside = UnixListener::bind(rw.join("inside.sock")).unwrap();
+    inside.set_nonblocking(true).unwrap();
+    let outside_tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    outside_tcp.set_nonblocking(true).unwrap();
+    let port = outside_tcp.local_addr().unwrap().port();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _client = TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    let (conn, _) = server.accept().unwrap();
+    let own: OwnedFd = File::open(hostile_program()).unwrap().into();
+
+    let watched = [
+        base.join("outside.txt"),
+        base.join("outside-link"),
+        ro.clone(),
+        ro.join("hello.txt"),
+    ];
+    let before: Vec<_> = watched.iter().map(|p| host_view(p)).collect();
+    let planted_before = host_view(&rw.join("planted.txt"));
+
+    let (out, stdout) = Capture::new();
+    let launch = Launch::new(hostile_program())
+        .grant(dir_fd(&ro), GrantKind::Dir(FileMode::Read))
+        .grant(dir_fd(&rw), GrantKind::Dir(FileMode::ReadWrite))
+        .grant(own, GrantKind::Other)
+        .grant(conn.into(), GrantKind::Socket)
+        .grant(stdout, GrantKind::Stdout);
+    assert_eq!(launch.fd_numbers(), vec![3, 4, 5, 6, 1]);
+    let outcome = launch
+        .arg("holes")
+        .arg("ro=3")
+        .arg("rw=4")
+        .arg("self=5")
+        .arg("conn=6")
+        .arg(format!("port={port}"))
+        .arg(format!("ustream={}", base.join("outside.sock").display()))
+        .arg(format!("udgram={}", base.join("outside.dgram").display()))
+        .timeout(Duration::from_secs(60))
+        .run()
+        .expect("launch");
+    let text = out.collect();
+    println!("{text}");
+    assert_eq!(outcome.statuses, vec![ExitStatus::Exited(0)], "{text}");
+    assert!(text.lines().any(|l| l == "DONE"), "{text}");
+    assert!(!text.contains("ESCAPED"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    for a in HOLE_ATTACKS {
+        let prefix = format!("DENIED {a}: ");
+        assert!(
+            text.lines().any(|l| l.starts_with(&prefix)),
+            "attack {a} not reported as denied:\n{text}"
+        );
+    }
+    for l in HOLE_LEGIT {
+        let line = format!("OK {l}");
+        assert!(
+            text.lines().any(|x| x == line),
+            "legitimate {l} did not succeed:\n{text}"
+        );
+    }
+
+    // Seen from the host: nothing outside changed, nothing outside was reached.
+    let after: Vec<_> = watched.iter().map(|p| host_view(p)).collect();
+    assert_eq!(before, after, "mode, mtime or xattr changed: {watched:?}");
+    let planted = host_view(&rw.join("planted.txt"));
+    assert_eq!(planted.0, planted_before.0, "chmod in the read-write grant");
+    assert!(
+        !planted.2,
+        "an extended attribute was set in the read-write grant"
+    );
+    assert_eq!(
+        planted.1, 0,
+        "utimensat in the read-write grant did not apply"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rw.join("created.txt")).unwrap(),
+        "created\n"
+    );
+    let would_block = |r: std::io::Result<()>| matches!(r, Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(
+        would_block(ustream.accept().map(drop)),
+        "the outside UNIX stream socket was reached"
+    );
+    let mut buf = [0u8; 64];
+    assert!(
+        would_block(udgram.recv(&mut buf).map(drop)),
+        "the outside UNIX datagram socket was reached"
+    );
+    assert!(
+        would_block(outside_tcp.accept().map(drop)),
+        "the outside TCP listener was reached"
+    );
+    assert!(
+        inside.accept().is_ok(),
+        "the UNIX socket inside the read-write grant was not reached"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn ignored_signals_of_the_launcher_are_not_inherited() {
+    if !inside_private_mount_ns("ignored_signals_of_the_launcher_are_not_inherited") {
+        return;
+    }
+    // As a shell leaves a background job (SIGINT, SIGQUIT) or nohup (SIGHUP); this process
+    // is the test's own re-executed copy, so nothing else sees the change.
+    for sig in [
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGTERM,
+    ] {
+        // SAFETY: setting a signal to SIG_IGN installs no handler code; this process runs
+        // this one test only.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let (outcome, text) = report(Launch::new(hostile_program()));
+    assert_eq!(outcome.exit_code(), 0, "{text}");
+    assert!(text.lines().any(|l| l == "SIGIGN 13"), "{text}");
 }

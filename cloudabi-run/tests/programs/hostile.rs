@@ -8,6 +8,7 @@
 //! Modes (first argument):
 //! * `attack key=value...`: every escape attempt, one line each, `DENIED <name>: <errno>` or
 //!   `ESCAPED <name>`, and every legitimate operation, `OK <name>` or `FAIL <name>: <why>`.
+//! * `holes key=value...`: what Landlock does not check, see `holes.rs`.
 //! * `exit N`, `signal N`, `sleep N`: exit with N, kill itself with signal N, sleep N seconds.
 //! * `abort`: calls the C library's `abort()`.
 //! * `orphan`: leaves an orphaned grandchild behind and prints `REAPED` once its zombie is
@@ -15,7 +16,10 @@
 //! * `linger`: forks a grandchild that sleeps 60 s holding standard output, then exits 0.
 //! * `report`: prints `ENV <var>` for each environment variable, `FD <n>` for each open
 //!   descriptor below 256 (before closing the argdata memfd), `SEALS <hex>` and
-//!   `ARGDATA <hex>` for the memfd, and `PID <pid>`.
+//!   `ARGDATA <hex>` for the memfd, `SIGIGN <n,...>` for the signals it starts with ignored,
+//!   and `PID <pid>`.
+
+mod holes;
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -65,6 +69,7 @@ fn s5(n: i64, a: i64, b: i64, c: i64, d: i64, e: i64) -> Result<i64, i32> {
 const READ: i64 = 0;
 const WRITE: i64 = 1;
 const CLOSE: i64 = 3;
+const RT_SIGACTION: i64 = 13;
 const LSEEK: i64 = 8;
 const IOCTL: i64 = 16;
 const PWRITE64: i64 = 18;
@@ -169,6 +174,22 @@ fn read_all(fd: i64) -> Result<Vec<u8>, i32> {
     }
 }
 
+/// The names in the directory `fd` (one `getdents64` buffer's worth).
+fn dir_names(fd: i64) -> Result<Vec<String>, i32> {
+    let mut buf = [0u8; 8192];
+    let n = s3(GETDENTS64, fd, buf.as_mut_ptr() as i64, buf.len() as i64)? as usize;
+    let mut names = Vec::new();
+    let mut off = 0;
+    while off + 19 <= n {
+        let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+        let name = &buf[off + 19..off + reclen];
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        names.push(String::from_utf8_lossy(&name[..end]).into_owned());
+        off += reclen.max(1);
+    }
+    Ok(names)
+}
+
 fn write_buf(fd: i64, data: &[u8]) -> Result<i64, i32> {
     s3(WRITE, fd, data.as_ptr() as i64, data.len() as i64)
 }
@@ -232,6 +253,15 @@ fn report() {
     let bytes = read_all(fd).unwrap_or_default();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     r.line(format!("ARGDATA {hex}"));
+    // Ignored signals: rt_sigaction(sig, NULL, &old) with the handler first in `old`.
+    let ignored: Vec<String> = (1..=64)
+        .filter(|&sig| {
+            let mut old = [0u64; 4];
+            s4(RT_SIGACTION, sig, 0, old.as_mut_ptr() as i64, 8).is_ok() && old[0] == 1
+        })
+        .map(|sig| sig.to_string())
+        .collect();
+    r.line(format!("SIGIGN {}", ignored.join(",")));
     r.line(format!("PID {}", s0(GETPID).unwrap_or(-1)));
     r.line(format!("PPID {}", s0(GETPPID).unwrap_or(-1)));
 }
@@ -408,9 +438,17 @@ fn attack(args: &HashMap<String, String>) {
         "dotdot-escape",
         openat(ro, "../../../../../../etc/passwd", O_RDONLY, 0),
     );
+    // `..` of a grant's root is that root again: listing it lists the grant.
     r.attack(
         "dotdot-list-parent",
-        openat(ro, "..", O_RDONLY | O_DIRECTORY, 0),
+        openat(ro, "..", O_RDONLY | O_DIRECTORY, 0).and_then(|fd| {
+            let names = dir_names(fd)?;
+            if names.iter().any(|n| n == "outside.txt") {
+                Ok(names.len() as i64)
+            } else {
+                Err(0)
+            }
+        }),
     );
     r.attack(
         "dotdot-from-nested",
@@ -751,6 +789,14 @@ fn main() {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
             attack(&kv);
+        }
+        Some("holes") => {
+            let kv = args[2..]
+                .iter()
+                .filter_map(|a| a.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            holes::holes(&kv);
         }
         Some("exit") => std::process::exit(args[2].parse().unwrap_or(1)),
         Some("signal") => {

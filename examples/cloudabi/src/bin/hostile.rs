@@ -6,13 +6,15 @@
 //!   out, rights it does not hold, descriptors it was never given, bad pointers, W^X, ...).
 //!   Changes beneath the read-only directory (`ca-*-in-read-only-dir`, ...) fail with
 //!   `ENOTCAPABLE` too: `cloudabi-run --emulate` passes each grant's mode to the emulator,
-//!   which gives the directory read-only rights (the `linux-*` attempts show that Landlock
-//!   refuses the same changes underneath on its own).
+//!   which gives the directory read-only rights (the `linux-*` attempts show that the
+//!   kernel sandbox refuses the same changes underneath on its own).
 //! * **Linux layer** (`linux-*`, x86-64 only): raw `syscall` instructions that bypass the
 //!   emulator entirely. The guest runs inside the emulator's process, so only the kernel
 //!   sandbox stands in the way; each attempt expects the errno that sandbox produces
-//!   (seccomp `EPERM`/`ENOSYS`, Landlock `EACCES`/`EXDEV`/`EPERM`, the empty read-only
-//!   root's `ENOENT`/`EROFS`, the PID namespace's `ESRCH`, the network namespace's
+//!   (seccomp `EPERM`/`ENOSYS`, Landlock `EACCES`/`EPERM`, the grants' own detached
+//!   mounts' `ENOENT` beyond `..`, `EROFS` in read-only grants and `EXDEV` between grants,
+//!   the empty read-only root's `ENOENT`/`EROFS`, sealed non-executable memfds' `EACCES`,
+//!   the PID namespace's `ESRCH`, the network namespace's
 //!   `ECONNREFUSED`, the launcher's append relay's `ESPIPE`), so that a missing layer
 //!   turns the line into `ESCAPED`.
 //!
@@ -1458,6 +1460,15 @@ mod linux {
     const IO_URING_SETUP: u64 = 425;
     const FSOPEN: u64 = 430;
     const CLONE3: u64 = 435;
+    const SENDTO: u64 = 44;
+    const FCHMOD: u64 = 91;
+    const FSETXATTR: u64 = 190;
+    const NEWFSTATAT: u64 = 262;
+    const FCHMODAT: u64 = 268;
+    const UTIMENSAT: u64 = 280;
+    const PRLIMIT64: u64 = 302;
+    const MEMFD_CREATE: u64 = 319;
+    const EXECVEAT: u64 = 322;
 
     const EPERM: i32 = 1;
     const ENOENT: i32 = 2;
@@ -1677,24 +1688,39 @@ mod linux {
             EROFS,
             openat(AT_FDCWD, "/", O_TMPFILE | O_RDWR).inspect(|&fd| close(fd)),
         );
+        // Each granted directory is the root of a detached mount of its own: `..` from it
+        // is the directory itself, and what lies beside it does not exist in the sandbox.
         r.linux(
             "linux-dotdot-from-host-dir-fd",
-            EACCES,
-            openat(hro, "../..", O_RDONLY | O_DIRECTORY),
+            ENOENT,
+            openat(hro, "../..", O_RDONLY | O_DIRECTORY).and_then(|fd| {
+                let same = matches!((fstat(fd), fstat(hro)), (Ok(a), Ok(b)) if a.ino == b.ino && a.dev == b.dev);
+                close(fd);
+                if same { Err(ENOENT) } else { Ok(fd) }
+            }),
+        );
+        r.linux(
+            "linux-stat-secret-next-to-dir",
+            ENOENT,
+            (|| {
+                let mut st = [0u64; 18];
+                let p = c("../secret.txt");
+                s(NEWFSTATAT, &[hro, p.as_ptr() as u64, st.as_mut_ptr() as u64, 0])
+            })(),
         );
         r.linux(
             "linux-read-secret-next-to-dir",
-            EACCES,
+            ENOENT,
             open_and_read(r, hro, "../secret.txt", O_RDONLY),
         );
         r.linux(
             "linux-symlink-pointing-outside",
-            EACCES,
+            ENOENT,
             open_and_read(r, hro, "escape-link", O_RDONLY),
         );
         r.linux(
             "linux-created-symlink-escape",
-            EACCES,
+            ENOENT,
             (|| {
                 let (t, l) = (c("../secret.txt"), c("raw-link"));
                 s(SYMLINKAT, &[t.as_ptr() as u64, hrw, l.as_ptr() as u64])?;
@@ -1705,32 +1731,32 @@ mod linux {
         );
         r.linux(
             "linux-fchdir-dotdot",
-            EACCES,
+            ENOENT,
             s(FCHDIR, &[hro]).and_then(|_| open_and_read(r, AT_FDCWD, "../secret.txt", O_RDONLY)),
         );
         r.linux(
             "linux-write-read-only-dir-file",
-            EACCES,
+            EROFS,
             openat(hro, "hello.txt", O_WRONLY),
         );
         r.linux(
             "linux-create-in-read-only-dir",
-            EACCES,
+            EROFS,
             openat(hro, "new.txt", O_WRONLY | O_CREAT),
         );
         r.linux(
             "linux-mkdir-in-read-only-dir",
-            EACCES,
+            EROFS,
             s(MKDIRAT, &[hro, c("newdir").as_ptr() as u64, 0o755]),
         );
         r.linux(
             "linux-unlink-in-read-only-dir",
-            EACCES,
+            EROFS,
             s(UNLINKAT, &[hro, c("hello.txt").as_ptr() as u64, 0]),
         );
         r.linux(
             "linux-rename-read-only-file-out",
-            EACCES,
+            EXDEV,
             s(
                 RENAMEAT,
                 &[
@@ -1887,6 +1913,72 @@ mod linux {
         );
         r.linux("linux-userfaultfd", EPERM, s(USERFAULTFD, &[0]));
         r.linux("linux-keyctl", EPERM, s(KEYCTL, &[0, (-3i64) as u64, 0]));
+        // CloudABI has no permissions, owners or extended attributes; times change only
+        // where the grant is writable.
+        r.linux(
+            "linux-chmod-read-only-dir-file",
+            EPERM,
+            s(FCHMODAT, &[hro, c("hello.txt").as_ptr() as u64, 0o777, 0]),
+        );
+        r.linux(
+            "linux-chmod-read-write-dir",
+            EPERM,
+            s(FCHMOD, &[hrw, 0o777]),
+        );
+        r.linux(
+            "linux-utimensat-read-only-dir-file",
+            EROFS,
+            (|| {
+                let times = [0u64; 4];
+                let p = c("hello.txt");
+                s(UTIMENSAT, &[hro, p.as_ptr() as u64, times.as_ptr() as u64, 0])
+            })(),
+        );
+        r.linux(
+            "linux-setxattr-read-write-dir",
+            EPERM,
+            (|| {
+                let (name, value) = (c("user.escape"), b"1");
+                s(FSETXATTR, &[hrw, name.as_ptr() as u64, value.as_ptr() as u64, 1, 0])
+            })(),
+        );
+        // An executable memfd would run code no grant named: memfds are sealed
+        // non-executable (vm.memfd_noexec), so even an empty one fails with EACCES rather
+        // than ENOEXEC.
+        r.linux(
+            "linux-exec-memfd",
+            EACCES,
+            (|| {
+                let name = c("payload");
+                let m = s(MEMFD_CREATE, &[name.as_ptr() as u64, 1])?;
+                let (empty, argv, envp) = (c(""), [0u64], [0u64]);
+                let got = s(
+                    EXECVEAT,
+                    &[m, empty.as_ptr() as u64, argv.as_ptr() as u64, envp.as_ptr() as u64, 0x1000],
+                );
+                close(m);
+                got
+            })(),
+        );
+        r.linux(
+            "linux-sendto-fastopen",
+            EPERM,
+            (|| {
+                let fd = s(SOCKET, &[AF_UNIX, SOCK_DGRAM, 0])?;
+                let msg = b"x";
+                let got = s(SENDTO, &[fd, msg.as_ptr() as u64, 1, 0x2000_0000, 0, 0]);
+                close(fd);
+                got
+            })(),
+        );
+        r.linux(
+            "linux-prlimit-init",
+            EPERM,
+            (|| {
+                let lim = [0u64; 2];
+                s(PRLIMIT64, &[1, 4, lim.as_ptr() as u64, 0])
+            })(),
+        );
         r.linux("linux-init-module", EPERM, s(INIT_MODULE, &[0, 0, 0]));
         r.linux("linux-sethostname", EPERM, s(SETHOSTNAME, &[0, 1]));
         r.linux("linux-personality", EPERM, s(PERSONALITY, &[0]));
