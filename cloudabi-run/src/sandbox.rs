@@ -8,6 +8,10 @@
 //!    absolute path resolves to anything real), network (only `lo`, down), IPC, UTS, cgroup and
 //!    PID (process 1 is the launcher's minimal init, the program is process 2; when the
 //!    program exits the init follows, and the kernel kills everything the program started).
+//!    Every granted file and directory reaches the program through a detached copy of its
+//!    own mount (see `sys::GrantMount`): `..` from a granted directory stays there, read
+//!    grants are read-only mounts, all are `nosuid`, `nodev`, `noexec`. `vm.memfd_noexec` is
+//!    2 in the PID namespace, so no memfd can be executed.
 //! 2. **Capabilities**: `SECBIT_NOROOT` (locked), empty bounding and ambient sets, so uid 0 in
 //!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
 //! 3. **Landlock** (ABI 7): every filesystem right is handled; the only rules are one per granted
@@ -17,6 +21,8 @@
 //!    scoped to the sandbox. The init and the program both enter this domain; the program then
 //!    enters a second, nested one with the same ruleset, so its signal scope excludes the init.
 //! 4. **seccomp**: what Landlock cannot see, see [`denied_syscalls`].
+//!
+//! `docs/threat-model.md` says what each layer guarantees and what it leaves open.
 
 use std::collections::BTreeMap;
 use std::os::fd::{BorrowedFd, OwnedFd};
