@@ -295,6 +295,16 @@ fn errors_name_file_line_and_column() {
         "f.yaml:2:1: more than one YAML document in input"
     );
     assert_eq!(error(""), "f.yaml:1:1: no YAML document in input");
+    // Keys are unique within one mapping (at any depth), compared as written.
+    assert_eq!(
+        error("a: 1\nb: 2\na: 3\n"),
+        "f.yaml:3:1: duplicate key \"a\" in a mapping"
+    );
+    assert_eq!(
+        error("outer:\n  x: 1\n  y: {x: 2, x: 3}\n"),
+        "f.yaml:3:13: duplicate key \"x\" in a mapping"
+    );
+    assert!(yaml::from_str("a: 1\nb: {a: 2}\n'1': x\n1: y\n").is_ok());
     // Without a file name, just LINE:COLUMN.
     assert_eq!(
         yaml::from_str("[!!int x]").unwrap_err().to_string(),

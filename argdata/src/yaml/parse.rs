@@ -145,6 +145,9 @@ pub enum ParseErrorKind {
     /// The stream holds more than one document.
     #[error("more than one YAML document in input")]
     MultipleDocuments,
+    /// A mapping has the same key twice.
+    #[error("duplicate key {0:?} in a mapping")]
+    DuplicateKey(String),
     /// An alias (`*name`) was used; aliases are not supported.
     #[error("aliases are not supported")]
     Alias,
@@ -453,6 +456,8 @@ impl<'t> Parser<'t> {
 struct Open {
     node: Node,
     key: Option<Node>,
+    /// A mapping's scalar keys so far (tag, plain, text), to refuse a repeated one.
+    seen: std::collections::HashSet<(Option<String>, bool, String)>,
 }
 
 #[derive(Default)]
@@ -509,7 +514,22 @@ impl TreeBuilder {
                 match &mut open.node.kind {
                     NodeKind::Seq(items) => items.push(node),
                     NodeKind::Map(entries) => match open.key.take() {
-                        None => open.key = Some(node),
+                        None => {
+                            // YAML keys are unique. Scalars are compared as written (tag,
+                            // plain or quoted, text): `1` and `"1"` are different keys.
+                            if let NodeKind::Scalar(text) = &node.kind
+                                && !open
+                                    .seen
+                                    .insert((node.tag.clone(), node.plain, text.clone()))
+                            {
+                                return Err(ParseError::new(
+                                    ParseErrorKind::DuplicateKey(text.clone()),
+                                    node.line,
+                                    node.column,
+                                ));
+                            }
+                            open.key = Some(node);
+                        }
                         Some(key) => entries.push((key, node)),
                     },
                     NodeKind::Scalar(_) => {}
@@ -526,7 +546,11 @@ impl TreeBuilder {
                 span.start,
             ));
         }
-        self.stack.push(Open { node, key: None });
+        self.stack.push(Open {
+            node,
+            key: None,
+            seen: std::collections::HashSet::new(),
+        });
         Ok(())
     }
 
