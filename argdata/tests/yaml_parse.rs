@@ -295,20 +295,37 @@ fn errors_name_file_line_and_column() {
         "f.yaml:2:1: more than one YAML document in input"
     );
     assert_eq!(error(""), "f.yaml:1:1: no YAML document in input");
-    // Keys are unique within one mapping (at any depth), compared as written.
-    assert_eq!(
-        error("a: 1\nb: 2\na: 3\n"),
-        "f.yaml:3:1: duplicate key \"a\" in a mapping"
-    );
-    assert_eq!(
-        error("outer:\n  x: 1\n  y: {x: 2, x: 3}\n"),
-        "f.yaml:3:13: duplicate key \"x\" in a mapping"
-    );
-    assert!(yaml::from_str("a: 1\nb: {a: 2}\n'1': x\n1: y\n").is_ok());
     // Without a file name, just LINE:COLUMN.
     assert_eq!(
         yaml::from_str("[!!int x]").unwrap_err().to_string(),
         "1:2: invalid !!int value \"x\""
+    );
+}
+
+#[test]
+fn unique_keys_are_enforced_when_asked() {
+    let unique = |text: &str| {
+        Parser::new(text)
+            .with_file_name("f.yaml")
+            .with_unique_keys()
+            .parse()
+            .map_err(|e| e.to_string())
+    };
+    // Keys are unique within one mapping (at any depth), compared as written.
+    assert_eq!(
+        unique("a: 1\nb: 2\na: 3\n").unwrap_err(),
+        "f.yaml:3:1: duplicate key \"a\" in a mapping"
+    );
+    assert_eq!(
+        unique("outer:\n  x: 1\n  y: {x: 2, x: 3}\n").unwrap_err(),
+        "f.yaml:3:13: duplicate key \"x\" in a mapping"
+    );
+    assert!(unique("a: 1\nb: {a: 2}\n'1': x\n1: y\n").is_ok());
+    // By default a repeated key is kept, as an argdata map may hold one.
+    let v = yaml::from_str("a: 1\na: 2\n").unwrap();
+    assert!(
+        matches!(&v, argdata::Value::Map(m) if m.len() == 2),
+        "{v:?}"
     );
 }
 

@@ -70,7 +70,11 @@ pub fn default_emulator() -> PathBuf {
 ///
 /// See [`EmulateError`].
 pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateError> {
-    let Resolved { value, resources } = resolved;
+    let Resolved {
+        value,
+        resources,
+        created,
+    } = resolved;
     let encoded = value.encode();
     let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
     let mut ordered = Vec::with_capacity(encoded.fds.len() + 1);
@@ -108,6 +112,7 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
     Ok(Resolved {
         value,
         resources: ordered,
+        created,
     })
 }
 
@@ -158,7 +163,12 @@ mod tests {
             Value::from(Fd(0)),
             Value::from(Fd(3)),
         ]);
-        let wrapped = wrap(Resolved { value, resources }, Path::new("/dev/null")).unwrap();
+        let resolved = Resolved {
+            value,
+            resources,
+            created: crate::config::CreatedPaths::default(),
+        };
+        let wrapped = wrap(resolved, Path::new("/dev/null")).unwrap();
         assert_eq!(wrapped.resources.len(), 4);
         assert_eq!(
             wrapped.value.get("fds"),

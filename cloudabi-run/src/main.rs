@@ -138,16 +138,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         resolved
     };
-    let plan = resolved
+    let mut plan = resolved
         .plan(cli.listen_fds)
         .map_err(|e| format!("{name}: {e}"))?;
+    // Files and socket paths the configuration created: removed again on every way out
+    // until the program has started (and after --check, which starts nothing).
+    let created = std::mem::take(&mut plan.created);
     if cli.check {
         let yaml = plan.to_yaml().map_err(|e| format!("{name}: {e}"))?;
         let mut out = std::io::stdout().lock();
         out.write_all(yaml.as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| format!("writing to standard output: {e}"))?;
-        // `plan` is dropped here: every descriptor is closed and nothing was started.
+        // `plan` and `created` are dropped here: every descriptor is closed, every path the
+        // configuration created is removed, and nothing was started.
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -175,6 +179,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 
     let signals = block_forwarded_signals();
     let running = launch.spawn().map_err(|e| e.to_string())?;
+    created.keep();
     for s in running.skipped() {
         eprintln!("cloudabi-run: warning: sandbox layer skipped: {s}");
     }

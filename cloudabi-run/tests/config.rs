@@ -149,6 +149,42 @@ fn create_only_when_asked() {
     let p = plan(&yaml);
     assert!(s.path("new.log").is_file());
     assert_eq!(p.grants[0].kind, GrantKind::File(FileMode::Append));
+    // The plan owns the new file until the program starts: dropped, it removes it again.
+    drop(p);
+    assert!(!s.path("new.log").exists());
+}
+
+#[test]
+fn a_failed_configuration_leaves_nothing_behind() {
+    let _g = lock();
+    let s = Scratch::new("undo");
+    std::fs::write(s.path("old.txt"), "kept").unwrap();
+    let yaml = format!(
+        "old: !file {{path: {}, mode: write, create: true}}\n\
+         new: !file {{path: {}, mode: write, create: true}}\n\
+         sock: !socket {{bind: {}}}\n\
+         bad: !file {{path: {}}}\n",
+        s.p("old.txt"),
+        s.p("new.txt"),
+        s.p("app.sock"),
+        s.p("missing")
+    );
+    let err = resolve(&yaml).unwrap_err();
+    assert_eq!((err.location.line, err.location.column), (4, 6), "{err}");
+    // What the configuration created is gone, what existed before is untouched, and the
+    // socket path can be bound again.
+    assert!(!s.path("new.txt").exists());
+    assert!(!s.path("app.sock").exists());
+    assert_eq!(std::fs::read_to_string(s.path("old.txt")).unwrap(), "kept");
+    std::os::unix::net::UnixListener::bind(s.path("app.sock")).expect("path is free");
+    // Kept once the program runs.
+    let mut p = plan(&format!(
+        "new: !file {{path: {}, mode: write, create: true}}\n",
+        s.p("kept.txt")
+    ));
+    std::mem::take(&mut p.created).keep();
+    drop(p);
+    assert!(s.path("kept.txt").is_file());
 }
 
 #[test]

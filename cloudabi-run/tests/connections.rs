@@ -94,8 +94,8 @@ fn configuration_errors_name_the_place_and_open_nothing() {
         ),
         (
             "c: !connections {bind: '127.0.0.1:0', bind: '127.0.0.1:0'}\n".to_owned(),
-            "conn.yaml:1:4: ",
-            "given twice",
+            "conn.yaml:1:39: ",
+            "duplicate key \"bind\"",
         ),
     ];
     for (yaml, place, what) in &cases {

@@ -355,6 +355,7 @@ pub struct Parser<'t> {
     text: &'t str,
     file: Option<String>,
     max_len: usize,
+    unique_keys: bool,
 }
 
 impl<'t> Parser<'t> {
@@ -365,6 +366,7 @@ impl<'t> Parser<'t> {
             text,
             file: None,
             max_len: DEFAULT_MAX_LEN,
+            unique_keys: false,
         }
     }
 
@@ -379,6 +381,25 @@ impl<'t> Parser<'t> {
     #[must_use]
     pub fn with_max_len(mut self, max_len: usize) -> Self {
         self.max_len = max_len;
+        self
+    }
+
+    /// Refuses a mapping that has the same scalar key twice (compared as written: tag,
+    /// plain or quoted, text), with [`ParseErrorKind::DuplicateKey`] at the second one. Off
+    /// by default: an argdata map may repeat a key, and the YAML printer prints such maps as
+    /// they are. Configuration files, where a repeated key is a mistake, turn
+    /// it on.
+    ///
+    /// ```
+    /// use argdata::yaml::Parser;
+    ///
+    /// assert!(Parser::new("a: 1\na: 2\n").parse().is_ok());
+    /// let err = Parser::new("a: 1\na: 2\n").with_unique_keys().parse().unwrap_err();
+    /// assert_eq!((err.line(), err.column()), (2, 1));
+    /// ```
+    #[must_use]
+    pub fn with_unique_keys(mut self) -> Self {
+        self.unique_keys = true;
         self
     }
 
@@ -429,7 +450,10 @@ impl<'t> Parser<'t> {
                 1,
             ));
         }
-        let mut builder = TreeBuilder::default();
+        let mut builder = TreeBuilder {
+            unique_keys: self.unique_keys,
+            ..TreeBuilder::default()
+        };
         let mut events = saphyr_parser::Parser::new_from_str(self.text);
         loop {
             let (event, span) = match events.next_event() {
@@ -465,6 +489,7 @@ struct TreeBuilder {
     stack: Vec<Open>,
     root: Option<Node>,
     documents: usize,
+    unique_keys: bool,
 }
 
 fn short_tag(tag: &Tag) -> String {
@@ -515,9 +540,10 @@ impl TreeBuilder {
                     NodeKind::Seq(items) => items.push(node),
                     NodeKind::Map(entries) => match open.key.take() {
                         None => {
-                            // YAML keys are unique. Scalars are compared as written (tag,
+                            // With unique keys, scalars are compared as written (tag,
                             // plain or quoted, text): `1` and `"1"` are different keys.
                             if let NodeKind::Scalar(text) = &node.kind
+                                && self.unique_keys
                                 && !open
                                     .seen
                                     .insert((node.tag.clone(), node.plain, text.clone()))

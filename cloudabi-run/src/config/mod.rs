@@ -45,6 +45,7 @@
 
 #![forbid(unsafe_code)]
 
+mod created;
 mod error;
 mod plan;
 mod resolve;
@@ -54,6 +55,7 @@ use std::path::Path;
 use argdata::Value;
 use argdata::yaml::{FdSpec, Node, ParseErrorKind, Parser, ResolverError, TagResolver};
 
+pub use created::CreatedPaths;
 pub use error::{ConfigError, ConfigErrorKind, Location};
 pub use plan::{Grant, Plan, PlanError, Resolved, listen_fd_name};
 pub use resolve::{AmbientAuthority, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX};
@@ -109,13 +111,18 @@ pub fn resolve(
     let parsed = Parser::new(text)
         .with_file_name(file)
         .with_max_len(MAX_CONFIG_LEN)
+        .with_unique_keys()
         .parse_with(&mut hook);
     let failure = hook.failure.take();
     match parsed {
-        Ok(value) => Ok(Resolved {
-            value,
-            resources: resolver.into_resources(),
-        }),
+        Ok(value) => {
+            let (resources, created) = resolver.into_parts();
+            Ok(Resolved {
+                value,
+                resources,
+                created,
+            })
+        }
         Err(e) => {
             let location = Location {
                 file: file.to_owned(),
@@ -129,7 +136,8 @@ pub fn resolve(
                 }
                 (other, _) => ConfigErrorKind::Syntax(other.to_string()),
             };
-            // `resolver` (and every descriptor it opened) is dropped here.
+            // `resolver` is dropped here: every descriptor it opened is closed and every
+            // file or socket path it created is removed.
             Err(kind.at(location))
         }
     }

@@ -4,6 +4,7 @@ use std::os::fd::{OwnedFd, RawFd};
 
 use argdata::{Fd, MAX_DEPTH, Value};
 
+use super::created::CreatedPaths;
 use super::resolve::{Origin, Resource};
 use crate::acceptor::Acceptor;
 use crate::launch::{GrantKind, Launch, child_fd_numbers};
@@ -16,6 +17,8 @@ pub struct Resolved {
     pub value: Value,
     /// The descriptors the tags opened.
     pub resources: Vec<Resource>,
+    /// What resolving created in the file system; removed when dropped unless kept.
+    pub created: CreatedPaths,
 }
 
 /// Errors of [`Resolved::plan`]; only malformed trees built by hand trigger them.
@@ -60,6 +63,9 @@ pub struct Plan {
     pub bytes: Vec<u8>,
     /// Whether sockets were numbered first (listen-fds mode).
     pub listen_fds: bool,
+    /// What resolving created in the file system: removed when dropped (the program did not
+    /// start), so take it out with `std::mem::take` and keep it once the program runs.
+    pub created: CreatedPaths,
 }
 
 impl Resolved {
@@ -70,7 +76,11 @@ impl Resolved {
     /// # Errors
     /// See [`PlanError`].
     pub fn plan(self, listen_fds: bool) -> Result<Plan, PlanError> {
-        let Resolved { value, resources } = self;
+        let Resolved {
+            value,
+            resources,
+            created,
+        } = self;
         let count = resources.len();
         // The encoder lists descriptors deduplicated in order of first appearance.
         let order: Vec<usize> = value
@@ -125,6 +135,7 @@ impl Resolved {
             grants,
             bytes,
             listen_fds,
+            created,
         })
     }
 }

@@ -17,6 +17,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
+use super::created::CreatedPaths;
 use super::error::ConfigErrorKind;
 use crate::acceptor::Acceptor;
 use crate::launch::GrantKind;
@@ -230,7 +231,7 @@ pub struct Resource {
 /// Resolves tags to descriptors, keeping every descriptor it opened.
 ///
 /// The value a tag resolves to is an fd leaf holding the index of its [`Resource`] in
-/// [`Resolver::into_resources`]; `!fd` with the same descriptor twice, and `!executable`,
+/// [`Resolver::into_parts`]; `!fd` with the same descriptor twice, and `!executable`,
 /// resolve to one resource each.
 pub struct Resolver<'a> {
     authority: &'a AmbientAuthority,
@@ -241,6 +242,8 @@ pub struct Resolver<'a> {
     owned: HashSet<RawFd>,
     executable: Option<usize>,
     max_fds: usize,
+    /// Files and socket paths created so far; removed if the resolver is dropped.
+    created: CreatedPaths,
 }
 
 impl fmt::Debug for Resolver<'_> {
@@ -267,13 +270,15 @@ impl<'a> Resolver<'a> {
             owned: HashSet::new(),
             executable: None,
             max_fds: MAX_RESOURCES,
+            created: CreatedPaths::default(),
         }
     }
 
-    /// The descriptors opened so far, in the order they were opened.
+    /// The descriptors opened so far, in the order they were opened, and the paths created
+    /// for them (removed again when that value is dropped, see [`CreatedPaths`]).
     #[must_use]
-    pub fn into_resources(self) -> Vec<Resource> {
-        self.resources
+    pub fn into_parts(self) -> (Vec<Resource>, CreatedPaths) {
+        (self.resources, self.created)
     }
 
     /// Resolves one tagged node. `tag` is the full tag (`tag:nuxi.nl,2015:cloudabi/fd`), its
@@ -436,7 +441,10 @@ impl<'a> Resolver<'a> {
         }
         let mode = mode.unwrap_or(FileMode::Read);
         let create = create.unwrap_or(false);
-        let (fd, directory) = self.open_file(&path, mode, create)?;
+        let (fd, directory, created) = self.open_file(&path, mode, create)?;
+        if created {
+            self.created.record(&path);
+        }
         let kind = if directory {
             GrantKind::Dir(mode)
         } else {
@@ -461,25 +469,43 @@ impl<'a> Resolver<'a> {
         path: &Path,
         mode: FileMode,
         create: bool,
-    ) -> Result<(OwnedFd, bool), ConfigErrorKind> {
+    ) -> Result<(OwnedFd, bool, bool), ConfigErrorKind> {
         let err = |e: Errno| ConfigErrorKind::Open {
             path: path.to_owned(),
             source: e.into(),
         };
-        let mut flags = match mode {
+        let flags = match mode {
             FileMode::Read => OFlags::RDONLY,
             FileMode::Write => OFlags::WRONLY,
             FileMode::Append => OFlags::WRONLY | OFlags::APPEND,
             FileMode::ReadWrite => OFlags::RDWR,
         };
-        if create {
-            flags |= OFlags::CREATE;
-        }
         // Non-blocking so that opening a FIFO does not hang the launcher; cleared below.
-        let fd = match self
-            .authority
-            .open(path, flags | OFlags::NONBLOCK, Mode::from(0o666))
-        {
+        // With `create`, an exclusive create first tells whether the file is new (and so
+        // to be removed if the configuration fails later on).
+        let mut created = false;
+        let first = if create {
+            match self.authority.open(
+                path,
+                flags | OFlags::CREATE | OFlags::EXCL | OFlags::NONBLOCK,
+                Mode::from(0o666),
+            ) {
+                Err(Errno::EXIST) => None,
+                r => {
+                    created = r.is_ok();
+                    Some(r)
+                }
+            }
+        } else {
+            None
+        };
+        let opened = match first {
+            Some(r) => r,
+            None => self
+                .authority
+                .open(path, flags | OFlags::NONBLOCK, Mode::empty()),
+        };
+        let fd = match opened {
             Ok(fd) => fd,
             // Writable modes refuse directories; a directory grant is a read-only descriptor
             // whose rights beneath it the sandbox sets from the mode.
@@ -488,14 +514,14 @@ impl<'a> Resolver<'a> {
                     .authority
                     .open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
                     .map_err(err)?;
-                return Ok((fd, true));
+                return Ok((fd, true, false));
             }
             Err(e) => return Err(err(e)),
         };
         rustix::fs::fcntl_setfl(&fd, flags & !(OFlags::CREATE | OFlags::ACCMODE)).map_err(err)?;
         let stat = rustix::fs::fstat(&fd).map_err(err)?;
         let directory = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
-        Ok((fd, directory))
+        Ok((fd, directory, created))
     }
 
     fn socket(&mut self, node: &Node) -> Result<usize, ConfigErrorKind> {
@@ -635,7 +661,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn open_socket(
-        &self,
+        &mut self,
         address: &str,
         bound: bool,
         ty: SocketType,
@@ -661,6 +687,7 @@ impl<'a> Resolver<'a> {
                 let sock = a.socket(AddressFamily::UNIX, ty).map_err(fail("socket"))?;
                 if bound {
                     a.bind_unix(&sock, &addr).map_err(fail("bind"))?;
+                    self.created.record(&path);
                 } else {
                     a.connect_unix(&sock, &addr).map_err(fail("connect"))?;
                 }
