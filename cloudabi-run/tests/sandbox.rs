@@ -115,6 +115,27 @@ const LEGIT: &[&str] = &[
     "pid-is-2-child-of-init",
 ];
 
+/// Nothing escaped or failed, every attack in `attacks` is reported `DENIED`, every use in
+/// `legit` `OK`.
+fn assert_verdicts(text: &str, attacks: &[&str], legit: &[&str]) {
+    assert!(!text.contains("ESCAPED"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    for a in attacks {
+        let prefix = format!("DENIED {a}: ");
+        assert!(
+            text.lines().any(|l| l.starts_with(&prefix)),
+            "attack {a} not reported as denied:\n{text}"
+        );
+    }
+    for l in legit {
+        let line = format!("OK {l}");
+        assert!(
+            text.lines().any(|x| x == line),
+            "legitimate {l} did not succeed:\n{text}"
+        );
+    }
+}
+
 fn dir_fd(path: &std::path::Path) -> OwnedFd {
     File::open(path).expect("open dir").into()
 }
@@ -185,22 +206,7 @@ fn hostile_program_is_contained() {
     println!("{text}");
     assert_eq!(outcome.statuses, vec![ExitStatus::Exited(0)], "{text}");
     assert!(text.lines().any(|l| l == "DONE"), "{text}");
-    assert!(!text.contains("ESCAPED"), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
-    for a in ATTACKS {
-        let prefix = format!("DENIED {a}: ");
-        assert!(
-            text.lines().any(|l| l.starts_with(&prefix)),
-            "attack {a} not reported as denied:\n{text}"
-        );
-    }
-    for l in LEGIT {
-        let line = format!("OK {l}");
-        assert!(
-            text.lines().any(|x| x == line),
-            "{l} did not succeed:\n{text}"
-        );
-    }
+    assert_verdicts(&text, ATTACKS, LEGIT);
     let reported = text.lines().filter(|l| l.starts_with("DENIED ")).count();
     assert_eq!(reported, ATTACKS.len(), "{text}");
 
@@ -712,22 +718,7 @@ fn hostile_program_cannot_reach_past_its_grants() {
     println!("{text}");
     assert_eq!(outcome.statuses, vec![ExitStatus::Exited(0)], "{text}");
     assert!(text.lines().any(|l| l == "DONE"), "{text}");
-    assert!(!text.contains("ESCAPED"), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
-    for a in HOLE_ATTACKS {
-        let prefix = format!("DENIED {a}: ");
-        assert!(
-            text.lines().any(|l| l.starts_with(&prefix)),
-            "attack {a} not reported as denied:\n{text}"
-        );
-    }
-    for l in HOLE_LEGIT {
-        let line = format!("OK {l}");
-        assert!(
-            text.lines().any(|x| x == line),
-            "legitimate {l} did not succeed:\n{text}"
-        );
-    }
+    assert_verdicts(&text, HOLE_ATTACKS, HOLE_LEGIT);
 
     // Seen from the host: nothing outside changed, nothing outside was reached.
     let after: Vec<_> = watched.iter().map(|p| host_view(p)).collect();

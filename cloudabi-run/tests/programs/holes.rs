@@ -12,15 +12,13 @@
 use std::collections::HashMap;
 
 use crate::{
-    AF_UNIX, CLOSE, FCHDIR, FORK, O_CREAT, O_RDONLY, O_WRONLY, Report, SOCK_DGRAM, SOCK_STREAM,
+    AF_UNIX, CLOSE, CONNECT, EXIT, FCHDIR, FORK, O_CREAT, O_RDONLY, O_WRONLY, Report, SOCK_DGRAM, SOCK_STREAM,
     SOCKET, WAIT4, c, openat, read_all, s0, s1, s2, s3, s4, s5, sys, write_buf,
 };
 
 const FSTAT: i64 = 5;
 const PREAD64: i64 = 17;
 const SENDTO: i64 = 44;
-const CONNECT: i64 = 42;
-const EXIT: i64 = 60;
 const FCHMOD: i64 = 91;
 const SETXATTR: i64 = 188;
 const FSETXATTR: i64 = 190;

@@ -779,25 +779,19 @@ fn orphan() {
     println!("ZOMBIE {grandchild}");
 }
 
+/// `key=value` arguments as a map (others are skipped).
+fn key_values(args: &[String]) -> HashMap<String, String> {
+    args.iter()
+        .filter_map(|a| a.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("attack") => {
-            let kv = args[2..]
-                .iter()
-                .filter_map(|a| a.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            attack(&kv);
-        }
-        Some("holes") => {
-            let kv = args[2..]
-                .iter()
-                .filter_map(|a| a.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            holes::holes(&kv);
-        }
+        Some("attack") => attack(&key_values(&args[2..])),
+        Some("holes") => holes::holes(&key_values(&args[2..])),
         Some("exit") => std::process::exit(args[2].parse().unwrap_or(1)),
         Some("signal") => {
             let sig: i64 = args[2].parse().unwrap_or(9);
