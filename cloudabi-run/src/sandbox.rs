@@ -14,8 +14,9 @@
 //!    2 in the PID namespace, so no memfd can be executed.
 //! 2. **Capabilities**: `SECBIT_NOROOT` (locked), empty bounding and ambient sets, so uid 0 in
 //!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
-//! 3. **Landlock** (ABI 7): every filesystem right is handled; the only rules are one per granted
-//!    directory (rights from its [`FileMode`]), execute+read on the program file itself and,
+//! 3. **Landlock** (ABI 7, and ABI 9's `resolve_unix` where the kernel has it): every
+//!    filesystem right is handled; the only rules are one per granted directory (rights from
+//!    its [`FileMode`]), execute+read on the program file itself and,
 //!    with a runner, read on the file the runner loads (shown read-only at `/program`). TCP
 //!    bind and connect are handled with no rule (denied). Signals and abstract UNIX sockets are
 //!    scoped to the sandbox. The init and the program both enter this domain; the program then
@@ -61,10 +62,18 @@ pub enum FileMode {
 }
 
 impl FileMode {
-    /// Landlock rights of a directory granted with this mode (ABI 7).
+    /// Landlock rights of a directory granted with this mode. `resolve_unix` (connecting to
+    /// a path-named UNIX socket, Landlock ABI 9) belongs to the `write` and `read-write`
+    /// modes only; on kernels below ABI 9 it is dropped and connecting is not controlled.
+    ///
+    /// ```
+    /// use cloudabi_run::sandbox::FileMode;
+    /// use landlock::AccessFs;
+    /// assert!(!FileMode::Read.dir_access().contains(AccessFs::ResolveUnix));
+    /// assert!(FileMode::ReadWrite.dir_access().contains(AccessFs::ResolveUnix));
+    /// ```
     pub fn dir_access(self) -> BitFlags<AccessFs> {
-        let abi = ABI::V7;
-        let all = AccessFs::from_all(abi);
+        let all = AccessFs::from_all(ABI::V9);
         let read = AccessFs::ReadFile | AccessFs::ReadDir;
         let never =
             AccessFs::Execute | AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::IoctlDev;
@@ -133,6 +142,12 @@ impl std::fmt::Display for Skipped {
     }
 }
 
+/// The Landlock ABI version the running kernel offers (0: Landlock unavailable). The
+/// launcher needs 7; with 9, connecting to UNIX sockets inside read-only grants is denied too.
+pub fn landlock_abi() -> u32 {
+    sys::landlock_abi()
+}
+
 /// The Landlock part of the policy, created in the launcher.
 pub(crate) struct LandlockPlan {
     pub(crate) ruleset: Option<OwnedFd>,
@@ -186,6 +201,12 @@ pub(crate) fn landlock_plan(
         .handle_access(AccessFs::from_all(target))?
         .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?
         .scope(Scope::from_all(target))?
+        // Newer than what the launcher requires: where the kernel has it (ABI 9), connecting
+        // to a UNIX socket inside a read-only grant is denied too. Everything above is
+        // already in the ruleset, so best effort here weakens nothing else; the rules below
+        // only lose `resolve_unix` on older kernels.
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::ResolveUnix)?
         .create()?;
     for (fd, mode) in dirs {
         ruleset = ruleset.add_rule(PathBeneath::new(*fd, mode.dir_access()))?;

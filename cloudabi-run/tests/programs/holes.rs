@@ -328,6 +328,13 @@ pub fn holes(args: &HashMap<String, String>) {
         "sendto-outside-unix-dgram-absolute",
         unix_sendto(&text("udgram")),
     );
+    // Inside a read-only grant: denied only where Landlock has `resolve_unix` (ABI 9), so the
+    // test, which knows the kernel's ABI, judges this line.
+    let _ = s1(FCHDIR, ro);
+    match unix_connect("inside-ro.sock") {
+        Ok(_) => r.line("RESULT connect-unix-socket-in-readonly-grant: connected".into()),
+        Err(e) => r.line(format!("RESULT connect-unix-socket-in-readonly-grant: {e}")),
+    }
     let _ = s1(FCHDIR, rw);
     r.legit(
         "connect-unix-socket-in-readwrite-grant",
