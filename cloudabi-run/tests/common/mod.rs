@@ -124,21 +124,36 @@ pub fn run_stdin(args: &[&str], yaml: &str) -> Output {
 }
 
 /// A TCP port on 127.0.0.1 that nobody listens on right now, and that no earlier call in
-/// this test process returned: tests run in parallel, and the kernel may hand the port one
-/// test just probed and released to the next test's probe.
+/// this test process returned. It is taken below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), so that a parallel test binding port 0 cannot be handed
+/// it between this probe and the caller's own bind; the start is spread by process id so
+/// that test processes running side by side probe different ports.
 pub fn free_port() -> u16 {
     static GIVEN: Mutex<BTreeMap<u16, ()>> = Mutex::new(BTreeMap::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if given.insert(port, ()).is_none() {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, span) = if low > 12_000 {
+        (10_000u16, low - 10_000)
+    } else {
+        // An unusual range: fall back to ports above it.
+        (low.max(1024), 1000)
+    };
+    let span = u32::from(span);
+    let start = std::process::id() % span;
+    for i in 0..span {
+        let port = first + ((start + i) % span) as u16;
+        if given.contains_key(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port, ());
             return port;
         }
     }
+    panic!("no free TCP port in {first}..{}", u32::from(first) + span);
 }
 
 /// Compiles `tests/programs/hostile.rs` as a static executable (once per process).
