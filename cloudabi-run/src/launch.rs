@@ -19,7 +19,6 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
@@ -292,6 +291,12 @@ impl Launch {
     /// Starts every instance. Returns once each has passed its setup and called `execveat`
     /// successfully; a setup failure is reported as [`LaunchError::Setup`] with no instance
     /// left running.
+    ///
+    /// The instances die with the thread that calls this (`PR_SET_PDEATHSIG`): when it ends,
+    /// or the whole launcher is killed, each init is killed and with it everything in its PID
+    /// namespace. Keep the thread alive as long as the instances should run (as `run` and
+    /// `cloudabi-run` do). Append relays are processes of their own and copy everything
+    /// the program wrote even then.
     pub fn spawn(self) -> Result<Running, LaunchError> {
         let Launch {
             program,
@@ -377,7 +382,9 @@ impl Launch {
             if g.kind == GrantKind::File(FileMode::Append) {
                 let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
                     .map_err(|e| LaunchError::io("creating an append relay pipe")(e.into()))?;
-                relays.push(std::thread::spawn(move || relay(r, g.fd)));
+                let pid = sys::spawn_relay(r.as_fd(), g.fd.as_fd())
+                    .map_err(LaunchError::io("starting an append relay"))?;
+                relays.push(Relay { pid, done: false });
                 sources.push(w);
             } else {
                 sources.push(g.fd);
@@ -477,6 +484,10 @@ impl Launch {
             rlimits.push((libc::RLIMIT_NOFILE as c_int, v));
         }
 
+        // Only the launcher ever holds the write end (close-on-exec, and every child closes
+        // what it was not planned to keep).
+        let (lifeline_r, lifeline_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| LaunchError::io("creating the lifeline pipe")(e.into()))?;
         let mut children: Vec<Instance> = Vec::new();
         for instance in 0..instances {
             let memfd = make_memfd(&argdata)?;
@@ -529,6 +540,7 @@ impl Launch {
                 scratch: vec![-1; moves.len()],
                 moves,
                 err_fd: err_w.as_raw_fd(),
+                lifeline_fd: lifeline_r.as_raw_fd(),
                 status_fd: status_w.as_raw_fd(),
                 prog_fd: prog_fd.as_raw_fd(),
                 ruleset_fd: landlock.ruleset.as_ref().map(|f| f.as_raw_fd()),
@@ -592,9 +604,11 @@ impl Launch {
                 }
             }
         }
+        drop(lifeline_r);
         Ok(Running {
             children,
             relays,
+            _lifeline: lifeline_w,
             accepting,
             timeout,
             skipped,
@@ -768,27 +782,35 @@ fn make_memfd(bytes: &[u8]) -> Result<OwnedFd, LaunchError> {
     Ok(fd)
 }
 
-/// Copies everything written to the pipe `from` to the file `to` (opened with `O_APPEND`
-/// by whoever granted it), until every writer has closed the pipe.
-fn relay(from: OwnedFd, to: OwnedFd) -> io::Result<u64> {
-    let mut buf = vec![0u8; 65536];
-    let mut total = 0;
-    loop {
-        let n = match rustix::io::read(&from, &mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut off = 0;
-        while off < n {
-            match rustix::io::write(&to, &buf[off..n]) {
-                Ok(w) => off += w,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+/// An append relay process (see `sys::spawn_relay`): the launcher's child, but not its
+/// thread, so that it drains the pipe even when the launcher is killed.
+struct Relay {
+    pid: libc::pid_t,
+    done: bool,
+}
+
+impl Relay {
+    /// Waits until the relay has copied everything (every write end of its pipe is closed).
+    fn wait(&mut self) -> io::Result<()> {
+        let status = sys::wait_pid(self.pid)?;
+        self.done = true;
+        match ExitStatus::from_wait(status) {
+            ExitStatus::Exited(0) => Ok(()),
+            ExitStatus::Exited(errno) => Err(io::Error::from_raw_os_error(errno)),
+            ExitStatus::Signaled(sig) => Err(io::Error::other(format!(
+                "the relay process was killed by signal {sig}"
+            ))),
         }
-        total += n as u64;
+    }
+}
+
+impl Drop for Relay {
+    /// Reaps the relay; by then the launcher's write end is closed and the program is gone,
+    /// so it is at (or near) end-of-file.
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = sys::wait_pid(self.pid);
+        }
     }
 }
 
@@ -844,7 +866,10 @@ impl Outcome {
 /// acceptors).
 pub struct Running {
     children: Vec<Instance>,
-    relays: Vec<JoinHandle<io::Result<u64>>>,
+    relays: Vec<Relay>,
+    /// The write end of the lifeline pipe: closed only when the launcher is gone, which tells
+    /// an init cloned just then to leave (see `sys::ChildPlan::lifeline_fd`).
+    _lifeline: OwnedFd,
     /// Dropped after `Drop` has killed the instances, which also ends any send an acceptor
     /// is blocked in.
     accepting: Vec<Accepting>,
@@ -944,16 +969,9 @@ impl Running {
         for a in std::mem::take(&mut self.accepting) {
             let _ = a.stop();
         }
-        for r in std::mem::take(&mut self.relays) {
-            match r.join() {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(LaunchError::io("relaying an append-only file")(e)),
-                Err(_) => {
-                    return Err(LaunchError::io("relaying an append-only file")(
-                        io::Error::other("relay thread panicked"),
-                    ));
-                }
-            }
+        for r in &mut self.relays {
+            r.wait()
+                .map_err(LaunchError::io("relaying an append-only file"))?;
         }
         Ok(Outcome {
             statuses: statuses.into_iter().flatten().collect(),

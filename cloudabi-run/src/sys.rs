@@ -63,12 +63,15 @@ pub enum Stage {
     ProgramDomain,
     /// `execveat` of the program.
     Exec,
+    /// `PR_SET_PDEATHSIG`: the init is killed when the launcher's thread that started it
+    /// ends (numbered last so that the others keep their numbers).
+    DieWithLauncher,
 }
 
 impl Stage {
     fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 20] = [
+        const ALL: [Stage; 21] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
@@ -89,6 +92,7 @@ impl Stage {
             Fork,
             ProgramDomain,
             Exec,
+            DieWithLauncher,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -97,6 +101,7 @@ impl Stage {
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
+            Stage::DieWithLauncher => "asking to be killed with the launcher (PR_SET_PDEATHSIG)",
             Stage::UserNamespaceMap => "writing the user namespace id maps",
             Stage::MountPrivate => "making mounts private",
             Stage::MountEmptyRoot => "mounting the empty root",
@@ -215,6 +220,9 @@ pub(crate) struct ChildPlan {
     pub(crate) scratch: Vec<RawFd>,
     /// Write end of the error pipe (close-on-exec).
     pub(crate) err_fd: RawFd,
+    /// Read end of the launcher's lifeline pipe, whose write end only the launcher holds:
+    /// end-of-file on it means the launcher is gone.
+    pub(crate) lifeline_fd: RawFd,
     /// Write end of the status pipe (close-on-exec, non-blocking): the init writes the
     /// program's raw wait status to it.
     pub(crate) status_fd: RawFd,
@@ -375,6 +383,28 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
     // pointer passed is either a NUL-terminated literal, a field of `plan` (kept alive by the
     // caller) or a local.
     unsafe {
+        // Nothing outlives the launcher: the init is killed when the launcher's thread that
+        // cloned it ends, however it ends (SIGKILL included), and with the init the kernel
+        // kills its whole PID namespace. Had the launcher already gone before this took
+        // effect, the lifeline's write end is closed: leave at once.
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            fail(err_fd, Stage::DieWithLauncher);
+        }
+        let mut lifeline = libc::pollfd {
+            fd: plan.lifeline_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut lifeline, 1, 0) != 0 {
+            libc::_exit(127);
+        }
         // Restore default signal dispositions and an empty mask: the parent's handlers are
         // not meaningful here, and ignored signals and a blocked mask would be inherited by
         // the program (a launcher started in the background by a shell has SIGINT and
@@ -733,6 +763,17 @@ unsafe fn exec_program(
     // process owns as a private copy.
     unsafe {
         libc::setpgid(0, 0);
+        // Without a PID namespace (best-effort mode) the init's death does not end the
+        // program: it gets the same request for itself.
+        if plan.ns.clone_flags & libc::CLONE_NEWPID as c_long == 0 {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
         if plan.scope_program {
             // The same rules once more, as a domain nested in the init's: the ruleset scopes
             // signals, so the program can no longer signal the init (outside its domain),
@@ -869,6 +910,106 @@ pub(crate) fn spawn_child(plan: &mut ChildPlan, err_read: &OwnedFd) -> io::Resul
         pid: ret as libc::pid_t,
         pidfd,
     })
+}
+
+/// Starts an append relay: a process of its own that copies everything from the pipe
+/// `from` to `to` until end-of-file, then exits with 0 (or with the errno of the read or
+/// write that failed). Being a separate process, it outlives a launcher that is killed
+/// (even with `SIGKILL`) and still copies every byte the program wrote; it ends when the
+/// last write end of the pipe is closed, that is when the launcher and the program are gone.
+///
+/// It keeps only `from` and `to`, blocks every signal (a terminal's `SIGINT` to the process
+/// group must not cut the copy short), and runs under strict seccomp (`read`, `write`,
+/// `exit` only).
+pub(crate) fn spawn_relay(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<libc::pid_t> {
+    let (from, to) = (from.as_raw_fd(), to.as_raw_fd());
+    let mut buf = vec![0u8; 65536];
+    // SAFETY: `clone` without CLONE_VM and without a new stack behaves like `fork`: the child
+    // gets a private copy of this address space and only runs `relay_main`, which never
+    // returns and makes no allocation (the buffer was allocated before).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as c_long,
+            0 as c_long,
+            0 as c_long,
+            0 as c_long,
+            0 as c_long,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if ret == 0 {
+        // SAFETY: this is the child right after clone; `buf` is its own copy.
+        unsafe { relay_main(from, to, buf.as_mut_ptr(), buf.len()) }
+    }
+    Ok(ret as libc::pid_t)
+}
+
+/// The relay process's body (see [`spawn_relay`]).
+///
+/// # Safety
+/// Only in the child of `spawn_relay`; `buf` valid for `len` bytes.
+unsafe fn relay_main(from: RawFd, to: RawFd, buf: *mut u8, len: usize) -> ! {
+    // SAFETY: raw system calls on locals and on `buf`, which this process owns.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        let (lo, hi) = (from.min(to) as c_uint, from.max(to) as c_uint);
+        if lo > 0 {
+            libc::syscall(libc::SYS_close_range, 0 as c_uint, lo - 1, 0 as c_uint);
+        }
+        if hi > lo + 1 {
+            libc::syscall(libc::SYS_close_range, lo + 1, hi - 1, 0 as c_uint);
+        }
+        libc::syscall(libc::SYS_close_range, hi + 1, c_uint::MAX, 0 as c_uint);
+        // Hardening only: where seccomp is unavailable the copy runs all the same.
+        libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_STRICT, 0, 0, 0);
+        let exit = |code: c_int| -> ! {
+            // Strict mode allows `exit`, not `exit_group`; this process has one thread.
+            libc::syscall(libc::SYS_exit, code as c_long);
+            unreachable_exit()
+        };
+        loop {
+            let n = libc::syscall(libc::SYS_read, from as c_long, buf, len);
+            if n == 0 {
+                exit(0);
+            }
+            if n < 0 {
+                let e = errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                exit(e);
+            }
+            let mut off = 0usize;
+            while off < n as usize {
+                let w = libc::syscall(
+                    libc::SYS_write,
+                    to as c_long,
+                    buf.add(off),
+                    n as usize - off,
+                );
+                if w < 0 {
+                    let e = errno();
+                    if e == libc::EINTR {
+                        continue;
+                    }
+                    exit(e);
+                }
+                off += w as usize;
+            }
+        }
+    }
+}
+
+/// After `exit` (which does not return); keeps the compiler content without a panic path.
+fn unreachable_exit() -> ! {
+    loop {
+        std::hint::spin_loop();
+    }
 }
 
 /// Reads the child's setup result: `None` if the pipe closed empty (exec succeeded).

@@ -454,3 +454,95 @@ fn programs_needing_a_loader_are_refused_with_a_reason() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("warning:"));
 }
+
+/// Whether `/proc/PID/stat` shows the process stopped (state `T`).
+fn is_stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| Some(s.rsplit_once(") ")?.1.starts_with('T')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn nothing_outlives_a_killed_launcher() {
+    if !inside_private_mount_ns("nothing_outlives_a_killed_launcher", &[]) {
+        return;
+    }
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let s = Scratch::new("killed");
+    std::fs::create_dir(s.path("d")).unwrap();
+    let conf = s.path("conf.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "out: !fd stdout\n\
+             touch: !file {{path: {d}, mode: readwrite}}\n\
+             await: !file {{path: {d}, mode: readwrite}}\n\
+             log: !file {{path: {log}, mode: append, create: true}}\n\
+             say: written\n\
+             conns: !connections {{bind: {sock}}}\n\
+             sleep: 60\n",
+            d = s.p("d"),
+            log = s.p("access.log"),
+            sock = s.p("conns.sock"),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(cli_support::launcher())
+        .arg(probe())
+        .arg("--config")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every line the program prints, then `None` at end-of-file: the pipe's last write end
+    // is gone only when every process of the sandbox is.
+    let (tx, lines) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines() {
+            let _ = tx.send(l.ok());
+        }
+        let _ = tx.send(None);
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.path("d/marker").exists() {
+        assert!(Instant::now() < deadline, "the program did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Freeze the launcher (every thread of it), then let the program write its log: nothing
+    // inside the launcher can copy the lines now.
+    let pid = child.id() as i32;
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    while !is_stopped(pid) {
+        assert!(Instant::now() < deadline, "the launcher did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::write(s.path("d/go"), "").unwrap();
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(30)),
+        Ok(Some("written".to_owned()))
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+
+    // The sandbox ends with the launcher: the program (asleep for 60 s) is gone.
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(15)),
+        Ok(None),
+        "a process of the sandbox outlived the launcher"
+    );
+    // Everything the program wrote reached the log.
+    let log = cli_support::wait_for_lines(&s.path("access.log"), 1000, Duration::from_secs(15));
+    let expected: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(log, expected, "the append relay lost lines");
+    // Nothing listens on the connections socket any more.
+    let err = std::os::unix::net::UnixStream::connect(s.path("conns.sock")).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+}

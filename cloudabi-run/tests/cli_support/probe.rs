@@ -5,8 +5,10 @@
 //! `open N` for any descriptor above it that is open, `env KEY=VALUE`, `pid N`,
 //! `nofile N`, `as N`, and `argdata HEX`. Keys of its top-level argdata map steer it:
 //! `ignore: N` ignores signal N, `touch: FD` creates `marker` in that directory, `sleep: N`
-//! sleeps N seconds, `abort: ANY` calls the C library's `abort()`, and `exit: N` is its exit
-//! status (keys are acted on in order). Only std and a few libc functions are used, so that
+//! sleeps N seconds, `abort: ANY` calls the C library's `abort()`, `await: FD` waits (up to
+//! 60 s) until a file `go` exists in that directory, `log: FD` writes 1000 numbered lines to
+//! that descriptor, `say: TEXT` writes TEXT and a newline to standard output at once, and
+//! `exit: N` is its exit status (keys are acted on in order). Only std and a few libc functions are used, so that
 //! rustc alone can build it statically.
 
 use std::ffi::c_int;
@@ -28,6 +30,7 @@ const SIG_IGN: usize = 1;
 const F_GETFL: c_int = 3;
 const O_ACCMODE: c_int = 3;
 const O_APPEND: c_int = 0o2000;
+const O_RDONLY: c_int = 0;
 const O_WRONLY: c_int = 1;
 const O_CREAT: c_int = 0o100;
 const O_CLOEXEC: c_int = 0o2000000;
@@ -72,6 +75,19 @@ fn int(v: &[u8]) -> Option<i64> {
         n = (n << 8) | i64::from(*b);
     }
     Some(n)
+}
+
+fn text(v: &[u8]) -> Option<String> {
+    let (&8, bytes) = v.split_first()? else {
+        return None;
+    };
+    Some(String::from_utf8_lossy(bytes.strip_suffix(&[0])?).into_owned())
+}
+
+/// Borrows descriptor `fd` as a file (never closed here).
+fn borrow_file(fd: c_int) -> ManuallyDrop<std::fs::File> {
+    // SAFETY: the File is never dropped, so the descriptor is only borrowed.
+    ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
 fn fd_leaf(v: &[u8]) -> Option<c_int> {
@@ -172,6 +188,33 @@ fn main() {
                 }
             }
             "abort" => std::process::abort(),
+            "await" => {
+                if let Some(dir) = fd_leaf(&value) {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    // SAFETY: a NUL-terminated literal path; a descriptor it returns is
+                    // only checked for and then leaked (the process is short-lived).
+                    while unsafe { openat(dir, c"go".as_ptr(), O_RDONLY | O_CLOEXEC) } < 0
+                        && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                }
+            }
+            "log" => {
+                if let Some(fd) = fd_leaf(&value) {
+                    let mut f = borrow_file(fd);
+                    for i in 0..1000 {
+                        let _ = writeln!(f, "line {i}");
+                    }
+                }
+            }
+            "say" => {
+                if let Some(t) = text(&value) {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{t}");
+                    let _ = out.flush();
+                }
+            }
             "exit" => code = int(&value).unwrap_or(0) as i32,
             _ => {}
         }
