@@ -35,7 +35,8 @@ Configuration (YAML; `%TAG ! tag:nuxi.nl,2015:cloudabi/` optional):
                                      over a socket pair (docs/connections.md)
   !executable                        the program's own executable, read-only
 
-Exit status: the program's (128+N if killed by signal N); 127 if the launcher failed.
+Exit status: the program's (128+N if killed by signal N); 125 if the launcher failed,
+126 if the program cannot be started, 127 if it does not exist.
 See cloudabi-run(1) (docs/cloudabi-run.1.md) for the whole story.";
 
 /// Start a program with exactly the capabilities its YAML configuration names.
@@ -105,6 +106,21 @@ pub(crate) struct Cli {
     /// next to cloudabi-run; build it with `cargo xtask cloudabi emulator --arch x86_64`).
     #[arg(long, value_name = "PATH", requires = "emulate")]
     pub(crate) emulator: Option<PathBuf>,
+
+    /// Do not report on standard error that the program exited with a non-zero status or
+    /// was killed by a signal.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+
+    /// How long the program may take to exit after the launcher was asked to stop
+    /// (SIGINT, SIGTERM, SIGHUP or SIGQUIT) before every instance is killed.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub(crate) stop_timeout: Duration,
+
+    /// The signal the program gets when the launcher is asked to stop (default: the one the
+    /// launcher received): INT, TERM, HUP, QUIT, USR1, USR2 or KILL, by name or number.
+    #[arg(long, value_name = "SIGNAL", value_parser = crate::signals::parse_stop_signal)]
+    pub(crate) stop_signal: Option<libc::c_int>,
 
     /// Start the program (with --emulate: the emulator) through PATH, a statically linked
     /// user-mode CPU emulator such as qemu-aarch64-static, for a binary built for another
@@ -261,6 +277,21 @@ mod tests {
         assert_eq!(cli.timeout, Some(Duration::from_secs(2)));
         assert_eq!(cli.instances, 3);
         assert!(cli.listen_fds && cli.best_effort && cli.log_denials && cli.check);
+        assert!(!cli.quiet && cli.stop_signal.is_none());
+        assert_eq!(cli.stop_timeout, Duration::from_secs(3));
+        let q = Cli::try_parse_from([
+            "cloudabi-run",
+            "-q",
+            "--stop-timeout",
+            "10s",
+            "--stop-signal",
+            "TERM",
+            "p",
+        ])
+        .unwrap();
+        assert!(q.quiet);
+        assert_eq!(q.stop_timeout, Duration::from_secs(10));
+        assert_eq!(q.stop_signal, Some(libc::SIGTERM));
         assert_eq!(cli.config, Some(PathBuf::from("conf.yaml")));
         assert_eq!(cli.program, PathBuf::from("./prog"));
 
@@ -276,6 +307,8 @@ mod tests {
             &["cloudabi-run", "--memory", "lots", "p"],
             &["cloudabi-run", "--bogus", "p"],
             &["cloudabi-run", "p", "extra"],
+            &["cloudabi-run", "--stop-signal", "SEGV", "p"],
+            &["cloudabi-run", "--stop-timeout", "0", "p"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }

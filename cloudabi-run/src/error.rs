@@ -90,7 +90,46 @@ impl std::fmt::Display for StageName {
     }
 }
 
+/// Who a [`LaunchError`] is about, for the launcher's exit status (the container runtimes'
+/// convention: 125, 126, 127).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The launcher or its sandbox failed.
+    Launcher,
+    /// The program (or the binary started for it) is not there.
+    ProgramNotFound,
+    /// The program is there but cannot be executed.
+    ProgramNotRunnable,
+}
+
 impl LaunchError {
+    /// Whether the error is about the program rather than the launcher.
+    ///
+    /// ```
+    /// use cloudabi_run::error::{Blame, LaunchError, StageName};
+    /// use cloudabi_run::Stage;
+    ///
+    /// let e = LaunchError::Setup {
+    ///     stage: StageName(Some(Stage::Exec)),
+    ///     source: std::io::Error::from_raw_os_error(libc::ENOEXEC),
+    /// };
+    /// assert_eq!(e.blame(), Blame::ProgramNotRunnable);
+    /// ```
+    pub fn blame(&self) -> Blame {
+        let about_program = |e: &std::io::Error| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => Blame::ProgramNotFound,
+            _ => Blame::ProgramNotRunnable,
+        };
+        match self {
+            LaunchError::Program { source, .. } => about_program(source),
+            LaunchError::Setup {
+                stage: StageName(Some(Stage::Exec)),
+                source,
+            } => about_program(source),
+            _ => Blame::Launcher,
+        }
+    }
+
     pub(crate) fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> LaunchError {
         move |source| LaunchError::Io { what, source }
     }

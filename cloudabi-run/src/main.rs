@@ -3,6 +3,7 @@
 //! See `cloudabi-run --help` and `docs/cloudabi-run.1.md`.
 
 mod cli;
+mod signals;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -10,40 +11,68 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cloudabi_run::config::{self, AmbientAuthority, MAX_CONFIG_LEN};
-use cloudabi_run::launch::{INIT_FORWARDED, Launch, Limits, Running};
+use cloudabi_run::error::Blame;
+use cloudabi_run::launch::{ExitStatus, Launch, Limits};
 use cloudabi_run::sandbox::SandboxOptions;
 
 use cli::Cli;
+use signals::StopPolicy;
 
-/// The launcher's own failures exit with this status, as the original `cloudabi-run` did.
-const EXIT_LAUNCHER: u8 = 127;
+/// Why the launcher gave up before (or instead of) passing on the program's status. Each
+/// has its own exit status, as with `docker run`, `podman run` and `runc`, so that a script
+/// can tell them from the program's own statuses.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The options, the configuration or the sandbox: exit status 125.
+    #[error("{0}")]
+    Launcher(String),
+    /// The program (or the emulator or runner started for it) exists but cannot be
+    /// executed: 126.
+    #[error("{0}")]
+    CannotStart(String),
+    /// The program (or the emulator or runner) does not exist: 127.
+    #[error("{0}")]
+    NotFound(String),
+}
 
-/// Signals the launcher forwards to the program (through each instance's init, which passes
-/// them on to the program's process group).
-const FORWARDED: [libc::c_int; 6] = INIT_FORWARDED;
+impl Failure {
+    fn status(&self) -> u8 {
+        match self {
+            Failure::Launcher(_) => 125,
+            Failure::CannotStart(_) => 126,
+            Failure::NotFound(_) => 127,
+        }
+    }
 
-/// Forwarded signals that ask the program to stop: if it is still running [`GRACE`] after
-/// the first of them, every instance is killed.
-const STOPPING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    fn from_blame(blame: Blame, message: String) -> Failure {
+        match blame {
+            Blame::Launcher => Failure::Launcher(message),
+            Blame::ProgramNotRunnable => Failure::CannotStart(message),
+            Blame::ProgramNotFound => Failure::NotFound(message),
+        }
+    }
+}
 
-/// How long a program may take to stop after a forwarded [`STOPPING`] signal (it may handle
-/// or ignore the signal) before every instance is killed.
-const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Launcher(message)
+    }
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_LAUNCHER } else { 0 };
+            let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     match run(cli) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("cloudabi-run: {message}");
-            ExitCode::from(EXIT_LAUNCHER)
+        Err(failure) => {
+            eprintln!("cloudabi-run: {failure}");
+            ExitCode::from(failure.status())
         }
     }
 }
@@ -90,45 +119,19 @@ fn read_config(cli: &Cli) -> Result<(String, String), String> {
     Ok((text, name))
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let (text, name) = read_config(&cli)?;
-    // The program must be there before anything is opened on its behalf.
-    let meta = std::fs::metadata(&cli.program)
-        .map_err(|e| format!("cannot open program {}: {e}", cli.program.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", cli.program.display()));
-    }
 
-    if let Some(runner) = &cli.runner {
-        let meta = std::fs::metadata(runner)
-            .map_err(|e| format!("cannot open runner {}: {e}", runner.display()))?;
-        if !meta.is_file() {
-            return Err(format!("{} is not a regular file", runner.display()));
-        }
-    }
-
-    // With --emulate the sandbox starts the emulator, which loads PROGRAM itself.
-    let started = if cli.emulate {
-        cli.emulator
-            .clone()
-            .unwrap_or_else(cloudabi_run::emulate::default_emulator)
-    } else {
-        cli.program.clone()
-    };
-    for binary in std::iter::once(&started).chain(&cli.runner) {
-        if let Some(needs) = interpreter(binary) {
-            let message = format!(
-                "{} needs {needs} to start, but the sandbox's root file system is empty: link \
-                 it statically (Rust: cargo rustc --release --bin NAME -- -C \
-                 target-feature=+crt-static; C: cc -static)",
-                binary.display()
-            );
-            if !cli.best_effort && !cli.check {
-                return Err(message);
-            }
+    // Whatever is started must be there and runnable before anything is opened or created
+    // on the program's behalf. `--check` only warns about what would not start.
+    let started = match check_started(&cli) {
+        Ok(started) => started,
+        Err(Failure::CannotStart(message)) if cli.check => {
             eprintln!("cloudabi-run: warning: {message}");
+            started_binary(&cli)
         }
-    }
+        Err(e) => return Err(e),
+    };
 
     let authority = AmbientAuthority::claim();
     let resolved =
@@ -177,39 +180,188 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         None => launch,
     };
 
-    let signals = block_forwarded_signals();
-    let running = launch.spawn().map_err(|e| e.to_string())?;
+    let signals = signals::block_forwarded();
+    let running = launch
+        .spawn()
+        .map_err(|e| Failure::from_blame(e.blame(), e.to_string()))?;
     created.keep();
     for s in running.skipped() {
         eprintln!("cloudabi-run: warning: sandbox layer skipped: {s}");
     }
     if let Some(set) = signals {
-        forward_signals(set, &running);
+        let policy = StopPolicy {
+            signal: cli.stop_signal,
+            timeout: cli.stop_timeout,
+        };
+        signals::forward(set, &running, policy);
     }
     let outcome = running.wait().map_err(|e| e.to_string())?;
     if outcome.timed_out {
         eprintln!("cloudabi-run: the timeout expired; the program was killed");
     }
+    if !cli.quiet {
+        report_statuses(&cli.program, &outcome.statuses);
+    }
+    // A status is 0 to 255, or 128 + a signal number below 65.
     Ok(ExitCode::from(
-        u8::try_from(outcome.exit_code()).unwrap_or(EXIT_LAUNCHER),
+        u8::try_from(outcome.exit_code()).unwrap_or(u8::MAX),
     ))
 }
 
-/// What a program needs from the file system to start, if anything: the ELF interpreter
-/// (dynamic loader) of a dynamically linked executable, or the interpreter of a `#!` script.
-fn interpreter(program: &Path) -> Option<String> {
+/// What the sandbox executes: the program, or with `--emulate` the emulator.
+fn started_binary(cli: &Cli) -> std::path::PathBuf {
+    if cli.emulate {
+        cli.emulator
+            .clone()
+            .unwrap_or_else(cloudabi_run::emulate::default_emulator)
+    } else {
+        cli.program.clone()
+    }
+}
+
+/// Checks that the program (and the emulator and runner started for it) can be started,
+/// and returns what the sandbox executes.
+fn check_started(cli: &Cli) -> Result<std::path::PathBuf, Failure> {
+    if cli.emulate {
+        let cloudabi = inspect(&cli.program, "program")?;
+        if !matches!(cloudabi, Binary::Elf { cloudabi: true, .. }) {
+            return Err(Failure::CannotStart(format!(
+                "{} is not a CloudABI executable (an ELF file with OSABI 17), which --emulate \
+                 needs",
+                cli.program.display()
+            )));
+        }
+    }
+    let started = started_binary(cli);
+    let what = if cli.emulate { "emulator" } else { "program" };
+    let lenient = cli.best_effort;
+    match &cli.runner {
+        Some(runner) => {
+            check_binary(runner, "runner", lenient)?;
+            // The runner reads the binary; it need not be executable by itself.
+            inspect(&started, what)?;
+        }
+        None => check_binary(&started, what, lenient)?,
+    }
+    Ok(started)
+}
+
+/// Says on standard error how each instance that did not exit with 0 ended, so that a
+/// failing program is noticed even when it was not granted standard error itself.
+fn report_statuses(program: &Path, statuses: &[ExitStatus]) {
+    for (i, status) in statuses.iter().enumerate() {
+        let who = if statuses.len() == 1 {
+            program.display().to_string()
+        } else {
+            format!("{} (instance {})", program.display(), i + 1)
+        };
+        match *status {
+            ExitStatus::Exited(0) => {}
+            ExitStatus::Exited(code) => {
+                eprintln!("cloudabi-run: {who} exited with status {code}");
+            }
+            ExitStatus::Signaled(sig) => {
+                let name = signals::name(sig).unwrap_or("an unnamed signal");
+                eprintln!("cloudabi-run: {who} was killed by signal {sig} ({name})");
+            }
+        }
+    }
+}
+
+/// What a binary is, from its first bytes.
+enum Binary {
+    /// An ELF file: whether it is a CloudABI executable (OSABI 17), and its `PT_INTERP`.
+    Elf {
+        cloudabi: bool,
+        interpreter: Option<String>,
+    },
+    /// A `#!` script, with its interpreter line.
+    Script(String),
+    /// Anything else: no kernel will execute it.
+    Other,
+}
+
+/// Opens `path` (a `what`: program, emulator, runner) and tells what it is; a missing file is
+/// [`Failure::NotFound`], anything that is not a readable regular file
+/// [`Failure::CannotStart`].
+fn inspect(path: &Path, what: &str) -> Result<Binary, Failure> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let message = format!("cannot open {what} {shown}: {e}");
+        match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+                Failure::NotFound(message)
+            }
+            _ => Failure::CannotStart(message),
+        }
+    })?;
+    if !meta.is_file() {
+        return Err(Failure::CannotStart(format!(
+            "{what} {shown} is not a regular file"
+        )));
+    }
     let mut head = Vec::new();
-    std::fs::File::open(program)
-        .ok()?
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .ok()?;
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| Failure::CannotStart(format!("cannot read {what} {shown}: {e}")))?;
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
-        let text = String::from_utf8_lossy(line);
-        return Some(format!("the script interpreter {}", text.trim()));
+        return Ok(Binary::Script(
+            String::from_utf8_lossy(line).trim().to_owned(),
+        ));
     }
-    elf_interpreter(&head).map(|i| format!("the dynamic loader {i}"))
+    if head.starts_with(b"\x7fELF") {
+        const EI_OSABI: usize = 7;
+        const ELFOSABI_CLOUDABI: u8 = 17;
+        return Ok(Binary::Elf {
+            cloudabi: head.get(EI_OSABI) == Some(&ELFOSABI_CLOUDABI),
+            interpreter: elf_interpreter(&head),
+        });
+    }
+    Ok(Binary::Other)
+}
+
+/// Checks that `path` can be executed in the sandbox's empty root: an executable file that is
+/// a native, statically linked ELF executable. Needing a loader or a script interpreter is
+/// only a warning with `lenient` (best-effort mode and `--check`).
+fn check_binary(path: &Path, what: &str, lenient: bool) -> Result<(), Failure> {
+    let binary = inspect(path, what)?;
+    let shown = path.display();
+    if rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_err() {
+        return Err(Failure::CannotStart(format!(
+            "{what} {shown} is not executable (no execute permission)"
+        )));
+    }
+    let needs = match binary {
+        Binary::Other => {
+            return Err(Failure::CannotStart(format!(
+                "{what} {shown} is not an executable (neither ELF nor a #! script)"
+            )));
+        }
+        Binary::Elf { cloudabi: true, .. } => {
+            return Err(Failure::CannotStart(format!(
+                "{what} {shown} is a CloudABI executable: run it with --emulate"
+            )));
+        }
+        Binary::Elf {
+            interpreter: None, ..
+        } => return Ok(()),
+        Binary::Elf {
+            interpreter: Some(i),
+            ..
+        } => format!("the dynamic loader {i}"),
+        Binary::Script(line) => format!("the script interpreter {line}"),
+    };
+    let message = format!(
+        "{shown} needs {needs} to start, but the sandbox's root file system is empty: link \
+         it statically (Rust: cargo rustc --release --bin NAME -- -C \
+         target-feature=+crt-static; C: cc -static)"
+    );
+    if !lenient {
+        return Err(Failure::CannotStart(message));
+    }
+    eprintln!("cloudabi-run: warning: {message}");
+    Ok(())
 }
 
 /// The `PT_INTERP` path of a 64-bit little-endian ELF executable whose program headers lie
@@ -245,77 +397,4 @@ fn elf_interpreter(head: &[u8]) -> Option<String> {
         }
     }
     None
-}
-
-/// Blocks the forwarded signals in this thread (and so in threads started later), so that
-/// one thread can wait for them. The sandboxed children start with an empty mask.
-fn block_forwarded_signals() -> Option<libc::sigset_t> {
-    // SAFETY: `sigset_t` is plain data; the set is initialised by sigemptyset before use and
-    // pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, s);
-        }
-        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0).then_some(set)
-    }
-}
-
-/// Starts a thread that passes each forwarded signal on to every instance and, after the
-/// first [`STOPPING`] one, kills them all if they are still running [`GRACE`] later.
-fn forward_signals(set: libc::sigset_t, running: &Running) {
-    let pids = running.pids();
-    std::thread::spawn(move || {
-        let mut deadline: Option<std::time::Instant> = None;
-        loop {
-            let sig = match deadline {
-                None => {
-                    let mut sig: libc::c_int = 0;
-                    // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
-                    if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                        return;
-                    }
-                    sig
-                }
-                Some(d) => {
-                    let left = d.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        for &pid in &pids {
-                            signal_instance(pid, libc::SIGKILL);
-                        }
-                        return;
-                    }
-                    let ts = libc::timespec {
-                        tv_sec: left.as_secs() as libc::time_t,
-                        tv_nsec: left.subsec_nanos() as libc::c_long,
-                    };
-                    // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
-                    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
-                    if sig < 0 {
-                        // EAGAIN (time is up) or EINTR: check the deadline again.
-                        continue;
-                    }
-                    sig
-                }
-            };
-            for &pid in &pids {
-                signal_instance(pid, sig);
-            }
-            if deadline.is_none() && STOPPING.contains(&sig) {
-                deadline = Some(std::time::Instant::now() + GRACE);
-            }
-        }
-    });
-}
-
-/// Signals one instance through its init (`pid`, as the launcher sees it), which passes the
-/// forwarded signals on to the program's process group; `SIGKILL` ends the init and with it
-/// the instance's whole PID namespace. Once the launcher has reaped the instance this fails
-/// harmlessly with ESRCH; the launcher exits right after reaping the last instance.
-fn signal_instance(pid: i32, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid, sig);
-    }
 }

@@ -1,5 +1,5 @@
-//! The `cloudabi-run` command line: option errors, configuration errors (exit 127, nothing
-//! started), `--check`, exit status pass-through, limits, timeout, instances and listen-fds.
+//! The `cloudabi-run` command line: option errors, configuration errors (exit 125, nothing
+//! started), missing or unrunnable programs (127, 126), `--check`, exit status pass-through, limits, timeout, instances and listen-fds.
 //! Every test that starts a program runs inside `unshare -m --propagation private`.
 
 mod cli_support;
@@ -75,6 +75,8 @@ fn help_and_version() {
         "--instances",
         "Examples:",
         "!socket",
+        "125",
+        "126",
         "127",
     ] {
         assert!(
@@ -88,7 +90,7 @@ fn help_and_version() {
 }
 
 #[test]
-fn option_errors_exit_127() {
+fn option_errors_exit_125_and_a_missing_program_127() {
     for args in [
         &[][..],
         &["--bogus", "/bin/true"],
@@ -98,18 +100,18 @@ fn option_errors_exit_127() {
         &["/bin/true", "extra"],
     ] {
         let o = run(args);
-        assert_eq!(o.status.code(), Some(127), "{args:?}");
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
         assert!(!stderr(&o).is_empty());
     }
     let o = run_stdin(&["/nonexistent/program"], "a: 1\n");
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("cannot open program /nonexistent/program"),
         "{}",
         stderr(&o)
     );
     let o = run(&["--config", "/nonexistent/conf.yaml", "/bin/true"]);
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         stderr(&o).contains("/nonexistent/conf.yaml: cannot read"),
         "{}",
@@ -128,7 +130,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
         s.p("")
     );
     let o = run_stdin(&[&probe], &yaml);
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     assert_eq!(stdout(&o), "");
     let err = stderr(&o);
     assert!(err.starts_with("cloudabi-run: <stdin>:6:1: "), "{err}");
@@ -138,7 +140,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
     std::fs::write(s.path("conf.yaml"), &yaml).unwrap();
     let conf = s.p("conf.yaml");
     let o = run(&["--config", &conf, &probe]);
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         stderr(&o).starts_with(&format!("cloudabi-run: {conf}:6:1: ")),
         "{}",
@@ -152,7 +154,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
         s.p("missing.log")
     );
     let o = run_stdin(&[&probe], &yaml);
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     let err = stderr(&o);
     assert!(
         err.starts_with("cloudabi-run: <stdin>:2:6: cannot open "),
@@ -162,7 +164,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
 
     // A NUL character is not YAML; invalid UTF-8 is located too.
     let o = run_stdin(&[&probe], "a: 1\nb: \u{e9}\u{0}");
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         stderr(&o).starts_with("cloudabi-run: <stdin>:2:"),
         "{}",
@@ -178,7 +180,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), &bad).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(125));
     assert!(
         stderr(&o).contains("<stdin>:2:5: invalid UTF-8"),
         "{}",
@@ -333,6 +335,16 @@ fn limits_timeout_and_instances() {
 /// prepended, after `first`), waits until the program has created its marker, sends `sig` to
 /// the launcher and returns its exit code and how long it took to exit after the signal.
 fn signal_launcher(first: &str, yaml: &str, sig: i32) -> (Option<i32>, std::time::Duration) {
+    signal_launcher_with(&[], first, yaml, sig)
+}
+
+/// [`signal_launcher`] with launcher options `args`.
+fn signal_launcher_with(
+    args: &[&str],
+    first: &str,
+    yaml: &str,
+    sig: i32,
+) -> (Option<i32>, std::time::Duration) {
     use std::time::{Duration, Instant};
     let s = Scratch::new("signal");
     let conf = s.path("conf.yaml");
@@ -346,6 +358,7 @@ fn signal_launcher(first: &str, yaml: &str, sig: i32) -> (Option<i32>, std::time
     )
     .unwrap();
     let mut child = std::process::Command::new(cli_support::launcher())
+        .args(args)
         .arg(probe())
         .arg("--config")
         .arg(&conf)
@@ -398,6 +411,127 @@ fn signals_reach_the_program() {
 }
 
 #[test]
+fn stop_signal_and_stop_timeout_are_configurable() {
+    if !inside_private_mount_ns("stop_signal_and_stop_timeout_are_configurable", &[]) {
+        return;
+    }
+    use std::time::Duration;
+    // Ctrl-C reaches the program as SIGTERM.
+    let (got, _) =
+        signal_launcher_with(&["--stop-signal", "TERM"], "", "sleep: 30\n", libc::SIGINT);
+    assert_eq!(got, Some(128 + libc::SIGTERM));
+    // Signals that do not ask to stop are passed on as they are.
+    let (got, _) =
+        signal_launcher_with(&["--stop-signal", "TERM"], "", "sleep: 30\n", libc::SIGUSR1);
+    assert_eq!(got, Some(128 + libc::SIGUSR1));
+    // A program that ignores SIGTERM gets the whole stop timeout: with 6 s it is still
+    // running when the default 3 s would have killed it.
+    let (got, took) = signal_launcher_with(
+        &["--stop-timeout", "6s"],
+        "ignore: 15\n",
+        "sleep: 30\n",
+        libc::SIGTERM,
+    );
+    assert_eq!(got, Some(137));
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn the_launcher_says_how_the_program_ended() {
+    if !inside_private_mount_ns("the_launcher_says_how_the_program_ended", &[]) {
+        return;
+    }
+    let probe = probe_path();
+    let o = run_stdin(&[&probe], "exit: 3\n");
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(
+        stderr(&o),
+        format!("cloudabi-run: {probe} exited with status 3\n")
+    );
+    let o = run_stdin(&[&probe], "abort: 1\n");
+    assert_eq!(o.status.code(), Some(134));
+    assert_eq!(
+        stderr(&o),
+        format!("cloudabi-run: {probe} was killed by signal 6 (SIGABRT)\n")
+    );
+    // One line per failing instance, none for those that succeeded.
+    let o = run_stdin(&["--instances", "2", &probe], "exit: 4\n");
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "cloudabi-run: {probe} (instance 1) exited with status 4\n\
+             cloudabi-run: {probe} (instance 2) exited with status 4\n"
+        )
+    );
+    for quiet in ["--quiet", "-q"] {
+        let o = run_stdin(&[quiet, &probe], "exit: 3\n");
+        assert_eq!(o.status.code(), Some(3));
+        assert_eq!(stderr(&o), "");
+    }
+    let o = run_stdin(&[&probe], "exit: 0\n");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn unrunnable_programs_exit_126_before_anything_is_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("unrunnable");
+    let yaml = format!(
+        "made: !file {{path: {}, mode: write, create: true}}\n",
+        s.p("made")
+    );
+    let set_mode = |p: &str, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // The probe without execute permission.
+    let plain = s.p("plain");
+    std::fs::copy(probe(), &plain).unwrap();
+    set_mode(&plain, 0o644);
+    // Bytes no kernel executes.
+    let junk = s.p("junk");
+    std::fs::write(&junk, b"just some text\n").unwrap();
+    set_mode(&junk, 0o755);
+    // The identification bytes of a 64-bit little-endian CloudABI ELF file (OSABI 17).
+    let cloudabi = s.p("cloudabi");
+    let mut elf = b"\x7fELF\x02\x01\x01\x11".to_vec();
+    elf.resize(64, 0);
+    std::fs::write(&cloudabi, &elf).unwrap();
+    set_mode(&cloudabi, 0o755);
+    for (program, says) in [
+        (plain.as_str(), "is not executable (no execute permission)"),
+        (
+            junk.as_str(),
+            "is not an executable (neither ELF nor a #! script)",
+        ),
+        (
+            cloudabi.as_str(),
+            "is a CloudABI executable: run it with --emulate",
+        ),
+        (s.p("").as_str(), "is not a regular file"),
+    ] {
+        let o = run_stdin(&[program], &yaml);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(126), "{program}: {err}");
+        assert!(err.contains(says), "{program}: {err}");
+        assert!(!s.path("made").exists(), "{program}: a file was created");
+    }
+    // --emulate wants a CloudABI executable.
+    let o = run_stdin(&["--emulate", &probe().display().to_string()], &yaml);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not a CloudABI executable"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!s.path("made").exists());
+}
+
+#[test]
 fn listen_fds_like_systemd() {
     if !inside_private_mount_ns("listen_fds_like_systemd", &[]) {
         return;
@@ -435,15 +569,19 @@ fn programs_needing_a_loader_are_refused_with_a_reason() {
     // This test executable is dynamically linked.
     let me = std::env::current_exe().unwrap().display().to_string();
     let o = run_stdin(&[&me], "a: 1\n");
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(126));
     assert!(
         stderr(&o).contains("needs the dynamic loader /"),
         "{}",
         stderr(&o)
     );
     std::fs::write(s.path("script"), "#!/bin/sh\nexit 0\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(s.path("script"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let o = run_stdin(&[&s.p("script")], "a: 1\n");
-    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(o.status.code(), Some(126));
     assert!(
         stderr(&o).contains("needs the script interpreter /bin/sh"),
         "{}",

@@ -111,7 +111,7 @@ fn configuration_errors_name_the_place_and_open_nothing() {
     );
     assert!(err.to_string().contains("!connections"), "{err}");
 
-    // Through the launcher: exit 127, one message, the program not started (it would print
+    // Through the launcher: exit 125, one message, the program not started (it would print
     // its descriptors on standard output).
     let program = echo_program().display().to_string();
     let yaml = format!(
@@ -119,7 +119,7 @@ fn configuration_errors_name_the_place_and_open_nothing() {
     );
     let o = run_stdin(&[&program], &yaml);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(127), "{err}");
+    assert_eq!(o.status.code(), Some(125), "{err}");
     assert!(
         err.starts_with("cloudabi-run: <stdin>:5:10: socket 127.0.0.1:"),
         "{err}"
@@ -134,7 +134,7 @@ fn configuration_errors_name_the_place_and_open_nothing() {
         let yaml = format!("c: !connections {{bind: '127.0.0.1:0'}}\nleak: !fd {n}\n");
         let o = run_stdin(&["--check", &program], &yaml);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(127), "{err}");
+        assert_eq!(o.status.code(), Some(125), "{err}");
         assert!(
             err.contains(&format!(
                 "<stdin>:2:7: `!fd {n}`: descriptor {n} was opened by the launcher"

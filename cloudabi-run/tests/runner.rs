@@ -137,7 +137,7 @@ fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
         &yaml,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(127), "{stderr}");
+    assert_eq!(out.status.code(), Some(126), "{stderr}");
     assert!(
         stderr.contains("/bin/true") && stderr.contains("dynamic loader"),
         "{stderr}"

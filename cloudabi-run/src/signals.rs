@@ -1,0 +1,207 @@
+//! The launcher's signal handling: names for messages and options, and the thread that
+//! forwards signals to the instances and enforces the stop timeout.
+
+use std::time::{Duration, Instant};
+
+use cloudabi_run::launch::{INIT_FORWARDED, Running};
+
+/// Signals the launcher forwards to the program (through each instance's init, which passes
+/// them on to the program's process group).
+const FORWARDED: [libc::c_int; 6] = INIT_FORWARDED;
+
+/// Forwarded signals that ask the program to stop: they are replaced by the stop signal, and
+/// if the program is still running the stop timeout after the first of them, every instance
+/// is killed.
+const STOPPING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The standard signals by name, numbered as on this architecture. Written out because
+/// neither `libc` nor `rustix` exposes the conventional `SIG...` names (glibc's
+/// `sigabbrev_np` is not bound).
+const NAMES: [(libc::c_int, &str); 31] = [
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGTRAP, "SIGTRAP"),
+    (libc::SIGABRT, "SIGABRT"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGKILL, "SIGKILL"),
+    (libc::SIGUSR1, "SIGUSR1"),
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGUSR2, "SIGUSR2"),
+    (libc::SIGPIPE, "SIGPIPE"),
+    (libc::SIGALRM, "SIGALRM"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGSTKFLT, "SIGSTKFLT"),
+    (libc::SIGCHLD, "SIGCHLD"),
+    (libc::SIGCONT, "SIGCONT"),
+    (libc::SIGSTOP, "SIGSTOP"),
+    (libc::SIGTSTP, "SIGTSTP"),
+    (libc::SIGTTIN, "SIGTTIN"),
+    (libc::SIGTTOU, "SIGTTOU"),
+    (libc::SIGURG, "SIGURG"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGXFSZ, "SIGXFSZ"),
+    (libc::SIGVTALRM, "SIGVTALRM"),
+    (libc::SIGPROF, "SIGPROF"),
+    (libc::SIGWINCH, "SIGWINCH"),
+    (libc::SIGIO, "SIGIO"),
+    (libc::SIGPWR, "SIGPWR"),
+    (libc::SIGSYS, "SIGSYS"),
+];
+
+/// The conventional name of signal `sig` (`SIGSEGV`), if it is a standard one.
+pub(crate) fn name(sig: i32) -> Option<&'static str> {
+    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, s)| *s)
+}
+
+/// A signal that `--stop-signal` can name.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("expected a signal the launcher forwards: {}", forwardable())]
+pub(crate) struct NotForwarded;
+
+fn forwardable() -> String {
+    FORWARDED
+        .iter()
+        .filter_map(|s| name(*s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `TERM`, `SIGTERM`, `term` or `15`: one of the signals the init passes on (see
+/// [`FORWARDED`]), or `SIGKILL`.
+pub(crate) fn parse_stop_signal(s: &str) -> Result<libc::c_int, NotForwarded> {
+    let t = s.trim();
+    let sig = match t.parse::<i32>() {
+        Ok(n) => n,
+        Err(_) => {
+            let upper = t.to_ascii_uppercase();
+            let full = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
+            NAMES
+                .iter()
+                .find(|(_, s)| *s == full)
+                .map(|(n, _)| *n)
+                .ok_or(NotForwarded)?
+        }
+    };
+    if FORWARDED.contains(&sig) || sig == libc::SIGKILL {
+        Ok(sig)
+    } else {
+        Err(NotForwarded)
+    }
+}
+
+/// How the launcher asks the program to stop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StopPolicy {
+    /// Sent instead of the stopping signal the launcher received (`None`: that signal).
+    pub(crate) signal: Option<libc::c_int>,
+    /// How long after the first stopping signal the program may take before it is killed.
+    pub(crate) timeout: Duration,
+}
+
+/// Blocks the forwarded signals in this thread (and so in threads started later), so that
+/// one thread can wait for them. The sandboxed children start with an empty mask.
+pub(crate) fn block_forwarded() -> Option<libc::sigset_t> {
+    // SAFETY: `sigset_t` is plain data; the set is initialised by sigemptyset before use and
+    // pthread_sigmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0).then_some(set)
+    }
+}
+
+/// Starts a thread that passes each forwarded signal on to every instance (a stopping one
+/// replaced by the policy's signal) and, after the first stopping one, kills them all if
+/// they are still running the policy's timeout later.
+pub(crate) fn forward(set: libc::sigset_t, running: &Running, policy: StopPolicy) {
+    let pids = running.pids();
+    std::thread::spawn(move || {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let sig = match deadline {
+                None => {
+                    let mut sig: libc::c_int = 0;
+                    // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
+                    if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                        return;
+                    }
+                    sig
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        for &pid in &pids {
+                            signal_instance(pid, libc::SIGKILL);
+                        }
+                        return;
+                    }
+                    let ts = libc::timespec {
+                        tv_sec: left.as_secs() as libc::time_t,
+                        tv_nsec: left.subsec_nanos() as libc::c_long,
+                    };
+                    // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
+                    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+                    if sig < 0 {
+                        // EAGAIN (time is up) or EINTR: check the deadline again.
+                        continue;
+                    }
+                    sig
+                }
+            };
+            let stopping = STOPPING.contains(&sig);
+            let sent = match policy.signal {
+                Some(s) if stopping => s,
+                _ => sig,
+            };
+            for &pid in &pids {
+                signal_instance(pid, sent);
+            }
+            if deadline.is_none() && stopping {
+                deadline = Some(Instant::now() + policy.timeout);
+            }
+        }
+    });
+}
+
+/// Signals one instance through its init (`pid`, as the launcher sees it), which passes the
+/// forwarded signals on to the program's process group; `SIGKILL` ends the init and with it
+/// the instance's whole PID namespace. Once the launcher has reaped the instance this fails
+/// harmlessly with ESRCH; the launcher exits right after reaping the last instance.
+fn signal_instance(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_stop_signals() {
+        assert_eq!(name(libc::SIGSEGV), Some("SIGSEGV"));
+        assert_eq!(name(libc::SIGABRT), Some("SIGABRT"));
+        assert_eq!(name(0), None);
+        assert_eq!(name(64), None);
+        for ok in ["TERM", "SIGTERM", "term", " SigTerm "] {
+            assert_eq!(parse_stop_signal(ok), Ok(libc::SIGTERM), "{ok}");
+        }
+        assert_eq!(parse_stop_signal("2"), Ok(libc::SIGINT));
+        assert_eq!(parse_stop_signal("QUIT"), Ok(libc::SIGQUIT));
+        assert_eq!(parse_stop_signal("KILL"), Ok(libc::SIGKILL));
+        for bad in ["", "SEGV", "SIGSTOP", "TERMX", "0", "99", "-15"] {
+            assert_eq!(parse_stop_signal(bad), Err(NotForwarded), "{bad}");
+        }
+    }
+}
