@@ -55,8 +55,9 @@ pub(crate) struct Cli {
     #[arg(short, long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
-    /// Resolve the configuration (open every file and socket), print the argdata the
-    /// program would get as YAML, close everything and exit without starting anything.
+    /// Resolve the configuration without side effects (nothing is created, bound or
+    /// connected), print the argdata the program would get as YAML, and exit without
+    /// starting anything.
     #[arg(long)]
     pub(crate) check: bool,
 

@@ -102,6 +102,7 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
         kind: GrantKind::File(FileMode::Read),
         origin: Origin::Executable(executable.to_path_buf()),
         acceptor: None,
+        deferred: None,
     });
     let value = Value::map([
         ("executable", Value::from(Fd(n as i32))),
@@ -145,6 +146,7 @@ mod tests {
             kind,
             origin: Origin::Inherited(0),
             acceptor: None,
+            deferred: None,
         }
     }
 

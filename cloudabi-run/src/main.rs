@@ -134,6 +134,26 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     };
 
     let authority = AmbientAuthority::claim();
+    if cli.check {
+        let checked =
+            config::check(&text, &name, &cli.program, &authority).map_err(|e| e.to_string())?;
+        let checked = if cli.emulate {
+            checked
+                .map(|r| cloudabi_run::emulate::wrap(r, &cli.program))
+                .map_err(|e| e.to_string())?
+        } else {
+            checked
+        };
+        let yaml = checked
+            .to_yaml(cli.listen_fds)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(yaml.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("writing to standard output: {e}"))?;
+        // Every descriptor is closed here; nothing was created, bound or started.
+        return Ok(ExitCode::SUCCESS);
+    }
     let resolved =
         config::resolve(&text, &name, &cli.program, &authority).map_err(|e| e.to_string())?;
     let resolved = if cli.emulate {
@@ -145,18 +165,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .plan(cli.listen_fds)
         .map_err(|e| format!("{name}: {e}"))?;
     // Files and socket paths the configuration created: removed again on every way out
-    // until the program has started (and after --check, which starts nothing).
+    // until the program has started.
     let created = std::mem::take(&mut plan.created);
-    if cli.check {
-        let yaml = plan.to_yaml().map_err(|e| format!("{name}: {e}"))?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(yaml.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("writing to standard output: {e}"))?;
-        // `plan` and `created` are dropped here: every descriptor is closed, every path the
-        // configuration created is removed, and nothing was started.
-        return Ok(ExitCode::SUCCESS);
-    }
 
     let launch = plan.apply(
         Launch::new(&started)

@@ -210,7 +210,10 @@ fn check_prints_and_starts_nothing() {
     );
     assert!(text.contains("? !!str \"web\"\n  : !fd \"4\",\n"), "{text}");
     assert!(text.contains("? !!str \"out\"\n  : !fd \"1\",\n"), "{text}");
-    assert!(text.contains("# fd 4: stream socket bound to 127.0.0.1:0 (local address 127.0.0.1:"));
+    assert!(
+        text.contains("# fd 4: stream socket bound to 127.0.0.1:0 (would be bound)\n"),
+        "{text}"
+    );
     assert!(!s.path("marker").exists(), "--check started the program");
     // The printed YAML is valid argdata YAML.
     let v = argdata::yaml::from_str(&text).unwrap();
@@ -235,6 +238,79 @@ fn check_prints_and_starts_nothing() {
     );
     assert_eq!(o.status.code(), Some(0));
     TcpListener::bind(("127.0.0.1", port)).expect("--check left the socket open");
+}
+
+#[test]
+fn check_creates_binds_and_connects_nothing() {
+    let s = Scratch::new("check-dry");
+    let probe = probe_path();
+    // A server the configuration connects to: --check must not reach it.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let yaml = format!(
+        "log: !file {{path: {}, mode: append, create: true}}\n\
+         ctl: !socket {{bind: {}}}\n\
+         up: !socket {{connect: '127.0.0.1:{port}'}}\n\
+         conns: !connections {{bind: {}}}\n",
+        s.p("new.log"),
+        s.p("ctl.sock"),
+        s.p("conns.sock"),
+    );
+    let o = run_stdin(&["--check", &probe], &yaml);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        format!(
+            "# fd 3: file {}, append (would be created)\n",
+            s.p("new.log")
+        ),
+        format!(
+            "# fd 4: stream socket bound to {} (would be bound)\n",
+            s.p("ctl.sock")
+        ),
+        format!("# fd 5: stream socket connected to 127.0.0.1:{port} (would be connected)\n"),
+        format!(
+            "# fd 6: connections accepted on {}, backlog 128, passed by the launcher (would be bound)\n",
+            s.p("conns.sock")
+        ),
+    ] {
+        assert!(text.contains(&line), "{line:?} missing from:\n{text}");
+    }
+    for name in ["new.log", "ctl.sock", "conns.sock"] {
+        assert!(!s.path(name).exists(), "--check created {name}");
+    }
+    assert_eq!(
+        server.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "--check connected to the server"
+    );
+
+    // What a real start would refuse is still found: a missing directory for a file to
+    // create, a UNIX socket path that exists.
+    let o = run_stdin(
+        &["--check", &probe],
+        &format!(
+            "a: 1\nlog: !file {{path: {}, create: true}}\n",
+            s.p("missing/new.log")
+        ),
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!(
+            "cloudabi-run: <stdin>:2:6: cannot open {}",
+            s.p("missing/new.log")
+        )),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(s.path("taken.sock"), "").unwrap();
+    let o = run_stdin(
+        &["--check", &probe],
+        &format!("ctl: !socket {{bind: {}}}\n", s.p("taken.sock")),
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bind failed"), "{}", stderr(&o));
 }
 
 #[test]

@@ -58,7 +58,9 @@ use argdata::yaml::{FdSpec, Node, ParseErrorKind, Parser, ResolverError, TagReso
 pub use created::CreatedPaths;
 pub use error::{ConfigError, ConfigErrorKind, Location};
 pub use plan::{Grant, Plan, PlanError, Resolved, listen_fd_name};
-pub use resolve::{AmbientAuthority, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX};
+pub use resolve::{
+    AmbientAuthority, Deferred, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX,
+};
 
 /// The longest configuration accepted, in bytes.
 pub const MAX_CONFIG_LEN: usize = argdata::yaml::parse::DEFAULT_MAX_LEN;
@@ -103,7 +105,79 @@ pub fn resolve(
     program: &Path,
     authority: &AmbientAuthority,
 ) -> Result<Resolved, ConfigError> {
-    let mut resolver = Resolver::new(authority, program);
+    resolve_with(Resolver::new(authority, program), text, file)
+}
+
+/// Resolves `text` as [`resolve`] does, but without side effects (`--check`): no file is
+/// created, no socket bound or connected; everything else is opened and checked. The result
+/// can be shown, never launched.
+///
+/// ```
+/// use std::path::Path;
+/// use cloudabi_run::config::{self, AmbientAuthority};
+///
+/// let dir = std::env::temp_dir().join(format!("check-doc-{}", std::process::id()));
+/// std::fs::create_dir(&dir)?;
+/// let yaml = format!("log: !file {{path: {}/new.log, mode: append, create: true}}\n\
+///                     web: !socket {{bind: '127.0.0.1:0'}}\n", dir.display());
+/// let authority = AmbientAuthority::claim();
+/// let checked = config::check(&yaml, "demo.yaml", Path::new("/bin/true"), &authority)?;
+/// let shown = checked.to_yaml(false)?;
+/// assert!(shown.contains("new.log, append (would be created)"), "{shown}");
+/// assert!(shown.contains("bound to 127.0.0.1:0 (would be bound)"), "{shown}");
+/// assert!(!dir.join("new.log").exists());
+/// std::fs::remove_dir(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`resolve`], for everything that can be found out without side effects.
+pub fn check(
+    text: &str,
+    file: &str,
+    program: &Path,
+    authority: &AmbientAuthority,
+) -> Result<Checked, ConfigError> {
+    resolve_with(
+        Resolver::new(authority, program).without_side_effects(),
+        text,
+        file,
+    )
+    .map(Checked)
+}
+
+/// A configuration resolved by [`check`]: its descriptors are partly stand-ins (unbound
+/// sockets, the directory of a file not yet created), so it offers no way to a launch.
+#[derive(Debug)]
+pub struct Checked(Resolved);
+
+impl Checked {
+    /// Transforms the resolved configuration, as `--emulate` does with
+    /// [`crate::emulate::wrap`].
+    ///
+    /// # Errors
+    /// Those of `f`.
+    pub fn map<E>(self, f: impl FnOnce(Resolved) -> Result<Resolved, E>) -> Result<Checked, E> {
+        f(self.0).map(Checked)
+    }
+
+    /// What `--check` prints: the argdata the program would receive, as YAML with the
+    /// descriptor numbers it would see, then one comment line per descriptor saying where it
+    /// comes from and what a real start would still do (create, bind, connect).
+    ///
+    /// # Errors
+    /// See [`PlanError`].
+    pub fn to_yaml(self, listen_fds: bool) -> Result<String, PlanError> {
+        let plan = self.0.plan(listen_fds)?;
+        Ok(plan.to_yaml()?)
+    }
+}
+
+fn resolve_with(
+    mut resolver: Resolver<'_>,
+    text: &str,
+    file: &str,
+) -> Result<Resolved, ConfigError> {
     let mut hook = Hook {
         resolver: &mut resolver,
         failure: None,

@@ -5,7 +5,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use argdata::{Fd, MAX_DEPTH, Value};
 
 use super::created::CreatedPaths;
-use super::resolve::{Origin, Resource};
+use super::resolve::{Deferred, Origin, Resource};
 use crate::acceptor::Acceptor;
 use crate::launch::{GrantKind, Launch, child_fd_numbers};
 
@@ -33,6 +33,9 @@ pub enum PlanError {
     /// Two different resources claim the same standard descriptor.
     #[error("standard descriptor {0} is granted twice")]
     StdioTwice(RawFd),
+    /// The encoded argdata did not print (a bug in the encoder).
+    #[error("printing the argdata: {0}")]
+    Print(#[from] argdata::Error),
 }
 
 /// One descriptor the program receives.
@@ -51,6 +54,8 @@ pub struct Grant {
     /// For `!connections`: the launcher's side, started by the launch once the program
     /// runs (dropping the plan closes it without starting anything).
     pub acceptor: Option<Acceptor>,
+    /// What `--check` left undone (see [`Resource::deferred`]).
+    pub deferred: Option<Deferred>,
 }
 
 /// Everything needed to start the program: the grants in launch order and the encoded
@@ -128,6 +133,7 @@ impl Resolved {
                     number: *n,
                     name: names[*i].take(),
                     acceptor: r.acceptor,
+                    deferred: r.deferred,
                 })
             })
             .collect();
@@ -233,7 +239,10 @@ impl Plan {
     pub fn to_yaml(&self) -> Result<String, argdata::Error> {
         let mut s = argdata::yaml::to_string(argdata::Argdata::new(&self.bytes))?;
         for g in &self.grants {
-            s.push_str(&format!("# fd {}: {}\n", g.number, g.origin));
+            match g.deferred {
+                None => s.push_str(&format!("# fd {}: {}\n", g.number, g.origin)),
+                Some(d) => s.push_str(&format!("# fd {}: {} ({d})\n", g.number, g.origin)),
+            }
         }
         Ok(s)
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use argdata::yaml::{FdSpec, Node, NodeKind};
 use argdata::{Fd, Value};
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Access, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
@@ -214,6 +214,29 @@ fn mode_name(mode: FileMode) -> &'static str {
     }
 }
 
+/// What a resolution without side effects ([`Resolver::without_side_effects`], for
+/// `--check`) left undone for a resource; a real start does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deferred {
+    /// `create: true` on a file that does not exist: it would be created (its descriptor is
+    /// a stand-in for the directory it would be created in).
+    Create,
+    /// A socket that would be bound (it is created, unbound).
+    Bind,
+    /// A socket that would be connected (it is created, unconnected).
+    Connect,
+}
+
+impl fmt::Display for Deferred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Deferred::Create => "would be created",
+            Deferred::Bind => "would be bound",
+            Deferred::Connect => "would be connected",
+        })
+    }
+}
+
 /// One descriptor opened for the configuration.
 #[derive(Debug)]
 pub struct Resource {
@@ -226,6 +249,9 @@ pub struct Resource {
     /// For `!connections`, where `fd` is the program's end of the channel: the listener and
     /// the launcher's end, which never reach the program.
     pub acceptor: Option<Acceptor>,
+    /// What a resolution without side effects left undone (`None`: the descriptor is the
+    /// real one).
+    pub deferred: Option<Deferred>,
 }
 
 /// Resolves tags to descriptors, keeping every descriptor it opened.
@@ -244,6 +270,9 @@ pub struct Resolver<'a> {
     max_fds: usize,
     /// Files and socket paths created so far; removed if the resolver is dropped.
     created: CreatedPaths,
+    /// Whether files are created and sockets bound and connected (see
+    /// [`Resolver::without_side_effects`]).
+    side_effects: bool,
 }
 
 impl fmt::Debug for Resolver<'_> {
@@ -271,7 +300,19 @@ impl<'a> Resolver<'a> {
             executable: None,
             max_fds: MAX_RESOURCES,
             created: CreatedPaths::default(),
+            side_effects: true,
         }
+    }
+
+    /// Resolves without changing anything outside the launcher: no file is created, no
+    /// socket bound or connected. What can be checked without doing it is checked (the
+    /// directory a file would be created in exists and is writable, a UNIX socket path to
+    /// bind is free), and each resource records what was left undone in
+    /// [`Resource::deferred`]. For `--check`; such resources must never reach a program.
+    #[must_use]
+    pub fn without_side_effects(mut self) -> Resolver<'a> {
+        self.side_effects = false;
+        self
     }
 
     /// The descriptors opened so far, in the order they were opened, and the paths created
@@ -315,11 +356,22 @@ impl<'a> Resolver<'a> {
     }
 
     fn push(&mut self, fd: OwnedFd, kind: GrantKind, origin: Origin) -> usize {
+        self.push_deferred(fd, kind, origin, None)
+    }
+
+    fn push_deferred(
+        &mut self,
+        fd: OwnedFd,
+        kind: GrantKind,
+        origin: Origin,
+        deferred: Option<Deferred>,
+    ) -> usize {
         self.push_resource(Resource {
             fd,
             kind,
             origin,
             acceptor: None,
+            deferred,
         })
     }
 
@@ -441,8 +493,8 @@ impl<'a> Resolver<'a> {
         }
         let mode = mode.unwrap_or(FileMode::Read);
         let create = create.unwrap_or(false);
-        let (fd, directory, created) = self.open_file(&path, mode, create)?;
-        if created {
+        let (fd, directory, opened) = self.open_file(&path, mode, create)?;
+        if opened == Opened::Created {
             self.created.record(&path);
         }
         let kind = if directory {
@@ -450,7 +502,8 @@ impl<'a> Resolver<'a> {
         } else {
             GrantKind::File(mode)
         };
-        Ok(self.push(
+        let deferred = (opened == Opened::WouldCreate).then_some(Deferred::Create);
+        Ok(self.push_deferred(
             fd,
             kind,
             Origin::File {
@@ -458,6 +511,7 @@ impl<'a> Resolver<'a> {
                 directory,
                 mode,
             },
+            deferred,
         ))
     }
 
@@ -469,7 +523,7 @@ impl<'a> Resolver<'a> {
         path: &Path,
         mode: FileMode,
         create: bool,
-    ) -> Result<(OwnedFd, bool, bool), ConfigErrorKind> {
+    ) -> Result<(OwnedFd, bool, Opened), ConfigErrorKind> {
         let err = |e: Errno| ConfigErrorKind::Open {
             path: path.to_owned(),
             source: e.into(),
@@ -483,8 +537,8 @@ impl<'a> Resolver<'a> {
         // Non-blocking so that opening a FIFO does not hang the launcher; cleared below.
         // With `create`, an exclusive create first tells whether the file is new (and so
         // to be removed if the configuration fails later on).
-        let mut created = false;
-        let first = if create {
+        let mut created = Opened::Existing;
+        let first = if create && self.side_effects {
             match self.authority.open(
                 path,
                 flags | OFlags::CREATE | OFlags::EXCL | OFlags::NONBLOCK,
@@ -492,7 +546,9 @@ impl<'a> Resolver<'a> {
             ) {
                 Err(Errno::EXIST) => None,
                 r => {
-                    created = r.is_ok();
+                    if r.is_ok() {
+                        created = Opened::Created;
+                    }
                     Some(r)
                 }
             }
@@ -514,7 +570,21 @@ impl<'a> Resolver<'a> {
                     .authority
                     .open(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
                     .map_err(err)?;
-                return Ok((fd, true, false));
+                return Ok((fd, true, Opened::Existing));
+            }
+            // Without side effects, a file to create stays uncreated: check that the
+            // directory it would be created in is there and writable, and stand in for it.
+            Err(Errno::NOENT) if create && !self.side_effects => {
+                let parent = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let dir = self
+                    .authority
+                    .open(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+                    .map_err(err)?;
+                rustix::fs::accessat(&dir, ".", Access::WRITE_OK, AtFlags::empty()).map_err(err)?;
+                return Ok((dir, false, Opened::WouldCreate));
             }
             Err(e) => return Err(err(e)),
         };
@@ -578,11 +648,9 @@ impl<'a> Resolver<'a> {
             }
         };
         let (ty_name, ty) = ty.unwrap_or(("stream", SocketType::STREAM));
-        let fd = self.open_socket(address, bound, ty, LISTEN_BACKLOG)?;
-        let local = rustix::net::getsockname(&fd)
-            .ok()
-            .and_then(|a| SocketAddr::try_from(a).ok());
-        Ok(self.push(
+        let (fd, deferred) = self.open_socket(address, bound, ty, LISTEN_BACKLOG)?;
+        let local = local_address(&fd, deferred);
+        Ok(self.push_deferred(
             fd,
             GrantKind::Socket,
             Origin::Socket {
@@ -591,6 +659,7 @@ impl<'a> Resolver<'a> {
                 ty: ty_name,
                 local,
             },
+            deferred,
         ))
     }
 
@@ -639,10 +708,8 @@ impl<'a> Resolver<'a> {
                 source: e,
             }
         };
-        let listener = self.open_socket(address, true, SocketType::STREAM, backlog)?;
-        let local = rustix::net::getsockname(&listener)
-            .ok()
-            .and_then(|a| SocketAddr::try_from(a).ok());
+        let (listener, deferred) = self.open_socket(address, true, SocketType::STREAM, backlog)?;
+        let local = local_address(&listener, deferred);
         let (program_end, launcher_end) = self
             .authority
             .socketpair()
@@ -657,6 +724,7 @@ impl<'a> Resolver<'a> {
                 local,
             },
             acceptor: Some(acceptor),
+            deferred,
         }))
     }
 
@@ -666,7 +734,7 @@ impl<'a> Resolver<'a> {
         bound: bool,
         ty: SocketType,
         backlog: i32,
-    ) -> Result<OwnedFd, ConfigErrorKind> {
+    ) -> Result<(OwnedFd, Option<Deferred>), ConfigErrorKind> {
         let a = self.authority;
         let fail = |op: &'static str| {
             move |e: Errno| ConfigErrorKind::Socket {
@@ -685,6 +753,20 @@ impl<'a> Resolver<'a> {
                     }
                 })?;
                 let sock = a.socket(AddressFamily::UNIX, ty).map_err(fail("socket"))?;
+                if !self.side_effects {
+                    if bound {
+                        // What bind would refuse: a path that exists, a missing directory.
+                        if a.open(&path, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty())
+                            .is_ok()
+                        {
+                            return Err(fail("bind")(Errno::ADDRINUSE));
+                        }
+                        let parent = path.parent().unwrap_or(Path::new("/"));
+                        a.open(parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+                            .map_err(fail("bind"))?;
+                    }
+                    return Ok((sock, Some(deferred_socket(bound))));
+                }
                 if bound {
                     a.bind_unix(&sock, &addr).map_err(fail("bind"))?;
                     self.created.record(&path);
@@ -694,7 +776,7 @@ impl<'a> Resolver<'a> {
                 if listens {
                     rustix::net::listen(&sock, backlog).map_err(fail("listen"))?;
                 }
-                Ok(sock)
+                Ok((sock, None))
             }
             Address::Inet(addr) => {
                 let family = if addr.is_ipv4() {
@@ -703,6 +785,9 @@ impl<'a> Resolver<'a> {
                     AddressFamily::INET6
                 };
                 let sock = a.socket(family, ty).map_err(fail("socket"))?;
+                if !self.side_effects {
+                    return Ok((sock, Some(deferred_socket(bound))));
+                }
                 if bound {
                     if ty == SocketType::STREAM {
                         rustix::net::sockopt::set_socket_reuseaddr(&sock, true)
@@ -715,7 +800,7 @@ impl<'a> Resolver<'a> {
                 if listens {
                     rustix::net::listen(&sock, backlog).map_err(fail("listen"))?;
                 }
-                Ok(sock)
+                Ok((sock, None))
             }
         }
     }
@@ -749,6 +834,36 @@ impl<'a> Resolver<'a> {
         self.executable = Some(i);
         Ok(i)
     }
+}
+
+/// How [`Resolver::open_file`] got its descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opened {
+    /// The path existed.
+    Existing,
+    /// `create: true` created the file.
+    Created,
+    /// `create: true` would create it (no side effects); the descriptor is its directory.
+    WouldCreate,
+}
+
+fn deferred_socket(bound: bool) -> Deferred {
+    if bound {
+        Deferred::Bind
+    } else {
+        Deferred::Connect
+    }
+}
+
+/// The local address of a bound or connected network socket (the port the kernel chose for
+/// port 0); none for one left unbound.
+fn local_address(sock: &OwnedFd, deferred: Option<Deferred>) -> Option<SocketAddr> {
+    if deferred.is_some() {
+        return None;
+    }
+    rustix::net::getsockname(sock)
+        .ok()
+        .and_then(|a| SocketAddr::try_from(a).ok())
 }
 
 const MODES: &str = "read, write, append or readwrite";
