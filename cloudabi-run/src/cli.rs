@@ -66,10 +66,16 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub(crate) best_effort: bool,
 
-    /// Limit the address space of each instance (RLIMIT_AS); bytes, or with a K, M or G
-    /// suffix (powers of 1024).
+    /// Limit the memory of each instance: bytes, or with a K, M or G suffix (powers of
+    /// 1024). Enforced by a memory cgroup where available (an instance over the limit is
+    /// killed and reported as out of memory), else as RLIMIT_AS (address space).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) memory: Option<u64>,
+
+    /// Limit the processes and threads the program may have at once (per instance),
+    /// enforced by a pids cgroup; without one, refused unless --best-effort.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) pids: Option<u64>,
 
     /// Limit the CPU time of each instance (RLIMIT_CPU), in seconds.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -259,6 +265,8 @@ mod tests {
             "5",
             "--max-fds",
             "64",
+            "--pids",
+            "16",
             "--timeout",
             "2s",
             "--instances",
@@ -275,6 +283,7 @@ mod tests {
         assert_eq!(cli.memory, Some(1 << 20));
         assert_eq!(cli.cpu_time, Some(5));
         assert_eq!(cli.max_fds, Some(64));
+        assert_eq!(cli.pids, Some(16));
         assert_eq!(cli.timeout, Some(Duration::from_secs(2)));
         assert_eq!(cli.instances, 3);
         assert!(cli.listen_fds && cli.best_effort && cli.log_denials && cli.check);

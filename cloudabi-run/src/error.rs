@@ -59,6 +59,9 @@ pub enum LaunchError {
     /// The sandbox policy could not be built.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    /// A control group for a limit could not be set up.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
     /// A system call in the launcher failed.
     #[error("{what}: {source}")]
     Io {

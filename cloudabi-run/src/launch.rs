@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
 
 use crate::acceptor::{Accepting, Acceptor};
+use crate::cgroup::{CgroupError, CgroupLimits, InstanceCgroups};
 use crate::error::{LaunchError, SandboxError, StageName};
 use crate::sandbox::{self, FileMode, SandboxOptions, Skipped};
 use crate::sys::{self, ChildPlan, NamespacePlan};
@@ -103,8 +104,14 @@ pub fn argdata_fd_number(kinds: &[GrantKind]) -> RawFd {
 /// Resource limits applied to the program (soft and hard).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
-    /// `RLIMIT_AS`, bytes of address space.
+    /// Bytes of memory: enforced by a memory control group where the launcher has one
+    /// (anonymous memory and page cache; the kernel's OOM killer ends the instance, see
+    /// [`Outcome::out_of_memory`]), else as `RLIMIT_AS`, bytes of address space.
     pub memory: Option<u64>,
+    /// The most processes and threads the program may have at once, enforced by a pids
+    /// control group (see [`crate::cgroup`]); without one the launch fails, or in
+    /// best-effort mode runs without the limit.
+    pub pids: Option<u64>,
     /// `RLIMIT_CPU`, seconds of CPU time.
     pub cpu_time: Option<u64>,
     /// `RLIMIT_NOFILE`, highest descriptor number plus one.
@@ -474,9 +481,6 @@ impl Launch {
         }
 
         let mut rlimits = Vec::new();
-        if let Some(v) = limits.memory {
-            rlimits.push((libc::RLIMIT_AS as c_int, v));
-        }
         if let Some(v) = limits.cpu_time {
             rlimits.push((libc::RLIMIT_CPU as c_int, v));
         }
@@ -490,6 +494,34 @@ impl Launch {
             .map_err(|e| LaunchError::io("creating the lifeline pipe")(e.into()))?;
         let mut children: Vec<Instance> = Vec::new();
         for instance in 0..instances {
+            let cgroup_limits = CgroupLimits {
+                pids: limits.pids,
+                memory: limits.memory,
+            };
+            let cgroups = match InstanceCgroups::create(&cgroup_limits, instance) {
+                Ok(c) => c,
+                Err(e @ CgroupError::Unavailable { .. }) if opts.best_effort => {
+                    if instance == 0 {
+                        skipped.push(Skipped::Cgroup(e.to_string()));
+                    }
+                    InstanceCgroups::create(
+                        &CgroupLimits {
+                            pids: None,
+                            ..cgroup_limits
+                        },
+                        instance,
+                    )
+                    .inspect_err(|_| kill_all(&children))?
+                }
+                Err(e) => {
+                    kill_all(&children);
+                    return Err(e.into());
+                }
+            };
+            let mut rlimits = rlimits.clone();
+            if let (Some(v), false) = (limits.memory, cgroups.limits_memory()) {
+                rlimits.push((libc::RLIMIT_AS as c_int, v));
+            }
             let memfd = make_memfd(&argdata)?;
             let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(memfd_number as usize + 1);
             let mut slots: Vec<RawFd> = vec![-1; memfd_number as usize + 1];
@@ -540,6 +572,7 @@ impl Launch {
                 scratch: vec![-1; moves.len()],
                 moves,
                 err_fd: err_w.as_raw_fd(),
+                cgroup_procs: cgroups.procs_fds(),
                 lifeline_fd: lifeline_r.as_raw_fd(),
                 status_fd: status_w.as_raw_fd(),
                 prog_fd: prog_fd.as_raw_fd(),
@@ -547,7 +580,7 @@ impl Launch {
                 landlock_flags: landlock.flags,
                 scope_program: landlock.scope_program,
                 ns,
-                rlimits: rlimits.clone(),
+                rlimits,
                 drop_caps: true,
                 seccomp: seccomp.clone(),
                 seccomp_flags: sandbox::seccomp_flags(&opts),
@@ -571,6 +604,7 @@ impl Launch {
                 Ok(None) => children.push(Instance {
                     child,
                     status: status_r,
+                    cgroups,
                 }),
                 Ok(Some(f)) => {
                     let _ = sys::wait_pid(child.pid);
@@ -650,6 +684,8 @@ fn spawn_with_fallback(
 struct Instance {
     child: sys::Child,
     status: OwnedFd,
+    /// Removed when the instance is dropped, after it was reaped.
+    cgroups: InstanceCgroups,
 }
 
 impl Instance {
@@ -848,6 +884,9 @@ pub struct Outcome {
     pub statuses: Vec<ExitStatus>,
     /// Whether the timeout expired and the remaining instances were killed.
     pub timed_out: bool,
+    /// For each instance, whether the kernel killed a process of it for exceeding the memory
+    /// limit (only known where a memory control group enforces [`Limits::memory`]).
+    pub out_of_memory: Vec<bool>,
 }
 
 impl Outcome {
@@ -976,6 +1015,11 @@ impl Running {
         Ok(Outcome {
             statuses: statuses.into_iter().flatten().collect(),
             timed_out,
+            out_of_memory: self
+                .children
+                .iter()
+                .map(|c| c.cgroups.out_of_memory())
+                .collect(),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! Linux only. Raw system calls are confined to the private `sys` module.
 
 pub mod acceptor;
+pub mod cgroup;
 pub mod config;
 pub mod emulate;
 pub mod error;

@@ -172,6 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Launch::new(&started)
             .limits(Limits {
                 memory: cli.memory,
+                pids: cli.pids,
                 cpu_time: cli.cpu_time,
                 max_fds: cli.max_fds,
             })
@@ -210,7 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         eprintln!("cloudabi-run: the timeout expired; the program was killed");
     }
     if !cli.quiet {
-        report_statuses(&cli.program, &outcome.statuses);
+        report_statuses(&cli.program, &outcome.statuses, &outcome.out_of_memory);
     }
     // A status is 0 to 255, or 128 + a signal number below 65.
     Ok(ExitCode::from(
@@ -258,8 +259,13 @@ fn check_started(cli: &Cli) -> Result<std::path::PathBuf, Failure> {
 
 /// Says on standard error how each instance that did not exit with 0 ended, so that a
 /// failing program is noticed even when it was not granted standard error itself.
-fn report_statuses(program: &Path, statuses: &[ExitStatus]) {
+fn report_statuses(program: &Path, statuses: &[ExitStatus], out_of_memory: &[bool]) {
     for (i, status) in statuses.iter().enumerate() {
+        let oom = if out_of_memory.get(i) == Some(&true) {
+            ": out of memory (the --memory limit was reached)"
+        } else {
+            ""
+        };
         let who = if statuses.len() == 1 {
             program.display().to_string()
         } else {
@@ -268,11 +274,11 @@ fn report_statuses(program: &Path, statuses: &[ExitStatus]) {
         match *status {
             ExitStatus::Exited(0) => {}
             ExitStatus::Exited(code) => {
-                eprintln!("cloudabi-run: {who} exited with status {code}");
+                eprintln!("cloudabi-run: {who} exited with status {code}{oom}");
             }
             ExitStatus::Signaled(sig) => {
                 let name = signals::name(sig).unwrap_or("an unnamed signal");
-                eprintln!("cloudabi-run: {who} was killed by signal {sig} ({name})");
+                eprintln!("cloudabi-run: {who} was killed by signal {sig} ({name}){oom}");
             }
         }
     }

@@ -115,6 +115,8 @@ pub enum Skipped {
     /// `vm.memfd_noexec` cannot be set (the value is why): the program could execute a
     /// memfd it wrote.
     MemfdNoexec(String),
+    /// A control group limit cannot be enforced (the value is why).
+    Cgroup(String),
 }
 
 impl std::fmt::Display for Skipped {
@@ -132,6 +134,7 @@ impl std::fmt::Display for Skipped {
             Skipped::LandlockLogging(abi) => {
                 write!(f, "Landlock ABI {abi}: Landlock denials not logged")
             }
+            Skipped::Cgroup(e) => write!(f, "{e}"),
             Skipped::MemfdNoexec(e) => {
                 write!(
                     f,

@@ -66,12 +66,14 @@ pub enum Stage {
     /// `PR_SET_PDEATHSIG`: the init is killed when the launcher's thread that started it
     /// ends (numbered last so that the others keep their numbers).
     DieWithLauncher,
+    /// Moving into the instance's control groups (`--pids`, `--memory`).
+    Cgroup,
 }
 
 impl Stage {
     fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 21] = [
+        const ALL: [Stage; 22] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
@@ -93,6 +95,7 @@ impl Stage {
             ProgramDomain,
             Exec,
             DieWithLauncher,
+            Cgroup,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -102,6 +105,7 @@ impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
             Stage::DieWithLauncher => "asking to be killed with the launcher (PR_SET_PDEATHSIG)",
+            Stage::Cgroup => "moving into the instance's control groups",
             Stage::UserNamespaceMap => "writing the user namespace id maps",
             Stage::MountPrivate => "making mounts private",
             Stage::MountEmptyRoot => "mounting the empty root",
@@ -220,6 +224,8 @@ pub(crate) struct ChildPlan {
     pub(crate) scratch: Vec<RawFd>,
     /// Write end of the error pipe (close-on-exec).
     pub(crate) err_fd: RawFd,
+    /// `cgroup.procs` of each control group the instance goes into, open for writing.
+    pub(crate) cgroup_procs: Vec<RawFd>,
     /// Read end of the launcher's lifeline pipe, whose write end only the launcher holds:
     /// end-of-file on it means the launcher is gone.
     pub(crate) lifeline_fd: RawFd,
@@ -383,6 +389,13 @@ unsafe fn child_main(plan: &mut ChildPlan) -> ! {
     // pointer passed is either a NUL-terminated literal, a field of `plan` (kept alive by the
     // caller) or a local.
     unsafe {
+        // Into the instance's control groups before anything else exists in it: writing 0
+        // moves the writing process, and everything it starts stays in the groups.
+        for &fd in &plan.cgroup_procs {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(err_fd, Stage::Cgroup);
+            }
+        }
         // Nothing outlives the launcher: the init is killed when the launcher's thread that
         // cloned it ends, however it ends (SIGKILL included), and with the init the kernel
         // kills its whole PID namespace. Had the launcher already gone before this took

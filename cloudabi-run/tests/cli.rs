@@ -21,6 +21,7 @@ struct Report {
     address_space: u64,
     argdata: Vec<u8>,
     touched: Option<bool>,
+    threads: Option<u64>,
 }
 
 fn reports(out: &str) -> Vec<Report> {
@@ -51,6 +52,8 @@ fn reports(out: &str) -> Vec<Report> {
                     .collect();
             }
             "touch" => r.touched = Some(rest == "ok"),
+            "threads" => r.threads = Some(rest.parse().unwrap()),
+            "hog" => {}
             _ => panic!("unexpected probe line {line:?}"),
         }
     }
@@ -391,7 +394,12 @@ fn limits_timeout_and_instances() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = &reports(&stdout(&o))[0];
     assert_eq!(r.nofile, 32);
-    assert_eq!(r.address_space, 512 << 20);
+    if cloudabi_run::cgroup::available("memory") {
+        // A memory cgroup holds the limit; the address space is not limited.
+        assert_eq!(r.address_space, u64::MAX);
+    } else {
+        assert_eq!(r.address_space, 512 << 20);
+    }
 
     let start = std::time::Instant::now();
     let o = run_stdin(
@@ -405,6 +413,58 @@ fn limits_timeout_and_instances() {
     let o = run_stdin(&["--instances", "3", &probe], "out: !fd stdout\nexit: 0\n");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(reports(&stdout(&o)).len(), 3, "{}", stdout(&o));
+}
+
+#[test]
+fn pids_and_memory_limits_hold_for_the_whole_instance() {
+    if !inside_private_mount_ns("pids_and_memory_limits_hold_for_the_whole_instance", &[]) {
+        return;
+    }
+    let probe = probe_path();
+    let yaml = "out: !fd stdout\nthreads: 40\n";
+    if cloudabi_run::cgroup::available("pids") {
+        // The main thread and 4 more.
+        let o = run_stdin(&["--pids", "5", &probe], yaml);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(reports(&stdout(&o))[0].threads, Some(4), "{}", stdout(&o));
+        // The legitimate path: without the limit all start.
+        let o = run_stdin(&[&probe], yaml);
+        assert_eq!(reports(&stdout(&o))[0].threads, Some(40), "{}", stdout(&o));
+    } else {
+        let o = run_stdin(&["--pids", "5", &probe], yaml);
+        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no pids cgroup controller"),
+            "{}",
+            stderr(&o)
+        );
+        let o = run_stdin(&["--best-effort", "--pids", "5", &probe], yaml);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("warning: sandbox layer skipped"),
+            "{}",
+            stderr(&o)
+        );
+    }
+
+    // Memory: 512 MiB touched against a 64 MiB limit.
+    let o = run_stdin(&["--memory", "64M", &probe], "out: !fd stdout\nhog: 512\n");
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("hog 512"), "{}", stdout(&o));
+    if cloudabi_run::cgroup::available("memory") {
+        assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "cloudabi-run: {probe} was killed by signal 9 (SIGKILL): out of memory (the \
+                 --memory limit was reached)\n"
+            )
+        );
+    }
+    // Within the limit all is well.
+    let o = run_stdin(&["--memory", "256M", &probe], "out: !fd stdout\nhog: 16\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("hog 16"), "{}", stdout(&o));
 }
 
 /// Starts the launcher on the probe with `yaml` (to which a `touch` of a scratch directory is

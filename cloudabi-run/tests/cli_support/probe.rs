@@ -215,6 +215,40 @@ fn main() {
                     let _ = out.flush();
                 }
             }
+            "threads" => {
+                // Starts up to N threads that wait, and reports how many could start.
+                if let Some(n) = int(&value) {
+                    let (tx, rx) = std::sync::mpsc::channel::<()>();
+                    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+                    let mut started = Vec::new();
+                    for _ in 0..n {
+                        let rx = rx.clone();
+                        match std::thread::Builder::new()
+                            .stack_size(64 << 10)
+                            .spawn(move || {
+                                let _ = rx.lock().map(|r| r.recv());
+                            }) {
+                            Ok(h) => started.push(h),
+                            Err(_) => break,
+                        }
+                    }
+                    report.push_str(&format!("threads {}\n", started.len()));
+                    drop(tx);
+                    for h in started {
+                        let _ = h.join();
+                    }
+                }
+            }
+            "hog" => {
+                // Allocates and touches N MiB.
+                if let Some(n) = int(&value) {
+                    let mut held: Vec<Vec<u8>> = Vec::new();
+                    for _ in 0..n {
+                        held.push(vec![1u8; 1 << 20]);
+                    }
+                    report.push_str(&format!("hog {}\n", held.len()));
+                }
+            }
             "exit" => code = int(&value).unwrap_or(0) as i32,
             _ => {}
         }
