@@ -138,6 +138,7 @@ pub struct Launch {
     listen_fds: bool,
     sandbox: SandboxOptions,
     runner: Option<PathBuf>,
+    diagnostics: bool,
 }
 
 impl Launch {
@@ -155,7 +156,17 @@ impl Launch {
             listen_fds: false,
             sandbox: SandboxOptions::default(),
             runner: None,
+            diagnostics: false,
         }
+    }
+
+    /// Gives each instance a diagnostics pipe (the descriptor after the argdata memfd, named
+    /// by `CLOUDABI_DIAGNOSTICS_FD`, see `docs/startup.md`) on which the program's startup
+    /// code reports a configuration that does not decode; [`Outcome::config_errors`] holds
+    /// what arrived.
+    pub fn diagnostics(mut self, on: bool) -> Launch {
+        self.diagnostics = on;
+        self
     }
 
     /// Replaces `argv[0]`.
@@ -316,6 +327,7 @@ impl Launch {
             listen_fds,
             sandbox: opts,
             runner,
+            diagnostics,
         } = self;
         let kinds: Vec<GrantKind> = grants.iter().map(|g| g.kind).collect();
         let numbers = child_fd_numbers(&kinds, listen_fds);
@@ -421,6 +433,13 @@ impl Launch {
             CString::new(format!("CLOUDABI_ARGDATA_FD={memfd_number}"))
                 .map_err(|_| LaunchError::NulByte)?,
         ];
+        let diagnostics_number = memfd_number + 1;
+        if diagnostics {
+            env_c.push(
+                CString::new(format!("CLOUDABI_DIAGNOSTICS_FD={diagnostics_number}"))
+                    .map_err(|_| LaunchError::NulByte)?,
+            );
+        }
         let mut listen_pid_buf: Vec<u8> = Vec::new();
         if listen_fds {
             env_c.push(
@@ -523,8 +542,13 @@ impl Launch {
                 rlimits.push((libc::RLIMIT_AS as c_int, v));
             }
             let memfd = make_memfd(&argdata)?;
-            let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(memfd_number as usize + 1);
-            let mut slots: Vec<RawFd> = vec![-1; memfd_number as usize + 1];
+            let last = if diagnostics {
+                diagnostics_number
+            } else {
+                memfd_number
+            };
+            let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(last as usize + 1);
+            let mut slots: Vec<RawFd> = vec![-1; last as usize + 1];
             for (src, n) in sources.iter().zip(&numbers) {
                 slots[*n as usize] = src.as_raw_fd();
             }
@@ -559,6 +583,19 @@ impl Launch {
                 }
             }
             slots[memfd_number as usize] = memfd.as_raw_fd();
+            let diagnostics_pipe = if diagnostics {
+                let (r, w) = rustix::pipe::pipe_with(
+                    rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+                )
+                .map_err(|e| LaunchError::io("creating the diagnostics pipe")(e.into()))?;
+                // The program's end blocks, as a pipe normally does.
+                rustix::fs::fcntl_setfl(&w, OFlags::empty())
+                    .map_err(|e| LaunchError::io("creating the diagnostics pipe")(e.into()))?;
+                slots[diagnostics_number as usize] = w.as_raw_fd();
+                Some((r, w))
+            } else {
+                None
+            };
             for (target, src) in slots.iter().enumerate() {
                 moves.push((*src, target as RawFd));
             }
@@ -605,6 +642,7 @@ impl Launch {
                     child,
                     status: status_r,
                     cgroups,
+                    diagnostics: diagnostics_pipe.map(|(r, _w)| r),
                 }),
                 Ok(Some(f)) => {
                     let _ = sys::wait_pid(child.pid);
@@ -686,6 +724,8 @@ struct Instance {
     status: OwnedFd,
     /// Removed when the instance is dropped, after it was reaped.
     cgroups: InstanceCgroups,
+    /// The launcher's (non-blocking) end of the diagnostics pipe, if any.
+    diagnostics: Option<OwnedFd>,
 }
 
 impl Instance {
@@ -887,6 +927,47 @@ pub struct Outcome {
     /// For each instance, whether the kernel killed a process of it for exceeding the memory
     /// limit (only known where a memory control group enforces [`Limits::memory`]).
     pub out_of_memory: Vec<bool>,
+    /// For each instance, the configuration error its startup code reported on the
+    /// diagnostics pipe (see [`Launch::diagnostics`]).
+    pub config_errors: Vec<Option<ConfigErrorReport>>,
+}
+
+/// A configuration error a program's startup code reported (see [`Launch::diagnostics`]):
+/// untrusted text from the sandbox, with control characters already replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrorReport {
+    /// The argdata path of the offending value (`listen`, `peers[1].address`; empty for the
+    /// whole value).
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigErrorReport {
+    /// Reads what arrived on a diagnostics pipe (at most one line of
+    /// `program::startup::MAX_DIAGNOSTIC_LEN` bytes, without waiting) and parses it.
+    fn read(pipe: &OwnedFd) -> Option<ConfigErrorReport> {
+        let mut buf = [0u8; 1024];
+        let n = rustix::io::read(pipe, &mut buf).ok()?;
+        ConfigErrorReport::parse(&buf[..n])
+    }
+
+    /// Parses `config-error TAB PATH TAB MESSAGE NEWLINE`.
+    fn parse(bytes: &[u8]) -> Option<ConfigErrorReport> {
+        let text = String::from_utf8_lossy(bytes);
+        let line = text.split('\n').next()?;
+        let clean = |t: &str| -> String {
+            t.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        };
+        let rest = line.strip_prefix("config-error\t")?;
+        let (path, message) = rest.split_once('\t')?;
+        Some(ConfigErrorReport {
+            path: clean(path),
+            message: clean(message),
+        })
+    }
 }
 
 impl Outcome {
@@ -1020,6 +1101,11 @@ impl Running {
                 .iter()
                 .map(|c| c.cgroups.out_of_memory())
                 .collect(),
+            config_errors: self
+                .children
+                .iter()
+                .map(|c| c.diagnostics.as_ref().and_then(ConfigErrorReport::read))
+                .collect(),
         })
     }
 }
@@ -1027,5 +1113,37 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         kill_all(&self.children);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_error_reports_are_parsed_as_untrusted_text() {
+        assert_eq!(
+            ConfigErrorReport::parse(b"config-error\tweb.port\tinvalid type\n"),
+            Some(ConfigErrorReport {
+                path: "web.port".to_owned(),
+                message: "invalid type".to_owned(),
+            })
+        );
+        // Only the first line counts; control characters become spaces.
+        assert_eq!(
+            ConfigErrorReport::parse(b"config-error\t\tbad\x1b[2J\nconfig-error\tx\ty\n"),
+            Some(ConfigErrorReport {
+                path: String::new(),
+                message: "bad [2J".to_owned(),
+            })
+        );
+        for junk in [
+            &b""[..],
+            b"hello\n",
+            b"config-error\tno second tab\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(ConfigErrorReport::parse(junk), None, "{junk:?}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cloudabi_run::config::{self, AmbientAuthority, MAX_CONFIG_LEN};
 use cloudabi_run::error::Blame;
-use cloudabi_run::launch::{ExitStatus, Launch, Limits};
+use cloudabi_run::launch::{ConfigErrorReport, ExitStatus, Launch, Limits};
 use cloudabi_run::sandbox::SandboxOptions;
 
 use cli::Cli;
@@ -177,6 +177,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 max_fds: cli.max_fds,
             })
             .instances(cli.instances)
+            // Under --emulate the argdata is the emulator's, not the configuration's.
+            .diagnostics(!cli.emulate)
             .sandbox(SandboxOptions {
                 best_effort: cli.best_effort,
                 log_denials: cli.log_denials,
@@ -211,6 +213,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         eprintln!("cloudabi-run: the timeout expired; the program was killed");
     }
     if !cli.quiet {
+        let mut reported: Vec<&ConfigErrorReport> = Vec::new();
+        for report in outcome.config_errors.iter().flatten() {
+            // Instances of one configuration report the same error.
+            if !reported.contains(&report) {
+                report_config_error(&text, &name, report);
+                reported.push(report);
+            }
+        }
         report_statuses(&cli.program, &outcome.statuses, &outcome.out_of_memory);
     }
     // A status is 0 to 255, or 128 + a signal number below 65.
@@ -255,6 +265,22 @@ fn check_started(cli: &Cli) -> Result<std::path::PathBuf, Failure> {
         None => check_binary(&started, what, lenient)?,
     }
     Ok(started)
+}
+
+/// Says where in the configuration the value is that the program's startup code could not
+/// decode into its typed configuration.
+fn report_config_error(text: &str, name: &str, report: &ConfigErrorReport) {
+    let place = config::locate_value(text, name, &report.path)
+        .map_or_else(|| name.to_owned(), |l| l.to_string());
+    let what = if report.path.is_empty() {
+        "its configuration".to_owned()
+    } else {
+        format!("`{}`", report.path)
+    };
+    eprintln!(
+        "cloudabi-run: {place}: the program cannot use {what}: {}",
+        report.message
+    );
 }
 
 /// Says on standard error how each instance that did not exit with 0 ended, so that a

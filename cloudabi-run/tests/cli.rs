@@ -354,14 +354,18 @@ fn program_sees_exactly_its_grants() {
             (7, "file r"),
         ]
     );
-    assert!(r.open_above.is_empty(), "{:?}", r.open_above);
+    // Above the memfd (8) only the diagnostics pipe (docs/startup.md).
+    assert_eq!(r.open_above, [9]);
     // The environment holds only the memfd's number.
     let env: Vec<(&str, &str)> = r
         .env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    assert_eq!(env, [("CLOUDABI_ARGDATA_FD", "8")]);
+    assert_eq!(
+        env,
+        [("CLOUDABI_ARGDATA_FD", "8"), ("CLOUDABI_DIAGNOSTICS_FD", "9")]
+    );
     assert_eq!(r.touched, Some(true));
     assert!(s.path("marker").exists());
     let v = Value::from_argdata(Argdata::new(&r.argdata)).unwrap();

@@ -125,3 +125,51 @@ fn instances_share_one_socket() {
         "{log}"
     );
 }
+
+#[test]
+fn a_typed_configuration_error_names_the_yaml_position() {
+    let env = [(WEBSERVER, webserver().display().to_string())];
+    if !inside_private_mount_ns("a_typed_configuration_error_names_the_yaml_position", &env) {
+        return;
+    }
+    let s = Scratch::new("web-config");
+    site(&s);
+    let server = webserver().display().to_string();
+    // `socket` must be a descriptor; here it is a number. Standard error is not granted, so
+    // only the launcher can tell the user.
+    let yaml = format!(
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nroot: !file {{path: {}}}\nsocket: 8080\n",
+        s.p("www")
+    );
+    let o = cli_support::run_stdin(&[&server], &yaml);
+    let err = cli_support::stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("cloudabi-run: <stdin>:4:9: the program cannot use `socket`: "),
+        "{err}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("cloudabi-run: {server} exited with status 65").as_str()),
+        "{err}"
+    );
+    // A missing field is reported at the map that lacks it, from a file by its name.
+    std::fs::write(
+        s.path("conf.yaml"),
+        format!("root: !file {{path: {}}}\n", s.p("www")),
+    )
+    .unwrap();
+    let conf = s.p("conf.yaml");
+    let o = cli_support::run(&["--config", &conf, &server]);
+    let err = cli_support::stderr(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "cloudabi-run: {conf}:1:1: the program cannot use its configuration: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("socket"), "{err}");
+}

@@ -202,7 +202,10 @@ where
     let name = program_name();
     // SAFETY: forwarded from this function's own contract.
     match unsafe { init(std::env::args_os().skip(1)) } {
-        Ok(startup) => f(Argdata::new(startup.bytes())).report(&name),
+        Ok(startup) => {
+            startup::close_diagnostics();
+            f(Argdata::new(startup.bytes())).report(&name)
+        }
         Err(e) => {
             eprintln!("{name}: {e}");
             ExitCode::from(e.exit_status())
@@ -255,9 +258,13 @@ where
     // SAFETY: forwarded from this function's own contract.
     match unsafe { init(std::env::args_os().skip(1)) } {
         Ok(startup) => match argdata::from_slice_with_fds(startup.bytes(), &typed_fds()) {
-            Ok(config) => f(config).report(&name),
+            Ok(config) => {
+                startup::close_diagnostics();
+                f(config).report(&name)
+            }
             Err(e) => {
                 eprintln!("{name}: invalid argdata: {e}");
+                startup::report_config_error(e.path().unwrap_or(""), &e.kind().to_string());
                 ExitCode::from(EXIT_DATAERR)
             }
         },

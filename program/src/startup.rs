@@ -13,6 +13,99 @@ use rustix::fs::SealFlags;
 /// Name of the environment variable that announces the argdata memfd.
 pub const ARGDATA_FD_ENV: &str = "CLOUDABI_ARGDATA_FD";
 
+/// Name of the environment variable that announces the diagnostics pipe: the write end of
+/// a pipe to the launcher, on which the program's startup code reports a configuration that
+/// does not decode (see [`report_config_error`]).
+pub const DIAGNOSTICS_FD_ENV: &str = "CLOUDABI_DIAGNOSTICS_FD";
+
+/// The longest diagnostic line written to the launcher, in bytes.
+pub const MAX_DIAGNOSTIC_LEN: usize = 1024;
+
+/// The diagnostics pipe, taken from the environment by [`load`] until it is used or closed.
+static DIAGNOSTICS: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// The line [`report_config_error`] writes: `config-error TAB PATH TAB MESSAGE NEWLINE`, with
+/// tabs, newlines and other control characters in `path` and `message` replaced by spaces,
+/// cut to [`MAX_DIAGNOSTIC_LEN`] bytes in all.
+///
+/// ```
+/// assert_eq!(
+///     program::startup::diagnostic_line("listen", "invalid type:\tinteger"),
+///     "config-error\tlisten\tinvalid type: integer\n"
+/// );
+/// ```
+#[must_use]
+pub fn diagnostic_line(path: &str, message: &str) -> String {
+    let clean = |t: &str| -> String {
+        t.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let mut line = format!("config-error\t{}\t{}", clean(path), clean(message));
+    if line.len() >= MAX_DIAGNOSTIC_LEN {
+        let mut end = MAX_DIAGNOSTIC_LEN - 1;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+    }
+    line.push('\n');
+    line
+}
+
+/// Tells the launcher that the configuration does not decode at `path` (an argdata path
+/// such as `peers[1].address`, empty for the whole value), so that it can point at the
+/// place in the YAML file; then closes the diagnostics pipe. Does nothing when the program
+/// was not started with one.
+pub fn report_config_error(path: &str, message: &str) {
+    if let Some(fd) = take_diagnostics() {
+        let line = diagnostic_line(path, message);
+        // One write of at most MAX_DIAGNOSTIC_LEN bytes, below PIPE_BUF: all or nothing.
+        let _ = rustix::io::write(&fd, line.as_bytes());
+    }
+}
+
+/// Closes the diagnostics pipe (the program's own code never needs it).
+pub fn close_diagnostics() {
+    drop(take_diagnostics());
+}
+
+fn take_diagnostics() -> Option<OwnedFd> {
+    DIAGNOSTICS.lock().ok().and_then(|mut d| d.take())
+}
+
+/// Takes the diagnostics pipe named by [`DIAGNOSTICS_FD_ENV`] out of the environment and
+/// keeps it for [`report_config_error`]. A number that is not an open descriptor above the
+/// standard streams is ignored.
+///
+/// # Safety
+/// As [`load`].
+unsafe fn keep_diagnostics() {
+    let Some(value) = std::env::var_os(DIAGNOSTICS_FD_ENV) else {
+        return;
+    };
+    // SAFETY: the caller guarantees that no other thread touches the environment now.
+    unsafe { std::env::remove_var(DIAGNOSTICS_FD_ENV) };
+    let Some(fd) = value
+        .to_str()
+        .and_then(|s| s.parse::<RawFd>().ok())
+        .filter(|fd| *fd >= 3)
+    else {
+        return;
+    };
+    // SAFETY: F_GETFD only inspects the descriptor table; an unused number yields EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return;
+    }
+    // SAFETY: the number is open and, by the protocol, the launcher's pipe that nothing else
+    // in the process owns; this becomes its only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let _ = rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC);
+    if let Ok(mut d) = DIAGNOSTICS.lock() {
+        *d = Some(owned);
+    }
+}
+
 /// The largest argdata value accepted at startup: 64 MiB.
 pub const MAX_ARGDATA_LEN: u64 = 64 << 20;
 
@@ -281,6 +374,8 @@ fn encode_yaml(text: &str, path: &Path) -> Result<Vec<u8>, StartupError> {
 /// Obtains the argdata the way `docs/startup.md` describes: from the sealed memfd named
 /// by `CLOUDABI_ARGDATA_FD` (then closed, and the variable removed from the environment),
 /// or else from `--argdata FILE` in `args` (the command line without the program name).
+/// A diagnostics pipe named by `CLOUDABI_DIAGNOSTICS_FD` is taken out of the environment
+/// too and kept, close-on-exec, for [`report_config_error`].
 ///
 /// # Safety
 ///
@@ -292,6 +387,8 @@ fn encode_yaml(text: &str, path: &Path) -> Result<Vec<u8>, StartupError> {
 ///
 /// Any [`StartupError`]; [`StartupError::exit_status`] tells how to exit.
 pub unsafe fn load(args: impl Iterator<Item = OsString>) -> Result<Startup, StartupError> {
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { keep_diagnostics() };
     let Some(value) = std::env::var_os(ARGDATA_FD_ENV) else {
         let (format, path) = parse_args(args)?;
         let raw = read_argdata_file(&path)?;

@@ -47,6 +47,7 @@
 
 mod created;
 mod error;
+mod locate;
 mod plan;
 mod resolve;
 
@@ -57,6 +58,7 @@ use argdata::yaml::{FdSpec, Node, ParseErrorKind, Parser, ResolverError, TagReso
 
 pub use created::CreatedPaths;
 pub use error::{ConfigError, ConfigErrorKind, Location};
+pub use locate::locate_value;
 pub use plan::{Grant, Plan, PlanError, Resolved, listen_fd_name};
 pub use resolve::{
     AmbientAuthority, Deferred, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX,

@@ -54,6 +54,8 @@ pub unsafe extern "C" fn __cloudlibc_rs_start(
             return c_int::from(e.exit_status());
         }
     };
+    // C programs decode their argdata themselves: the diagnostics pipe is not theirs.
+    program::startup::close_diagnostics();
     let bytes = startup.bytes();
     let root = ROOT.get_or_init(|| {
         Root(argdata_t(Node::Buffer(Buf {
