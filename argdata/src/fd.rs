@@ -19,6 +19,21 @@ impl Fd {
     }
 }
 
+/// The number, for calls that take a raw descriptor. `Fd` owns nothing, so it offers no
+/// `AsFd` (that would let safe code borrow a descriptor nobody keeps open); to own a granted
+/// descriptor as a `File`, socket or directory, see `program::cap`.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// assert_eq!(argdata::Fd(4).as_raw_fd(), 4);
+/// ```
+#[cfg(all(feature = "std", unix))]
+impl std::os::fd::AsRawFd for Fd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0
+    }
+}
+
 impl core::fmt::Display for Fd {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(&self.0, f)

@@ -364,7 +364,10 @@ fn program_sees_exactly_its_grants() {
         .collect();
     assert_eq!(
         env,
-        [("CLOUDABI_ARGDATA_FD", "8"), ("CLOUDABI_DIAGNOSTICS_FD", "9")]
+        [
+            ("CLOUDABI_ARGDATA_FD", "8"),
+            ("CLOUDABI_DIAGNOSTICS_FD", "9")
+        ]
     );
     assert_eq!(r.touched, Some(true));
     assert!(s.path("marker").exists());

@@ -42,6 +42,9 @@ pub mod cloudabi;
 #[cfg(target_os = "cloudabi")]
 pub use cloudabi::{Fds, Outcome, argdata, fds, raw_argdata};
 
+#[cfg(all(not(target_os = "cloudabi"), feature = "serde"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod cap;
 #[cfg(not(target_os = "cloudabi"))]
 pub mod launch;
 #[cfg(not(target_os = "cloudabi"))]
