@@ -101,7 +101,7 @@ mod value;
 pub use encode::Encoded;
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use fd::{Fd, FdConverter, FdTable, IdentityFds};
-pub use int::Int;
+pub use int::{Int, Int64};
 pub use reader::{Argdata, MAX_DEPTH, MapIter, SeqIter, Type};
 pub use timestamp::Timestamp;
 #[cfg(feature = "alloc")]
