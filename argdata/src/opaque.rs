@@ -87,9 +87,11 @@ impl core::iter::FusedIterator for FdLeaves<'_> {}
 
 impl<'a> Argdata<'a> {
     /// The fd leaves the reference library renumbers when it serializes this value as
-    /// opaque bytes (see the [module notes](self)): every leaf with tag `03` and a 4-byte
-    /// payload reached through maps and sequences before a malformed subfield length.
-    /// Nothing else is checked, so this works on any bytes.
+    /// opaque bytes: every leaf with tag `03` and a 4-byte payload that is reached by
+    /// walking maps and sequences subfield by subfield (a map's keys and values alike),
+    /// where a subfield length that does not parse ends the walk of its container.
+    /// Nothing else is checked, so this works on any bytes, in document order and
+    /// without recursion.
     ///
     /// ```
     /// use argdata::Argdata;
