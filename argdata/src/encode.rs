@@ -102,6 +102,33 @@ fn prefix_bytes(len: usize) -> ([u8; 10], usize) {
     (b, n)
 }
 
+/// Bytes a value of `len` encoded bytes takes as a subfield of a map or sequence: its
+/// length prefix (the shortest one, the only valid one) plus the value itself.
+///
+/// For code that assembles encodings from pieces, together with [`push_subfield_len`].
+///
+/// ```
+/// assert_eq!(argdata::subfield_size(5), 6);
+/// assert_eq!(argdata::subfield_size(128), 130);
+/// ```
+#[must_use]
+pub const fn subfield_size(len: usize) -> usize {
+    prefix_len(len) + len
+}
+
+/// Appends the length prefix of a subfield of `len` bytes to `out`; the value's bytes
+/// must follow.
+///
+/// ```
+/// let mut out = vec![];
+/// argdata::push_subfield_len(&mut out, 128);
+/// assert_eq!(out, [0x01, 0x80]);
+/// ```
+pub fn push_subfield_len(out: &mut Vec<u8>, len: usize) {
+    let (b, n) = prefix_bytes(len);
+    out.extend_from_slice(&b[..n]);
+}
+
 /// Encoded size of a leaf (containers are measured by `measure`).
 #[inline]
 fn leaf_len(v: &Value) -> usize {

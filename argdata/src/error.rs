@@ -41,6 +41,10 @@ pub enum ErrorKind {
     /// A number (int, timestamp, fd index) does not fit the requested type.
     #[error("value out of range")]
     OutOfRange,
+    /// An integer fits neither `i64` nor `u64`, so the reference C getters (and its
+    /// printer) cannot represent it; see [`Int64`](crate::Int64).
+    #[error("integer does not fit 64 bits (int64_t or uint64_t)")]
+    IntTooWide,
     /// A file descriptor index was rejected by the [`FdConverter`](crate::FdConverter),
     /// or an fd cannot be represented.
     #[error("file descriptor rejected")]
@@ -117,7 +121,9 @@ impl ErrorKind {
             | ErrorKind::BadLength
             | ErrorKind::MissingValue
             | ErrorKind::TooDeep(_) => Errno::Inval,
-            ErrorKind::OutOfRange | ErrorKind::BufferTooSmall { .. } => Errno::Range,
+            ErrorKind::OutOfRange | ErrorKind::IntTooWide | ErrorKind::BufferTooSmall { .. } => {
+                Errno::Range
+            }
             ErrorKind::BadFd => Errno::BadF,
             ErrorKind::BadUtf8 | ErrorKind::NulInString => Errno::IlSeq,
             ErrorKind::Write => Errno::Io,

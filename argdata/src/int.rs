@@ -12,6 +12,43 @@ pub(crate) enum Wide {
     Unsigned(u128),
 }
 
+/// An integer as the reference C library hands it out: through `intmax_t` or `uintmax_t`.
+///
+/// This is the one place that decides which wire integers C programs (and so the YAML
+/// printer, which mirrors the reference printer) can see: a value that fits `i64` is
+/// [`Int64::Signed`], a larger one that fits `u64` is [`Int64::Unsigned`], and anything
+/// else is out of range for every reference getter (`ERANGE`, printed as `!!null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Int64 {
+    /// A value in `i64::MIN ..= i64::MAX`.
+    Signed(i64),
+    /// A value in `i64::MAX + 1 ..= u64::MAX`.
+    Unsigned(u64),
+}
+
+impl Int64 {
+    /// The value, widened to `i128`.
+    #[must_use]
+    pub const fn to_i128(self) -> i128 {
+        match self {
+            Int64::Signed(v) => v as i128,
+            Int64::Unsigned(v) => v as i128,
+        }
+    }
+}
+
+/// Narrows a wire integer to what the reference getters accept; see [`Int64`].
+pub(crate) fn narrow(w: Wide, offset: usize) -> Result<Int64> {
+    let too_wide = Error::at(ErrorKind::IntTooWide, offset);
+    match w {
+        Wide::Signed(v) => match i64::try_from(v) {
+            Ok(s) => Ok(Int64::Signed(s)),
+            Err(_) => u64::try_from(v).map(Int64::Unsigned).map_err(|_| too_wide),
+        },
+        Wide::Unsigned(_) => Err(too_wide),
+    }
+}
+
 /// Sign-extends a big-endian two's complement payload of at most 8 bytes (empty is zero).
 /// Redundant leading sign bytes change nothing, so none need stripping.
 #[inline]

@@ -95,13 +95,17 @@ pub mod yaml;
 #[cfg(feature = "alloc")]
 mod encode;
 #[cfg(feature = "alloc")]
+mod opaque;
+#[cfg(feature = "alloc")]
 mod value;
 
 #[cfg(feature = "alloc")]
-pub use encode::Encoded;
+pub use encode::{Encoded, push_subfield_len, subfield_size};
 pub use error::{Errno, Error, ErrorKind, Result};
 pub use fd::{Fd, FdConverter, FdTable, IdentityFds};
-pub use int::Int;
+pub use int::{Int, Int64};
+#[cfg(feature = "alloc")]
+pub use opaque::{FdLeaf, FdLeaves, INVALID_FD_INDEX};
 pub use reader::{Argdata, MAX_DEPTH, MapIter, SeqIter, Type};
 pub use timestamp::Timestamp;
 #[cfg(feature = "alloc")]

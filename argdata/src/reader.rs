@@ -326,6 +326,23 @@ impl<'a> Argdata<'a> {
         int::convert(int::decode(payload, self.offset)?, self.offset)
     }
 
+    /// An integer as the reference C getters see it: an `i64` if it fits, else a `u64`
+    /// if it fits (see [`Int64`](crate::Int64)).
+    ///
+    /// ```
+    /// use argdata::{Argdata, ErrorKind, Int64};
+    /// assert_eq!(Argdata::new(&[0x05, 0xff]).as_int64(), Ok(Int64::Signed(-1)));
+    /// let two_to_64 = [0x05, 0x01, 0, 0, 0, 0, 0, 0, 0, 0];
+    /// let err = Argdata::new(&two_to_64).as_int64().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::IntTooWide);
+    /// ```
+    ///
+    /// # Errors
+    /// Wrong type, or [`ErrorKind::IntTooWide`] (class `ERANGE`) if it fits neither.
+    pub fn as_int64(&self) -> Result<crate::Int64> {
+        int::narrow(self.wide_int()?, self.offset)
+    }
+
     pub(crate) fn wide_int(&self) -> Result<Wide> {
         int::decode(self.payload(Type::Int)?, self.offset)
     }
@@ -476,7 +493,7 @@ impl<'a> Argdata<'a> {
 /// A run of length-prefixed subfields: the first `left` bytes of `tail`. The bytes after
 /// them (the rest of the message) are handed on to the fields as read-ahead room.
 #[derive(Clone)]
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     tail: &'a [u8],
     /// Bytes of the run not yet parsed; at most `tail.len()`.
     left: usize,
@@ -495,7 +512,7 @@ impl fmt::Debug for Fields<'_> {
 impl<'a> Fields<'a> {
     /// The payload of container `ad` (whose tag byte has been checked).
     #[inline]
-    fn new(ad: &Argdata<'a>) -> Self {
+    pub(crate) fn new(ad: &Argdata<'a>) -> Self {
         Fields {
             tail: ad.data.get(1..).unwrap_or_default(),
             left: ad.len.saturating_sub(1),
@@ -509,13 +526,13 @@ impl<'a> Fields<'a> {
     }
 
     #[inline]
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.left == 0
     }
 
     /// Parses the next subfield; on error the run is emptied so iteration stops.
     #[inline]
-    fn next_field(&mut self) -> Result<Argdata<'a>> {
+    pub(crate) fn next_field(&mut self) -> Result<Argdata<'a>> {
         match parse_subfield(self.rest()) {
             Some((header, len)) => {
                 let field = Argdata {

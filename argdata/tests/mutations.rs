@@ -9,11 +9,9 @@ use argdata::{Argdata, ErrorKind, Value, yaml};
 fn check(bytes: &[u8]) {
     let ad = Argdata::new(bytes);
     let valid = ad.validate();
-    let printed = yaml::to_string(ad);
+    let printed = common::check_printers(bytes);
     let owned = Value::from_argdata(ad);
-    assert_eq!(valid.is_ok(), printed.is_ok(), "{bytes:02x?}");
     if let Err(e) = valid {
-        assert_eq!(printed.as_ref().unwrap_err(), &e, "{bytes:02x?}");
         assert!(
             e.offset().is_some_and(|o| o < bytes.len().max(1)),
             "{bytes:02x?}"

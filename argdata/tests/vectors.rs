@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use argdata::{Argdata, Fd, Value, yaml};
+use argdata::{Argdata, Fd, IdentityFds, Value, yaml};
 use common::rows;
 
 #[test]
@@ -33,6 +33,16 @@ fn library_prints_valid_rows_exactly_and_rejects_invalid_rows() {
             assert_eq!(ad.validate(), Err(err), "{}", row.origin);
             assert!(Value::from_argdata(ad).is_err(), "{}", row.origin);
         }
+    }
+}
+
+/// The lenient printer is the reference printer: every row, valid or not, prints exactly
+/// as the reference implementation printed it (fd indices through the identity).
+#[test]
+fn lenient_printer_matches_the_reference_on_every_row() {
+    for row in rows() {
+        let printed = yaml::to_string_lenient(Argdata::new(&row.bytes), &IdentityFds);
+        assert_eq!(printed, row.yaml, "{}", row.origin);
     }
 }
 
@@ -169,4 +179,28 @@ fn cli_reports_usage_and_io_errors() {
     let out = run_cli(&["--help"], b"");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("decode"));
+}
+
+/// `argdata decode` follows the reference getters: an integer wider than 64 bits is an
+/// error, an fd index that is no C `int` descriptor prints as `!fd "invalid"`.
+#[test]
+fn cli_refuses_wide_ints_and_shows_unusable_fd_indices() {
+    // [fd 0x80000000, 2^64]
+    let bytes = [
+        7, 0x85, 3, 0x80, 0, 0, 0, 0x8a, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let out = run_cli(&["decode"], &bytes);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "argdata: stdin: invalid argdata: integer does not fit 64 bits (int64_t or uint64_t) \
+         at byte offset 8\n"
+    );
+    let out = run_cli(&["decode"], &bytes[..7]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!seq [\n  !fd \"invalid\",\n]\n"
+    );
 }

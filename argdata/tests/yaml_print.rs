@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use argdata::{Argdata, ErrorKind, Timestamp, Value, yaml};
+use argdata::{Argdata, ErrorKind, IdentityFds, Timestamp, Value, yaml};
 
 /// The node part of the document for `v`.
 fn node(v: &Value) -> String {
@@ -70,12 +70,17 @@ fn timestamps() {
         (-62_135_596_801, 0, "0000-12-31T23:59:59.000000000Z"),
         (-62_198_755_200, 0, "-001-01-01T00:00:00.000000000Z"),
         (253_402_300_800, 0, "10000-01-01T00:00:00.000000000Z"),
+        // The last and first years gmtime_r can show (year - 1900 is a C int).
         (
-            i64::MAX,
+            67_768_036_191_676_799,
             999_999_999,
-            "292277026596-12-04T15:30:07.999999999Z",
+            "2147485547-12-31T23:59:59.999999999Z",
         ),
-        (i64::MIN, 0, "-292277022657-01-27T08:29:52.000000000Z"),
+        (
+            -67_768_040_609_740_800,
+            0,
+            "-2147481748-01-01T00:00:00.000000000Z",
+        ),
     ];
     for (secs, nanos, text) in cases {
         let t = Timestamp::from_parts(secs, nanos).unwrap();
@@ -84,6 +89,17 @@ fn timestamps() {
             format!("!!timestamp \"{text}\""),
             "{secs}"
         );
+    }
+    // One second later, or earlier, is refused (see `far_years_are_refused`).
+    for secs in [
+        67_768_036_191_676_800,
+        -67_768_040_609_740_801,
+        i64::MAX,
+        i64::MIN,
+    ] {
+        let v = Value::from(Timestamp::from_parts(secs, 0).unwrap());
+        let err = yaml::to_string(v.encode().argdata()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutOfRange, "{secs}");
     }
 }
 
@@ -121,16 +137,78 @@ fn decode_base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// Hand-built integers around the 64-bit limits: the strict printer refuses what fits
+/// neither `int64_t` nor `uint64_t` (the reference prints `!!null "null"` there).
 #[test]
-fn ints_beyond_64_bits() {
+fn ints_beyond_64_bits_are_refused() {
+    let doc = |node: &str| format!("{}{node}\n", yaml::HEADER);
+    // u64::MAX with a sign byte, and i64::MIN: both representable.
+    let u64_max = [5, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
     assert_eq!(
-        node(&Value::Int(i128::MIN)),
-        format!("!!int \"{}\"", i128::MIN)
+        yaml::to_string(Argdata::new(&u64_max)).unwrap(),
+        doc("!!int \"18446744073709551615\"")
     );
-    let mut big = vec![5, 0];
-    big.extend_from_slice(&u128::MAX.to_be_bytes());
-    let text = yaml::to_string(Argdata::new(&big)).unwrap();
-    assert!(text.ends_with(&format!("!!int \"{}\"\n", u128::MAX)));
+    let i64_min = [5, 0x80, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(
+        yaml::to_string(Argdata::new(&i64_min)).unwrap(),
+        doc("!!int \"-9223372036854775808\"")
+    );
+    // 2^64, i64::MIN - 1 and u128::MAX are not, wherever they sit.
+    let two_to_64 = [5, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let below_i64_min = [5, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    let mut u128_max = vec![5, 0];
+    u128_max.extend_from_slice(&[0xff; 16]);
+    for bytes in [&two_to_64[..], &below_i64_min, &u128_max] {
+        let err = yaml::to_string(Argdata::new(bytes)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IntTooWide, "{bytes:02x?}");
+        assert_eq!(err.offset(), Some(0));
+        assert_eq!(
+            yaml::to_string_lenient(Argdata::new(bytes), &IdentityFds),
+            doc("!!null \"null\"")
+        );
+    }
+    // Inside a sequence [1, 2^64] the error names the second element's offset.
+    let seq = [7, 0x82, 5, 1, 0x8a, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let err = yaml::to_string(Argdata::new(&seq)).unwrap_err();
+    assert_eq!((err.kind(), err.offset()), (ErrorKind::IntTooWide, Some(5)));
+    assert_eq!(
+        err.to_string(),
+        "integer does not fit 64 bits (int64_t or uint64_t) at byte offset 5"
+    );
+}
+
+/// An fd index is shown as a C `int` descriptor: above `INT_MAX` there is none.
+#[test]
+fn fd_indices_beyond_int_print_as_invalid() {
+    let doc = |node: &str| format!("{}{node}\n", yaml::HEADER);
+    let int_max = [3, 0x7f, 0xff, 0xff, 0xff];
+    assert_eq!(
+        yaml::to_string(Argdata::new(&int_max)).unwrap(),
+        doc("!fd \"2147483647\"")
+    );
+    for bytes in [[3, 0x80, 0, 0, 0], [3, 0xff, 0xff, 0xff, 0xff]] {
+        assert_eq!(
+            yaml::to_string(Argdata::new(&bytes)).unwrap(),
+            doc("!fd \"invalid\""),
+            "{bytes:02x?}"
+        );
+    }
+}
+
+/// A timestamp whose year minus 1900 does not fit a C `int` is refused (the reference's
+/// `gmtime_r` fails and it prints `!!null "null"`).
+#[test]
+fn far_years_are_refused() {
+    // i64::MAX seconds as nanoseconds, 0x1dcd64ffffffffffc4653600: year 292277026596.
+    let far = [
+        9, 0x1d, 0xcd, 0x64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x65, 0x36, 0x00,
+    ];
+    let err = yaml::to_string(Argdata::new(&far)).unwrap_err();
+    assert_eq!((err.kind(), err.offset()), (ErrorKind::OutOfRange, Some(0)));
+    assert_eq!(
+        yaml::to_string_lenient(Argdata::new(&far), &IdentityFds),
+        format!("{}!!null \"null\"\n", yaml::HEADER)
+    );
 }
 
 #[test]

@@ -88,15 +88,23 @@ void argdata_free(argdata_t *);
 
 /*
  * Encoded size of a value, and (if n_fds is not NULL) its number of fd leaves.
- * On corrupt data both are 0 and errno is set.
+ * A value from argdata_from_buffer is opaque, as in the reference: its size is
+ * the buffer's length and its fd leaves are those argdata_serialize renumbers
+ * (tag 03 with a 4-byte payload, reached through maps and sequences up to the
+ * first subfield length that does not parse), even ones convert_fd rejects;
+ * the data is not otherwise checked. Only a tree built in memory nesting more
+ * than 128 levels deep fails: both are then 0 and errno is EINVAL.
  */
 void argdata_serialized_length(const argdata_t *, size_t *size, size_t *n_fds);
 
 /*
  * Encodes a value into buf. With fds not NULL, descriptors are renumbered
  * 0, 1, ... in order of first appearance, fds[i] receives the descriptor
- * encoded as i, and the number of distinct descriptors is returned. With fds
- * NULL, fd leaves keep their numbers and 0 is returned.
+ * encoded as i, and the number of distinct descriptors is returned; buffer
+ * values are copied as they are except for their fd leaves, and a leaf whose
+ * index convert_fd rejects is written as 0xffffffff and not listed. With fds
+ * NULL, fd leaves built in memory keep their numbers, buffers are copied
+ * verbatim, and 0 is returned.
  */
 size_t argdata_serialize(const argdata_t *, void *buf, int *fds);
 
@@ -126,7 +134,13 @@ void argdata_seq_iterate(const argdata_t *, argdata_seq_iterator_t *it);
 bool argdata_seq_get(const argdata_seq_iterator_t *it, const argdata_t **element);
 void argdata_seq_next(argdata_seq_iterator_t *it);
 
-/* Writes a value as YAML (the reference printer's syntax) to a stream. */
+/*
+ * Writes a value as YAML to a stream, byte for byte as the reference printer:
+ * never fails on malformed data. A leaf that does not decode (and an integer
+ * outside int64_t and uint64_t) prints as !!null "null", a container stops at
+ * its first entry that does not parse (!!null "null" if that is the first),
+ * and a descriptor convert_fd rejects prints as !fd "invalid".
+ */
 void argdata_print_yaml(const argdata_t *, FILE *);
 
 /*

@@ -2,7 +2,7 @@
 //! input, and whatever parses survives encode -> print -> parse unchanged.
 #![no_main]
 
-use argdata::{Argdata, Value, yaml};
+use argdata::{Argdata, ErrorKind, Value, yaml};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +26,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut bytes = Vec::new();
     value.encode_raw_fds_into(&mut bytes).unwrap();
-    let printed = yaml::to_string(Argdata::new(&bytes)).expect("encoded value prints");
+    let printed = match yaml::to_string(Argdata::new(&bytes)) {
+        Ok(text) => text,
+        // The parser takes 128-bit integers and far years, which the printer (like the
+        // reference) cannot show.
+        Err(e) if matches!(e.kind(), ErrorKind::IntTooWide | ErrorKind::OutOfRange) => return,
+        Err(e) => panic!("encoded value does not print: {e}"),
+    };
     let back = yaml::Parser::new(&printed)
         .with_max_len(usize::MAX)
         .parse()

@@ -1,7 +1,7 @@
 //! Valid argdata printed as YAML and parsed back must encode to its canonical bytes.
 #![no_main]
 
-use argdata::{Argdata, Value, yaml};
+use argdata::{Argdata, ErrorKind, Value, yaml};
 use libfuzzer_sys::fuzz_target;
 
 /// Values the printer cannot show exactly: -0.0 prints as `0`, every NaN as `.nan`.
@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut canonical = Vec::new();
     value.encode_raw_fds_into(&mut canonical).unwrap();
-    let text = yaml::to_string(Argdata::new(data)).expect("valid data prints");
+    let text = match yaml::to_string(Argdata::new(data)) {
+        Ok(text) => text,
+        // Valid, but not representable by the reference: wider than 64 bits, far years.
+        Err(e) if matches!(e.kind(), ErrorKind::IntTooWide | ErrorKind::OutOfRange) => return,
+        Err(e) => panic!("valid data does not print: {e}"),
+    };
     let parsed = yaml::Parser::new(&text)
         .with_max_len(usize::MAX)
         .parse()

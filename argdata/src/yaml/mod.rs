@@ -12,6 +12,6 @@ pub use parse::{
     DefaultResolver, FdSpec, Node, NodeKind, ParseError, ParseErrorKind, Parser, ResolverError,
     TagResolver, from_str,
 };
+pub use print::{HEADER, write_yaml, write_yaml_lenient};
 #[cfg(feature = "alloc")]
-pub use print::to_string;
-pub use print::{HEADER, write_yaml};
+pub use print::{to_string, to_string_lenient};

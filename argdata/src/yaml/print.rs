@@ -2,12 +2,29 @@
 //!
 //! Every node carries an explicit tag and a quoted scalar: `!!int "5"`, `!!str "a\tb"`,
 //! `!fd "0"`, `!!map {` with `? key` / `: value,` lines, `!!seq [` with `value,` lines,
-//! two spaces of indentation per level. Unlike the reference printer, which prints what it
-//! cannot decode as `!!null "null"`, this printer is strict: invalid data is an error.
+//! two spaces of indentation per level.
 //!
-//! Deviations, for values the reference cannot show: integers print in the whole range
-//! the reader accepts (`i128` and `u128`), not only `i64`/`u64`; timestamps whose year does
-//! not fit a C `int` still print their year instead of `!!null`.
+//! Two modes share this code:
+//!
+//! - [`write_yaml`] / [`to_string`] are strict: where the reference prints
+//!   `!!null "null"` for something it cannot decode (a malformed leaf, a map or sequence
+//!   whose first subfield does not parse, an integer that fits neither `int64_t` nor
+//!   `uint64_t`, a timestamp whose year minus 1900 does not fit a C `int`, which the
+//!   reference's `gmtime_r` refuses), they fail with the offset and the reason. Nothing
+//!   else differs: whatever the strict printer prints, the lenient one prints the same.
+//! - [`write_yaml_lenient`] / [`to_string_lenient`] are the reference printer itself:
+//!   they never fail on the data. A leaf that does not decode prints as `!!null "null"`;
+//!   a map or sequence prints its entries up to the first one that does not parse and
+//!   then closes normally (or prints as `!!null "null"` if even the first does not); an
+//!   fd whose index the converter rejects prints as `!fd "invalid"`.
+//!
+//! In both, an fd leaf prints what the [`FdConverter`] makes of its index; the strict
+//! printer uses [`IdentityFds`], so an index above `INT_MAX` (no C `int` descriptor)
+//! prints as `!fd "invalid"`. Integers go through [`Argdata::as_int64`], the same rule
+//! the C getters use.
+//!
+//! One deviation: containers nested deeper than [`MAX_DEPTH`] are an error in the strict printer and
+//! `!!null "null"` in the lenient one (the reference has no limit).
 //!
 //! Strings: `\0 \a \b \t \n \v \f \r \e \" \\`, U+0085 `\N`, U+00A0 `\_`, U+2028 `\L` and
 //! U+2029 `\P` use their short escapes. Other characters that are not printable (C0 and C1
@@ -16,12 +33,16 @@
 
 use core::fmt::{self, Write};
 
-use crate::error::Result;
-use crate::int::Wide;
+use crate::Int64;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fd::{Fd, FdConverter, IdentityFds};
 use crate::reader::{Argdata, MAX_DEPTH, Type};
 
 /// The first two lines of every document.
 pub const HEADER: &str = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n";
+
+/// What the reference prints for a node it cannot decode.
+const NULL: &str = "!!null \"null\"";
 
 /// Writes `ad` as a YAML document ([`HEADER`], the node, a newline) to `out`.
 ///
@@ -33,13 +54,43 @@ pub const HEADER: &str = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n";
 /// ```
 ///
 /// # Errors
-/// Any error the getters report (the sink may then hold partial output), nesting beyond
-/// [`MAX_DEPTH`], or [`ErrorKind::Write`](crate::ErrorKind::Write) if `out` fails.
+/// Any error the getters report (the sink may then hold partial output),
+/// [`ErrorKind::IntTooWide`] for an integer outside `int64_t` and `uint64_t`, nesting
+/// beyond [`MAX_DEPTH`], or [`ErrorKind::Write`] if `out` fails.
 pub fn write_yaml<W: Write + ?Sized>(ad: Argdata<'_>, out: &mut W) -> Result<()> {
-    out.write_str(HEADER)?;
-    node(ad, out, 0, MAX_DEPTH)?;
-    out.write_char('\n')?;
-    Ok(())
+    document(
+        ad,
+        out,
+        &Style {
+            lenient: false,
+            fds: &IdentityFds,
+        },
+    )
+}
+
+/// Writes `ad` as the reference `argdata_print_yaml` does, however malformed it is (see
+/// the [module notes](self)); fd leaves print as what `fds` converts their index to, or
+/// as `!fd "invalid"` where it rejects it.
+///
+/// ```
+/// use argdata::{Argdata, IdentityFds, yaml};
+/// // A sequence [bool with payload 05, fd index 2^31], then a byte that cannot start
+/// // a subfield.
+/// let bytes = [7, 0x82, 2, 5, 0x85, 3, 0x80, 0, 0, 0, 0];
+/// let mut s = String::new();
+/// yaml::write_yaml_lenient(Argdata::new(&bytes), &IdentityFds, &mut s).unwrap();
+/// assert_eq!(s, "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n\
+///                !!seq [\n  !!null \"null\",\n  !fd \"invalid\",\n]\n");
+/// ```
+///
+/// # Errors
+/// Only [`ErrorKind::Write`], if `out` fails.
+pub fn write_yaml_lenient<W, C>(ad: Argdata<'_>, fds: &C, out: &mut W) -> Result<()>
+where
+    W: Write + ?Sized,
+    C: FdConverter<Fd = Fd>,
+{
+    document(ad, out, &Style { lenient: true, fds })
 }
 
 /// The YAML document for `ad` as a string (feature `alloc`).
@@ -48,10 +99,53 @@ pub fn write_yaml<W: Write + ?Sized>(ad: Argdata<'_>, out: &mut W) -> Result<()>
 /// As [`write_yaml`].
 #[cfg(feature = "alloc")]
 pub fn to_string(ad: Argdata<'_>) -> Result<alloc::string::String> {
-    // Typical documents are about three times the size of their encoding.
-    let mut s = alloc::string::String::with_capacity(HEADER.len() + 3 * ad.as_bytes().len());
+    let mut s = with_room(ad);
     write_yaml(ad, &mut s)?;
     Ok(s)
+}
+
+/// The document [`write_yaml_lenient`] writes, as a string (feature `alloc`).
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn to_string_lenient<C: FdConverter<Fd = Fd>>(
+    ad: Argdata<'_>,
+    fds: &C,
+) -> alloc::string::String {
+    let mut s = with_room(ad);
+    // Writing to a String cannot fail, and the lenient printer fails only when its sink
+    // does.
+    let _ = write_yaml_lenient(ad, fds, &mut s);
+    s
+}
+
+#[cfg(feature = "alloc")]
+fn with_room(ad: Argdata<'_>) -> alloc::string::String {
+    // Typical documents are about three times the size of their encoding.
+    alloc::string::String::with_capacity(HEADER.len() + 3 * ad.as_bytes().len())
+}
+
+/// How to print: strict or as the reference does, and how fd indices are shown.
+struct Style<'c> {
+    lenient: bool,
+    fds: &'c dyn FdConverter<Fd = Fd>,
+}
+
+impl Style<'_> {
+    /// A decoded leaf, or `None` where the lenient printer shows `!!null "null"`.
+    fn leaf<T>(&self, r: Result<T>) -> Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if self.lenient && e.kind() != ErrorKind::Write => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn document<W: Write + ?Sized>(ad: Argdata<'_>, out: &mut W, style: &Style<'_>) -> Result<()> {
+    out.write_str(HEADER)?;
+    node(ad, out, 0, MAX_DEPTH, style)?;
+    out.write_char('\n')?;
+    Ok(())
 }
 
 const SPACES: &str = "                                                                ";
@@ -71,93 +165,180 @@ fn node<W: Write + ?Sized>(
     out: &mut W,
     indent: usize,
     depth: usize,
+    style: &Style<'_>,
 ) -> Result<()> {
-    match ad.ty()? {
-        Type::Null => out.write_str("!!null \"null\"")?,
-        Type::Binary => {
-            out.write_str("!!binary \"")?;
-            base64(ad.as_binary()?, out)?;
-            out.write_char('"')?;
-        }
-        Type::Bool => out.write_str(if ad.as_bool()? {
-            "!!bool \"true\""
-        } else {
-            "!!bool \"false\""
-        })?,
-        Type::Fd => {
-            out.write_str("!fd \"")?;
-            decimal(false, ad.as_fd_index()?.into(), out)?;
-            out.write_char('"')?;
-        }
-        Type::Float => float(ad.as_float()?, out)?,
-        Type::Int => {
-            out.write_str("!!int \"")?;
-            match ad.wide_int()? {
-                Wide::Signed(v) => decimal(v < 0, v.unsigned_abs(), out)?,
-                Wide::Unsigned(v) => decimal(false, v, out)?,
+    let Some(ty) = style.leaf(ad.ty())? else {
+        return Ok(out.write_str(NULL)?);
+    };
+    let printed = match ty {
+        Type::Null => false,
+        Type::Binary => match style.leaf(ad.as_binary())? {
+            Some(data) => {
+                out.write_str("!!binary \"")?;
+                base64(data, out)?;
+                out.write_char('"')?;
+                true
             }
-            out.write_char('"')?;
-        }
-        Type::Str => {
-            out.write_str("!!str \"")?;
-            escape(ad.as_str()?, out)?;
-            out.write_char('"')?;
-        }
-        Type::Timestamp => {
-            let t = ad.as_timestamp()?;
+            None => false,
+        },
+        Type::Bool => match style.leaf(ad.as_bool())? {
+            Some(b) => {
+                out.write_str(if b {
+                    "!!bool \"true\""
+                } else {
+                    "!!bool \"false\""
+                })?;
+                true
+            }
+            None => false,
+        },
+        Type::Fd => match style.leaf(ad.as_fd_index())? {
+            Some(index) => {
+                match style.fds.convert(index) {
+                    Some(fd) => {
+                        out.write_str("!fd \"")?;
+                        let n = i128::from(fd.raw());
+                        decimal(n < 0, n.unsigned_abs(), out)?;
+                        out.write_char('"')?;
+                    }
+                    None => out.write_str("!fd \"invalid\"")?,
+                }
+                true
+            }
+            None => false,
+        },
+        Type::Float => match style.leaf(ad.as_float())? {
+            Some(f) => {
+                float(f, out)?;
+                true
+            }
+            None => false,
+        },
+        Type::Int => match style.leaf(ad.as_int64())? {
+            Some(v) => {
+                out.write_str("!!int \"")?;
+                match v {
+                    Int64::Signed(v) => decimal(v < 0, u128::from(v.unsigned_abs()), out)?,
+                    Int64::Unsigned(v) => decimal(false, u128::from(v), out)?,
+                }
+                out.write_char('"')?;
+                true
+            }
+            None => false,
+        },
+        Type::Str => match style.leaf(ad.as_str())? {
+            Some(text) => {
+                out.write_str("!!str \"")?;
+                escape(text, out)?;
+                out.write_char('"')?;
+                true
+            }
+            None => false,
+        },
+        Type::Timestamp => match style.leaf(ad.as_timestamp().and_then(|t| {
             let (y, m, d, hh, mm, ss) = civil(t.secs());
-            write!(
-                out,
-                "!!timestamp \"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:09}Z\"",
-                t.subsec_nanos()
-            )?;
-        }
-        Type::Map => {
-            let inner = ad.enter(depth)?;
-            let mut empty = true;
-            for entry in ad.map()? {
-                let (k, v) = entry?;
-                if empty {
-                    out.write_str("!!map {")?;
-                    empty = false;
-                }
-                newline_indent(out, indent + 2)?;
-                out.write_str("? ")?;
-                node(k, out, indent + 2, inner)?;
-                newline_indent(out, indent + 2)?;
-                out.write_str(": ")?;
-                node(v, out, indent + 2, inner)?;
-                out.write_char(',')?;
+            // The reference formats through gmtime_r, which fails when the year minus
+            // 1900 does not fit a C int.
+            i32::try_from(y - 1900)
+                .map(|_| (y, m, d, hh, mm, ss, t.subsec_nanos()))
+                .map_err(|_| Error::at(ErrorKind::OutOfRange, ad.offset()))
+        }))? {
+            Some((y, m, d, hh, mm, ss, ns)) => {
+                write!(
+                    out,
+                    "!!timestamp \"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ns:09}Z\""
+                )?;
+                true
             }
-            if empty {
-                out.write_str("!!map {}")?;
-            } else {
-                newline_indent(out, indent)?;
-                out.write_char('}')?;
-            }
-        }
-        Type::Seq => {
-            let inner = ad.enter(depth)?;
-            let mut empty = true;
-            for item in ad.seq()? {
-                let item = item?;
-                if empty {
-                    out.write_str("!!seq [")?;
-                    empty = false;
-                }
-                newline_indent(out, indent + 2)?;
-                node(item, out, indent + 2, inner)?;
-                out.write_char(',')?;
-            }
-            if empty {
-                out.write_str("!!seq []")?;
-            } else {
-                newline_indent(out, indent)?;
-                out.write_char(']')?;
-            }
-        }
+            None => false,
+        },
+        Type::Map => container(ad, true, out, indent, depth, style)?,
+        Type::Seq => container(ad, false, out, indent, depth, style)?,
+    };
+    if !printed {
+        out.write_str(NULL)?;
     }
     Ok(())
+}
+
+/// Prints a map or sequence; `false` (nothing written) where the lenient printer falls
+/// back to `!!null "null"`: too deep, or the first entry does not parse.
+fn container<W: Write + ?Sized>(
+    ad: Argdata<'_>,
+    is_map: bool,
+    out: &mut W,
+    indent: usize,
+    depth: usize,
+    style: &Style<'_>,
+) -> Result<bool> {
+    let Some(inner) = style.leaf(ad.enter(depth))? else {
+        return Ok(false);
+    };
+    let (open, close) = if is_map {
+        ("!!map {", '}')
+    } else {
+        ("!!seq [", ']')
+    };
+    let mut entries = 0usize;
+    if is_map {
+        let mut it = ad.map()?;
+        loop {
+            let (k, v) = match it.next() {
+                None => break,
+                Some(Ok(entry)) => entry,
+                // The reference stops at the first entry that does not parse.
+                Some(Err(_)) if style.lenient => {
+                    if entries == 0 {
+                        return Ok(false);
+                    }
+                    break;
+                }
+                Some(Err(e)) => return Err(e),
+            };
+            if entries == 0 {
+                out.write_str(open)?;
+            }
+            entries += 1;
+            newline_indent(out, indent + 2)?;
+            out.write_str("? ")?;
+            node(k, out, indent + 2, inner, style)?;
+            newline_indent(out, indent + 2)?;
+            out.write_str(": ")?;
+            node(v, out, indent + 2, inner, style)?;
+            out.write_char(',')?;
+        }
+    } else {
+        let mut it = ad.seq()?;
+        loop {
+            let item = match it.next() {
+                None => break,
+                Some(Ok(item)) => item,
+                // The reference stops at the first entry that does not parse.
+                Some(Err(_)) if style.lenient => {
+                    if entries == 0 {
+                        return Ok(false);
+                    }
+                    break;
+                }
+                Some(Err(e)) => return Err(e),
+            };
+            if entries == 0 {
+                out.write_str(open)?;
+            }
+            entries += 1;
+            newline_indent(out, indent + 2)?;
+            node(item, out, indent + 2, inner, style)?;
+            out.write_char(',')?;
+        }
+    }
+    if entries == 0 {
+        out.write_str(open)?;
+        out.write_char(close)?;
+    } else {
+        newline_indent(out, indent)?;
+        out.write_char(close)?;
+    }
+    Ok(true)
 }
 
 /// Writes `-magnitude` (if `negative`) or `magnitude` in decimal, without `core::fmt`.

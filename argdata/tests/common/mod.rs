@@ -89,3 +89,28 @@ pub fn rows() -> Vec<Row> {
     }
     rows
 }
+
+/// Checks how the two printers relate on any bytes: the lenient printer always writes a
+/// whole document; the strict printer fails exactly where `validate` does, or on data the
+/// reference cannot represent (an integer wider than 64 bits, a timestamp whose year does
+/// not fit a C `int`), and otherwise prints what the lenient printer prints.
+#[cfg(feature = "alloc")]
+pub fn check_printers(bytes: &[u8]) -> Result<String, argdata::Error> {
+    use argdata::{Argdata, ErrorKind, IdentityFds, yaml};
+    let ad = Argdata::new(bytes);
+    let valid = ad.validate();
+    let strict = yaml::to_string(ad);
+    let lenient = yaml::to_string_lenient(ad, &IdentityFds);
+    assert!(
+        lenient.starts_with(yaml::HEADER) && lenient.ends_with('\n'),
+        "{bytes:02x?}: {lenient}"
+    );
+    match (&valid, &strict) {
+        (Ok(()), Ok(text)) => assert_eq!(text, &lenient, "{bytes:02x?}"),
+        (Err(v), Ok(text)) => panic!("{bytes:02x?}: printed {text} but {v}"),
+        (_, Err(p)) if matches!(p.kind(), ErrorKind::IntTooWide | ErrorKind::OutOfRange) => {}
+        (Ok(()), Err(p)) => panic!("{bytes:02x?}: valid but {p}"),
+        (Err(v), Err(p)) => assert_eq!(v, p, "{bytes:02x?}"),
+    }
+    strict
+}

@@ -235,7 +235,11 @@ impl Plan {
     /// program sees), followed by one comment line per descriptor.
     ///
     /// # Errors
-    /// Only if the encoded bytes do not decode, which would be a bug in the encoder.
+    /// If the configuration holds a value the reference printer (and a C program's
+    /// getters) cannot represent: an integer wider than 64 bits
+    /// ([`argdata::ErrorKind::IntTooWide`]) or a timestamp whose year does not fit a C
+    /// `int`. Otherwise only if the encoded bytes do not decode, which would be a bug in
+    /// the encoder.
     pub fn to_yaml(&self) -> Result<String, argdata::Error> {
         let mut s = argdata::yaml::to_string(argdata::Argdata::new(&self.bytes))?;
         for g in &self.grants {

@@ -9,13 +9,14 @@
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 pub mod capfs;
+mod serialize;
 pub mod start;
 pub mod stream;
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
-use argdata::{Argdata, Fd, MAX_DEPTH, MapIter, SeqIter, Timestamp, Value};
+use argdata::{Argdata, Fd, FdTable, Int64, MapIter, SeqIter, Timestamp, Value};
 
 /// `intmax_t` and `uintmax_t` on Linux.
 type intmax_t = i64;
@@ -379,8 +380,11 @@ unsafe fn slice<'a>(p: *const u8, n: usize) -> &'a [u8] {
     }
 }
 
-/// Computes the encoded size and the number of fd leaves of a value. On corrupt data
-/// both are 0 and `errno` is set (`EINVAL`, `EBADF`, ...).
+/// Computes the encoded size and the number of fd leaves of a value, as the reference
+/// does: a value from `argdata_from_buffer` is opaque, so its size is its buffer's length
+/// and its fd leaves are those `argdata_serialize` would renumber (counted even when
+/// their converter rejects them), however malformed the rest is. Only a tree built in
+/// memory nesting deeper than `MAX_DEPTH` fails: both are then 0 and `errno` is `EINVAL`.
 ///
 /// # Safety
 ///
@@ -392,13 +396,10 @@ pub unsafe extern "C" fn argdata_serialized_length(
     n_fds: *mut usize,
 ) {
     // SAFETY: forwarded from the caller.
-    let (len, fds) = match unsafe { to_value(ad, MAX_DEPTH) } {
-        Ok(v) => (v.serialized_len(), count_fds(&v)),
-        Err(e) => {
-            set_errno(e);
-            (0, 0)
-        }
-    };
+    let (len, fds) = unsafe { serialize::length(ad) }.unwrap_or_else(|e| {
+        set_errno(e);
+        (0, 0)
+    });
     // SAFETY: `size` is valid for writes per the caller.
     unsafe { *size = len };
     if !n_fds.is_null() {
@@ -407,26 +408,13 @@ pub unsafe extern "C" fn argdata_serialized_length(
     }
 }
 
-fn count_fds(v: &Value) -> usize {
-    // Iterative, so that deep values cannot exhaust the stack.
-    let mut stack = vec![v];
-    let mut n = 0;
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Fd(_) => n += 1,
-            Value::Map(e) => e.iter().for_each(|(k, v)| stack.extend([k, v])),
-            Value::Seq(items) => stack.extend(items),
-            _ => {}
-        }
-    }
-    n
-}
-
 /// Encodes a value into `buf`. With `fds` non-NULL, descriptors are renumbered 0, 1, ...
 /// in order of first appearance and `fds[i]` receives the descriptor encoded as `i`; the
-/// number of distinct descriptors is returned. With `fds` NULL, fd leaves hold the
-/// descriptor numbers and 0 is returned. On corrupt data nothing is written, 0 is
-/// returned and `errno` is set.
+/// number of distinct descriptors is returned. A buffer-backed value is copied as it is
+/// except for its fd leaves: one its converter rejects is written as index 0xffffffff
+/// and not listed. With `fds` NULL, fd leaves built in memory hold the descriptor
+/// numbers, buffers are copied verbatim, and 0 is returned. On a memory-built tree
+/// nesting deeper than `MAX_DEPTH` nothing is written, 0 is returned and `errno` is set.
 ///
 /// # Safety
 ///
@@ -439,37 +427,27 @@ pub unsafe extern "C" fn argdata_serialize(
     buf: *mut c_void,
     fds: *mut c_int,
 ) -> usize {
+    let mut list = serialize::FdList::default();
+    let wanted = (!fds.is_null()).then_some(&mut list);
     // SAFETY: forwarded from the caller.
-    let value = match unsafe { to_value(ad, MAX_DEPTH) } {
-        Ok(v) => v,
+    let bytes = match unsafe { serialize::serialize(ad, wanted) } {
+        Ok(b) => b,
         Err(e) => {
             set_errno(e);
             return 0;
         }
     };
-    let len = value.serialized_len();
-    let mut bytes = Vec::with_capacity(len);
-    let mut list = Vec::new();
-    let result = if fds.is_null() {
-        value.encode_raw_fds_into(&mut bytes).map_err(errno_of)
-    } else {
-        value.encode_into(&mut bytes, &mut list);
-        Ok(())
-    };
-    if let Err(e) = result {
-        set_errno(e);
-        return 0;
-    }
-    // SAFETY: `buf` holds at least `len` bytes per the caller, and `bytes.len() == len`.
+    // SAFETY: `buf` holds at least as many bytes as argdata_serialized_length reported
+    // per the caller, which is `bytes.len()` for the same (unchanged) value.
     unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
     if fds.is_null() {
         return 0;
     }
-    for (i, fd) in list.iter().enumerate() {
+    for (i, fd) in list.fds.iter().enumerate() {
         // SAFETY: `fds` has room for every fd leaf per the caller; distinct fds are fewer.
         unsafe { *fds.add(i) = fd.0 };
     }
-    list.len()
+    list.fds.len()
 }
 
 macro_rules! getter {
@@ -559,7 +537,9 @@ pub unsafe extern "C" fn argdata_get_float(ad: *const argdata_t, v: *mut f64) ->
     }, Node::Float(x) => Ok(x))
 }
 
-/// The integer of a value as `i128`, or an errno (`EINVAL`, `ERANGE`).
+/// The integer of a value as `i128`, or an errno (`EINVAL`, `ERANGE`). Buffer integers
+/// go through [`Argdata::as_int64`], the reference's rule: one that fits neither
+/// `int64_t` nor `uint64_t` is out of range for every getter.
 ///
 /// # Safety
 /// `ad` must point to a live value.
@@ -568,7 +548,10 @@ unsafe fn int_of(ad: *const argdata_t) -> Result<i128, c_int> {
     match *unsafe { node(ad) } {
         Node::Buffer(b) => {
             // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-            unsafe { b.view() }.as_int::<i128>().map_err(errno_of)
+            unsafe { b.view() }
+                .as_int64()
+                .map(Int64::to_i128)
+                .map_err(errno_of)
         }
         Node::IntS(v) => Ok(i128::from(v)),
         Node::IntU(v) => Ok(i128::from(v)),
@@ -619,7 +602,6 @@ pub unsafe extern "C" fn argdata_get_int_u(
             0
         }
         Ok(_) => libc::ERANGE,
-        // A buffer integer above i128::MAX is out of every range a C caller can ask for.
         Err(e) => e,
     }
 }
@@ -1015,32 +997,31 @@ pub unsafe extern "C" fn argdata_seq_next(it: *mut argdata_seq_iterator_t) {
     unsafe { (*it).index = next };
 }
 
-/// Writes a value as YAML to `fp`, in the reference printer's syntax. Descriptors print
-/// as their process-local numbers. On corrupt data nothing is written and `errno` is set.
+/// Writes a value as YAML to `fp`, as the reference printer does: it never fails on
+/// malformed data. A leaf that does not decode prints as `!!null "null"`, a map or
+/// sequence stops at its first entry that does not parse (or prints as `!!null "null"`
+/// if that is the first), an integer outside `int64_t` and `uint64_t` prints as
+/// `!!null "null"`, and a descriptor prints as its process-local number, or as
+/// `!fd "invalid"` where the buffer's converter rejects it. Only a memory-built tree
+/// nesting deeper than `MAX_DEPTH` prints as `!!null "null"` with `errno` set.
 ///
 /// # Safety
 ///
 /// `ad` must point to a live value and `fp` to an open `FILE`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_print_yaml(ad: *const argdata_t, fp: *mut libc::FILE) {
+    // Printing the serialized tree shows what printing node by node would: buffers keep
+    // their bytes and structure, and every fd leaf indexes `list`, or no entry at all
+    // where its converter rejected it.
+    let mut list = serialize::FdList::default();
     // SAFETY: forwarded from the caller.
-    let text = match unsafe { yaml_text(ad) } {
-        Ok(t) => t,
+    let text = match unsafe { serialize::serialize(ad, Some(&mut list)) } {
+        Ok(bytes) => argdata::yaml::to_string_lenient(Argdata::new(&bytes), &FdTable(&list.fds)),
         Err(e) => {
             set_errno(e);
-            return;
+            argdata::yaml::to_string_lenient(Argdata::NULL, &FdTable(&[]))
         }
     };
     // SAFETY: `fp` is an open FILE per the caller; the buffer holds `text.len()` bytes.
     unsafe { libc::fwrite(text.as_ptr().cast(), 1, text.len(), fp) };
-}
-
-/// # Safety
-/// `ad` must point to a live value.
-unsafe fn yaml_text(ad: *const argdata_t) -> Result<String, c_int> {
-    // SAFETY: forwarded from the caller.
-    let value = unsafe { to_value(ad, MAX_DEPTH) }?;
-    let mut bytes = Vec::new();
-    value.encode_raw_fds_into(&mut bytes).map_err(errno_of)?;
-    argdata::yaml::to_string(Argdata::new(&bytes)).map_err(errno_of)
 }

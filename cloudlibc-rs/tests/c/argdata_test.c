@@ -216,10 +216,10 @@ static void test_corrupt(void) {
   ad = argdata_from_buffer(no_value, sizeof(no_value), NULL, NULL);
   argdata_map_iterate(ad, &it);
   CHECK(it.index == ARGDATA_ITERATOR_INVALID);
-  size_t size = 1;
-  errno = 0;
-  argdata_serialized_length(ad, &size, NULL);
-  CHECK(size == 0 && errno == EINVAL);
+  /* Serializing treats it as opaque bytes, as the reference does. */
+  size_t size = 0, nfds = 1;
+  argdata_serialized_length(ad, &size, &nfds);
+  CHECK(size == sizeof(no_value) && nfds == 0);
   argdata_free(ad);
   const char *s;
   size_t len;
@@ -230,6 +230,192 @@ static void test_corrupt(void) {
   ad = argdata_from_buffer(bad_tag, sizeof(bad_tag), NULL, NULL);
   CHECK(argdata_get_bool(ad, &b) == EINVAL);
   argdata_free(ad);
+}
+
+/* Adds 40 to every index below 100 except 3, which it rejects. */
+static int shifted_fd(void *arg, size_t i) {
+  (void)arg;
+  return i < 100 && i != 3 ? (int)i + 40 : -1;
+}
+
+/* What argdata_print_yaml writes for ad. The caller frees it. */
+static char *yaml_of(const argdata_t *ad) {
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *mem = open_memstream(&text, &text_len);
+  argdata_print_yaml(ad, mem);
+  fclose(mem);
+  return text;
+}
+
+#define YAML_HEADER "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n"
+
+static void test_serialize_opaque_buffers(void) {
+  /* A map holding fd 7, fd 0xfffffff0 (rejected), fd 7 again, then a byte that
+     cannot start a subfield length: the fd-like bytes after it are not looked at. */
+  static const unsigned char map[] = {
+      0x06, 0x85, 0x03, 0x00, 0x00, 0x00, 0x07, 0x85, 0x03, 0xff, 0xff, 0xff, 0xf0,
+      0x85, 0x03, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05};
+  static const unsigned char renumbered[] = {
+      0x06, 0x85, 0x03, 0x00, 0x00, 0x00, 0x00, 0x85, 0x03, 0xff, 0xff, 0xff, 0xff,
+      0x85, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05};
+  argdata_t *ad = argdata_from_buffer(map, sizeof(map), shifted_fd, NULL);
+  size_t size = 0, nfds = 0;
+  argdata_serialized_length(ad, &size, &nfds);
+  CHECK(size == sizeof(map) && nfds == 3);
+  unsigned char out[64];
+  int fds[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  CHECK(argdata_serialize(ad, out, fds) == 1 && fds[0] == 47 && fds[1] == -1);
+  CHECK(memcmp(out, renumbered, sizeof(renumbered)) == 0);
+  /* Without an fd array the bytes are copied as they are. */
+  memset(out, 0xaa, sizeof(out));
+  CHECK(argdata_serialize(ad, out, NULL) == 0 && memcmp(out, map, sizeof(map)) == 0);
+
+  /* Inside a map built in memory: the buffer is copied as a whole, and its fds
+     share one numbering with the tree's. */
+  argdata_t *ka = argdata_create_str_c("a"), *kb = argdata_create_str_c("b"),
+            *kc = argdata_create_str_c("c"), *f9 = argdata_create_fd(9),
+            *f47 = argdata_create_fd(47);
+  const argdata_t *keys[] = {ka, kb, kc}, *values[] = {ad, f9, f47};
+  argdata_t *tree = argdata_create_map(keys, values, 3);
+  static const unsigned char tree_head[] = {0x06, 0x83, 0x08, 'a', 0x00, 0x99};
+  static const unsigned char tree_tail[] = {
+      0x83, 0x08, 'b', 0x00, 0x85, 0x03, 0x00, 0x00, 0x00, 0x01,
+      0x83, 0x08, 'c', 0x00, 0x85, 0x03, 0x00, 0x00, 0x00, 0x00};
+  argdata_serialized_length(tree, &size, &nfds);
+  CHECK(size == sizeof(tree_head) + sizeof(renumbered) + sizeof(tree_tail) && nfds == 5);
+  memset(fds, 0xff, sizeof(fds));
+  CHECK(argdata_serialize(tree, out, fds) == 2 && fds[0] == 47 && fds[1] == 9 && fds[2] == -1);
+  CHECK(memcmp(out, tree_head, sizeof(tree_head)) == 0);
+  CHECK(memcmp(out + sizeof(tree_head), renumbered, sizeof(renumbered)) == 0);
+  CHECK(memcmp(out + sizeof(tree_head) + sizeof(renumbered), tree_tail,
+               sizeof(tree_tail)) == 0);
+  argdata_free(tree);
+  argdata_free(ka);
+  argdata_free(kb);
+  argdata_free(kc);
+  argdata_free(f9);
+  argdata_free(f47);
+  argdata_free(ad);
+
+  /* Bytes that are no value at all: copied, nothing counted. */
+  static const unsigned char junk[] = {0x0f, 0x85, 0x03, 0x00, 0x00, 0x00, 0x01};
+  ad = argdata_from_buffer(junk, sizeof(junk), shifted_fd, NULL);
+  argdata_serialized_length(ad, &size, &nfds);
+  CHECK(size == sizeof(junk) && nfds == 0);
+  CHECK(argdata_serialize(ad, out, fds) == 0 && memcmp(out, junk, sizeof(junk)) == 0);
+  argdata_free(ad);
+
+  /* One fd leaf: renumbered with an fd array, its index kept without one. */
+  static const unsigned char fd5[] = {0x03, 0x00, 0x00, 0x00, 0x05};
+  static const unsigned char fd_first[] = {0x03, 0x00, 0x00, 0x00, 0x00};
+  ad = argdata_from_buffer(fd5, sizeof(fd5), shifted_fd, NULL);
+  CHECK(argdata_serialize(ad, out, fds) == 1 && fds[0] == 45);
+  CHECK(memcmp(out, fd_first, sizeof(fd_first)) == 0);
+  CHECK(argdata_serialize(ad, out, NULL) == 0 && memcmp(out, fd5, sizeof(fd5)) == 0);
+  argdata_free(ad);
+  /* An fd with a 3-byte payload is no fd leaf: copied, not counted. */
+  ad = argdata_from_buffer(fd5, 4, shifted_fd, NULL);
+  argdata_serialized_length(ad, &size, &nfds);
+  CHECK(size == 4 && nfds == 0);
+  CHECK(argdata_serialize(ad, out, fds) == 0 && memcmp(out, fd5, 4) == 0);
+  argdata_free(ad);
+}
+
+static void test_print_yaml_lenient(void) {
+  /* [bool 05, fd 3 (rejected), fd 1, 2^64, "ok"], then a 00 byte where the next
+     subfield length should start. */
+  static const unsigned char seq[] = {
+      0x07, 0x82, 0x02, 0x05, 0x85, 0x03, 0x00, 0x00, 0x00, 0x03, 0x85, 0x03,
+      0x00, 0x00, 0x00, 0x01, 0x8a, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x84, 0x08, 'o',  'k',  0x00, 0x00};
+  argdata_t *ad = argdata_from_buffer(seq, sizeof(seq), shifted_fd, NULL);
+  errno = 0;
+  char *text = yaml_of(ad);
+  CHECK(strcmp(text, YAML_HEADER "!!seq [\n"
+                           "  !!null \"null\",\n"
+                           "  !fd \"invalid\",\n"
+                           "  !fd \"41\",\n"
+                           "  !!null \"null\",\n"
+                           "  !!str \"ok\",\n"
+                           "]\n") == 0);
+  CHECK(errno == 0);
+  free(text);
+  argdata_free(ad);
+
+  /* A map whose first entry does not parse, and garbage, print as null. */
+  static const unsigned char bad_map[] = {0x06, 0x81, 0x08};
+  static const unsigned char bad_tag[] = {0x0f, 0x01};
+  ad = argdata_from_buffer(bad_map, sizeof(bad_map), NULL, NULL);
+  text = yaml_of(ad);
+  CHECK(strcmp(text, YAML_HEADER "!!null \"null\"\n") == 0);
+  free(text);
+  argdata_free(ad);
+  ad = argdata_from_buffer(bad_tag, sizeof(bad_tag), NULL, NULL);
+  text = yaml_of(ad);
+  CHECK(strcmp(text, YAML_HEADER "!!null \"null\"\n") == 0);
+  free(text);
+  argdata_free(ad);
+
+  /* A map built in memory around a string without its NUL byte. */
+  static const unsigned char no_nul[] = {0x08, 'a', 'b'};
+  argdata_t *k = argdata_create_str_c("k"), *kfd = argdata_create_str_c("fd"),
+            *v = argdata_from_buffer(no_nul, sizeof(no_nul), NULL, NULL),
+            *fd = argdata_create_fd(5);
+  const argdata_t *keys[] = {k, kfd}, *values[] = {v, fd};
+  argdata_t *map = argdata_create_map(keys, values, 2);
+  text = yaml_of(map);
+  CHECK(strcmp(text, YAML_HEADER "!!map {\n"
+                           "  ? !!str \"k\"\n"
+                           "  : !!null \"null\",\n"
+                           "  ? !!str \"fd\"\n"
+                           "  : !fd \"5\",\n"
+                           "}\n") == 0);
+  free(text);
+  argdata_free(map);
+  argdata_free(k);
+  argdata_free(kfd);
+  argdata_free(v);
+  argdata_free(fd);
+}
+
+/* A tree built in memory deeper than the 128-level limit. */
+static void test_too_deep(void) {
+  enum { DEPTH = 200 };
+  argdata_t *levels[DEPTH];
+  const argdata_t *items[DEPTH];
+  items[0] = &argdata_null;
+  for (int i = 0; i < DEPTH; ++i) {
+    levels[i] = argdata_create_seq(&items[i], 1);
+    if (i + 1 < DEPTH)
+      items[i + 1] = levels[i];
+  }
+  size_t size = 1, nfds = 1;
+  errno = 0;
+  argdata_serialized_length(levels[DEPTH - 1], &size, &nfds);
+  CHECK(size == 0 && nfds == 0 && errno == EINVAL);
+  errno = 0;
+  char *text = yaml_of(levels[DEPTH - 1]);
+  CHECK(strcmp(text, YAML_HEADER "!!null \"null\"\n") == 0 && errno == EINVAL);
+  free(text);
+  for (int i = 0; i < DEPTH; ++i)
+    argdata_free(levels[i]);
+}
+
+static void test_wide_ints(void) {
+  /* 2^64 and -2^63 - 1: out of range for every getter. */
+  static const unsigned char two_to_64[] = {0x05, 0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const unsigned char below_min[] = {0x05, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                            0xff, 0xff, 0xff, 0xff};
+  const unsigned char *cases[] = {two_to_64, below_min};
+  for (int c = 0; c < 2; ++c) {
+    argdata_t *ad = argdata_from_buffer(cases[c], 10, NULL, NULL);
+    intmax_t im;
+    uintmax_t um;
+    CHECK(argdata_get_int_s(ad, &im, INTMAX_MIN, INTMAX_MAX) == ERANGE);
+    CHECK(argdata_get_int_u(ad, &um, UINTMAX_MAX) == ERANGE);
+    argdata_free(ad);
+  }
 }
 
 static void test_reader_writer(void) {
@@ -311,6 +497,10 @@ int main(void) {
   test_builders_and_getters();
   test_containers_and_serialize();
   test_corrupt();
+  test_serialize_opaque_buffers();
+  test_print_yaml_lenient();
+  test_wide_ints();
+  test_too_deep();
   test_reader_writer();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
