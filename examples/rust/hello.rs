@@ -9,8 +9,10 @@
 //! out: [!fd stdout, !fd stderr]
 //! ```
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::fs::File;
 use std::io::Write;
-use std::os::fd::BorrowedFd;
 
 use argdata::{Argdata, Type};
 
@@ -24,17 +26,16 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         ("Hello", ad)
     };
+    // Each granted descriptor is taken over once (checking that it is a file, pipe or
+    // device) and greeted as often as it is listed.
+    let mut files: BTreeMap<i32, File> = BTreeMap::new();
     for out in outputs.seq()? {
         let fd = out?.as_fd(&program::fds())?;
-        // SAFETY: the descriptor was granted to this program and stays open until exit;
-        // it is only borrowed for this write.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let mut file = std::fs::File::from(fd.try_clone_to_owned()?);
-        writeln!(
-            file,
-            "{greeting}, fd {}!",
-            std::os::fd::AsRawFd::as_raw_fd(&fd)
-        )?;
+        let file = match files.entry(fd) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(program::cap::claim(argdata::Fd(fd))?),
+        };
+        writeln!(file, "{greeting}, fd {fd}!")?;
     }
     Ok(())
 }

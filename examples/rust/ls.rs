@@ -9,8 +9,9 @@
 //! out: !fd stdout
 //! ```
 
+use std::fs::File;
 use std::io::Write;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use argdata::Argdata;
 use cloudlibc_rs::capfs::{Dir, FileType, rights};
@@ -24,10 +25,11 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
         Some(o) => o.as_fd(&program::fds())?,
         None => 1,
     };
-    // SAFETY: both descriptors were granted to this program and stay open until exit;
-    // they are only borrowed here.
-    let (dir, out) = unsafe { (BorrowedFd::borrow_raw(dir), BorrowedFd::borrow_raw(out)) };
-    let dir = Dir::borrowed(dir)?.limit(rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY);
+    // Takes the granted descriptors over: each is owned by one value from here on.
+    let dir: OwnedFd = program::cap::claim(argdata::Fd(dir))?;
+    let mut out: File = program::cap::claim(argdata::Fd(out))?;
+    let dir =
+        Dir::borrowed(dir.as_fd())?.limit(rights::DIRECTORY_READ_ONLY, rights::FILE_READ_ONLY);
     let mut names = Vec::new();
     for entry in dir.entries()? {
         let entry = entry?;
@@ -38,7 +40,6 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Box<dyn std::error::Error>> {
         names.push(name);
     }
     names.sort();
-    let mut out = std::fs::File::from(out.try_clone_to_owned()?);
     for name in names {
         writeln!(out, "{name}")?;
     }
