@@ -193,7 +193,12 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         t,
         "argdata without std",
         "cargo",
-        &["check", "--package", "argdata", "--no-default-features"],
+        &[
+            "check",
+            "--package",
+            "cloudabi-argdata",
+            "--no-default-features",
+        ],
     );
     step(
         t,
@@ -202,10 +207,33 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         &[
             "check",
             "--package",
-            "argdata",
+            "cloudabi-argdata",
             "--no-default-features",
             "--features",
             "alloc,serde",
+        ],
+    );
+    // Every library crate packages and builds from its package alone, in dependency order
+    // (crates not yet on crates.io are taken from the packages made before them).
+    step(
+        t,
+        "packages",
+        "cargo",
+        &[
+            "package",
+            "--allow-dirty",
+            "-p",
+            "cloudabi-types",
+            "-p",
+            "cloudabi-argdata",
+            "-p",
+            "cloudabi-program",
+            "-p",
+            "cloudlibc-rs",
+            "-p",
+            "cloudabi-emulator",
+            "-p",
+            "cloudabi-run",
         ],
     );
     // Crates outside the workspace (their own lock files): make sure they still build.
