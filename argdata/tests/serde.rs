@@ -371,3 +371,48 @@ fn hostile_input_never_panics() {
     // Some single-byte changes keep the message valid (for example inside strings).
     assert!(ok > 0);
 }
+
+/// A `deserialize_with` check that fails after the value was decoded.
+fn even<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n % 2 == 0 {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(format!("{n} is odd")))
+    }
+}
+
+#[test]
+fn errors_of_deserialize_with_name_their_field() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        #[serde(deserialize_with = "even")]
+        n: u32,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+        list: Vec<Wrapped>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Wrapped(#[serde(deserialize_with = "even")] u32);
+
+    let decode = |v: Value| {
+        let bytes = v.encode().bytes;
+        argdata::from_slice::<Outer>(&bytes).unwrap_err()
+    };
+    let err = decode(Value::map([
+        ("inner", Value::map([("n", 3)])),
+        ("list", Value::seq(Vec::<Value>::new())),
+    ]));
+    assert_eq!(err.path(), Some("inner.n"), "{err}");
+    assert_eq!(err.kind(), &ErrorKind::Custom("3 is odd".to_owned()));
+    let err = decode(Value::map([
+        ("inner", Value::map([("n", 2)])),
+        ("list", Value::seq([Value::from(4), Value::from(5)])),
+    ]));
+    assert_eq!(err.path(), Some("list[1]"), "{err}");
+}

@@ -507,7 +507,14 @@ where
             Error::from(e).locate(|| path.render(), None)
         })?;
         let child = self.de.child(item, Segment::Index(index), self.depth_left);
-        seed.deserialize(child).map(Some)
+        let offset = item.offset();
+        let path = Path {
+            parent: Some(&self.de.path),
+            segment: Segment::Index(index),
+        };
+        seed.deserialize(child)
+            .map(Some)
+            .map_err(|e| e.locate(|| path.render(), Some(offset)))
     }
 }
 
@@ -545,7 +552,15 @@ where
                 .locate(de::Error::custom("map value requested before its key"))
         })?;
         let child = self.de.child(value, self.segment, self.depth_left);
+        let offset = value.offset();
+        // An error the seed makes after taking the value (a `deserialize_with` function's
+        // own check, say) belongs to this entry, not to the map.
+        let path = Path {
+            parent: Some(&self.de.path),
+            segment: self.segment,
+        };
         seed.deserialize(child)
+            .map_err(|e| e.locate(|| path.render(), Some(offset)))
     }
 }
 
