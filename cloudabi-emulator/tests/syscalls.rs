@@ -673,7 +673,7 @@ fn file_create_and_unlink() {
             &[0, n.as_ptr() as u64, n.len() as u64, flags],
         )
     };
-    assert_eq!(un(name, 0), Errno::ISDIR);
+    assert_eq!(un(name, 0), Errno::PERM);
     assert_eq!(un(name, 1), Errno::SUCCESS);
     assert_eq!(un("f", 0), Errno::SUCCESS);
     assert_eq!(un("f", 0), Errno::NOENT);
@@ -1034,6 +1034,60 @@ fn file_advise_and_allocate() {
         sys(&p, "file_allocate", &[plain.into(), 0, 10]),
         Errno::NOTCAPABLE
     );
+}
+
+/// FreeBSD refuses to unlink a directory without `removedir` with `EPERM` (Linux's
+/// `unlinkat` says `EISDIR`); the original emulator turns Linux's answer into `EPERM`.
+#[test]
+fn file_unlink_of_a_directory_without_removedir_is_eperm() {
+    let (dir, p) = process_in_tempdir();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("f"), b"").unwrap();
+    let un = |n: &str, flags: u64| {
+        sys(
+            &p,
+            "file_unlink",
+            &[0, n.as_ptr() as u64, n.len() as u64, flags],
+        )
+    };
+    // Flags 0: no `CLOUDABI_UNLINK_REMOVEDIR` (0x01).
+    assert_eq!(un("d", 0), Errno::PERM);
+    assert!(dir.path().join("d").is_dir(), "the directory stays");
+    // `removedir` on a file is `ENOTDIR` on both systems.
+    assert_eq!(un("f", 0x01), Errno::NOTDIR);
+    assert_eq!(un("d", 0x01), Errno::SUCCESS);
+    assert_eq!(un("f", 0), Errno::SUCCESS);
+}
+
+/// Protection bits other than `exec` (0x1), `write` (0x2) and `read` (0x4) make the
+/// original emulator's `mem_map` and `mem_protect` fail with `ENOTSUP`, as for W^X.
+/// (`mprot` is a `u8`: bits above it never reach the handler.)
+#[test]
+fn mem_map_and_protect_with_unknown_protection_bits_are_notsup() {
+    let (_dir, p) = process_in_tempdir();
+    let page = 4096u64;
+    let anon = u64::from(cloudabi_types::Fd::MAP_ANON_FD.0);
+    let mut addr = 0u64;
+    // Flags 0x5: `MAP_ANON` (0x1) | `MAP_PRIVATE` (0x4).
+    for prot in [0x08u64, 0x80, 0x4 | 0x10] {
+        assert_eq!(
+            sys(&p, "mem_map", &[0, page, prot, 5, anon, 0, mptr(&mut addr)]),
+            Errno::NOTSUP,
+            "mem_map with protection {prot:#x}"
+        );
+    }
+    assert_eq!(
+        sys(&p, "mem_map", &[0, page, 4, 5, anon, 0, mptr(&mut addr)]),
+        Errno::SUCCESS
+    );
+    for prot in [0x08u64, 0x4 | 0x40, 0xff] {
+        assert_eq!(
+            sys(&p, "mem_protect", &[addr, page, prot]),
+            Errno::NOTSUP,
+            "mem_protect with protection {prot:#x}"
+        );
+    }
+    assert_eq!(sys(&p, "mem_unmap", &[addr, page]), Errno::SUCCESS);
 }
 
 #[test]
