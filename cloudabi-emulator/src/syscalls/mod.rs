@@ -331,3 +331,24 @@ pub extern "C" fn dispatch(
     crate::lifecycle::leave_emulator(thread);
     errno
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_errors_keep_their_errno() {
+        let not_elf = ExecError::from(crate::elf::ElfError::NotElf);
+        assert_eq!(not_elf.errno(), Errno::NOEXEC);
+        assert_eq!(
+            ExecError::from(crate::elf::ElfError::NotCloudAbi(0)).errno(),
+            Errno::NOEXEC
+        );
+        let enomem = ExecError::from(std::io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(enomem.errno(), Errno::NOMEM);
+        assert_eq!(
+            ExecError::from(std::io::Error::other("no errno")).errno(),
+            Errno::IO
+        );
+    }
+}
