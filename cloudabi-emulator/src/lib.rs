@@ -58,6 +58,7 @@ use elf::{ElfError, Executable, HOST_MACHINE};
 use grant::GrantMode;
 use lifecycle::GuestThread;
 use loader::Mapping;
+use syscalls::ExecError;
 use tls::GuestTcb;
 
 /// Why a guest could not be started.
@@ -603,15 +604,16 @@ extern "C" fn thread_main(arg: *mut libc::c_void) -> *mut libc::c_void {
 }
 
 impl syscalls::Host for EmulatorHost {
-    fn exec(&self, executable: OwnedFd, data: Vec<u8>) -> io::Result<Infallible> {
+    fn exec(&self, executable: OwnedFd, data: Vec<u8>) -> Result<Infallible, ExecError> {
         let file = loader::read_executable(&executable)?;
         drop(executable);
         match replace(file, data) {
-            Err(Error::Elf(e)) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            // Kept typed: `proc_exec` owes the guest `ENOEXEC` for these.
+            Err(Error::Elf(e)) => Err(ExecError::NotExecutable(e)),
             Err(Error::Read(e) | Error::Load(e) | Error::Descriptors(e) | Error::Process(e)) => {
-                Err(e)
+                Err(ExecError::Io(e))
             }
-            Err(e @ Error::NoSuchDescriptor { .. }) => Err(io::Error::other(e)),
+            Err(e @ Error::NoSuchDescriptor { .. }) => Err(ExecError::Io(io::Error::other(e))),
         }
     }
 

@@ -196,6 +196,38 @@ fn exec_x86_64_replaces_itself_with_hello() {
     assert_eq!(run(&dir.join("exec"), &value), 1);
 }
 
+/// `proc_exec` of a file that is no CloudABI executable fails with `ENOEXEC` (45), as
+/// FreeBSD's `execve` does for an image no activator accepts: the ELF check's verdict
+/// must reach the guest as that errno, not as `EIO`.
+#[test]
+fn exec_x86_64_of_a_non_cloudabi_file_is_enoexec() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // A shell script, and the first 64 bytes of an ELF64 little-endian x86-64 file whose
+    // `EI_OSABI` byte (offset 7) is 0 (System V) rather than 17 (CloudABI).
+    let script = b"#!/bin/sh\necho hi\n".to_vec();
+    let mut linux_elf = vec![0u8; 64];
+    linux_elf[..8].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    linux_elf[16..20].copy_from_slice(&[3, 0, 62, 0]); // ET_DYN, EM_X86_64
+    for (name, bytes) in [("script", script), ("linux-elf", linux_elf)] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let program = open(&path);
+        let (mut r, w) = pipe();
+        let value = Value::map([
+            ("program", Value::from(Fd(program.as_raw_fd()))),
+            ("out", Value::from(Fd(w.as_raw_fd()))),
+        ]);
+        assert_eq!(run(&dir.join("exec"), &value), 1, "{name}");
+        drop(w);
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "proc_exec failed: errno 45\n", "{name}");
+    }
+}
+
 #[test]
 fn aarch64_examples_build_as_cloudabi_executables() {
     let Some(dir) = built("aarch64-unknown-cloudabi") else {

@@ -9,7 +9,7 @@ mod syscalls_support;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
-use cloudabi_emulator::syscalls::{self, Host, Process};
+use cloudabi_emulator::syscalls::{self, ExecError, Host, Process};
 use cloudabi_types::{Errno, FdStat, FileType, SyscallNumber};
 use rustix::event::{PollFd, PollFlags, poll};
 use syscalls_support::*;
@@ -22,12 +22,12 @@ static RELEASED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 struct LoaderAtPointOfNoReturn;
 
 impl Host for LoaderAtPointOfNoReturn {
-    fn exec(&self, _: OwnedFd, _: Vec<u8>) -> std::io::Result<std::convert::Infallible> {
+    fn exec(&self, _: OwnedFd, _: Vec<u8>) -> Result<std::convert::Infallible, ExecError> {
         RELEASED
             .lock()
             .unwrap()
             .push(syscalls::release_retired_descriptors());
-        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC))
+        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC).into())
     }
 
     fn spawn_thread(&self, _: u64, _: u64, _: u64, _: u64) -> std::io::Result<u32> {

@@ -8,7 +8,7 @@ mod syscalls_support;
 
 use std::sync::Mutex;
 
-use cloudabi_emulator::syscalls::{self, Host, Process};
+use cloudabi_emulator::syscalls::{self, ExecError, Host, Process};
 use cloudabi_types::{
     Errno, Event, EventType, Fd, FileType, Rights, Signal, Subscription, SubscriptionProcTerminate,
     SubscriptionUnion, SyscallNumber,
@@ -175,7 +175,7 @@ impl Host for ExecHost {
         &self,
         _: std::os::fd::OwnedFd,
         data: Vec<u8>,
-    ) -> std::io::Result<std::convert::Infallible> {
+    ) -> Result<std::convert::Infallible, ExecError> {
         // Look at the renumbered table through the installed process.
         let mut types = Vec::new();
         for fd in 0..4u64 {
@@ -186,7 +186,7 @@ impl Host for ExecHost {
             }
         }
         EXECS.lock().unwrap().push((data, types));
-        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC))
+        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC).into())
     }
 
     fn spawn_thread(&self, _: u64, _: u64, _: u64, _: u64) -> std::io::Result<u32> {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, mpsc};
 use std::time::{Duration, Instant};
 
-use cloudabi_emulator::syscalls::{self, Host, Process};
+use cloudabi_emulator::syscalls::{self, ExecError, Host, Process};
 use cloudabi_types::{
     Errno, Event, EventRwFlags, EventType, FileType, Lock, Scope, SubClockFlags, Subscription,
     SubscriptionClock, SubscriptionCondvar, SubscriptionFdReadwrite, SubscriptionLock,
@@ -474,8 +474,8 @@ impl Host for TestHost {
         &self,
         _: std::os::fd::OwnedFd,
         _: Vec<u8>,
-    ) -> std::io::Result<std::convert::Infallible> {
-        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC))
+    ) -> Result<std::convert::Infallible, ExecError> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOEXEC).into())
     }
 
     fn spawn_thread(

@@ -210,13 +210,15 @@ pub(crate) fn unlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         .ok_or(Errno::INVAL)?;
     let dir = p.fds.get_with(args[0], Rights::FILE_UNLINK)?;
     let at = place(&dir, &path(args[1], args[2])?)?;
-    let linux = if flags.contains(UlFlags::REMOVEDIR) {
-        libc::AT_REMOVEDIR
-    } else {
-        0
-    };
+    let removedir = flags.contains(UlFlags::REMOVEDIR);
+    let linux = if removedir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: valid descriptor and NUL-terminated name.
-    check(unsafe { libc::unlinkat(at.fd(), at.name.as_ptr(), linux) } as isize).map(drop)
+    match check(unsafe { libc::unlinkat(at.fd(), at.name.as_ptr(), linux) } as isize) {
+        // Without `AT_REMOVEDIR`, Linux says `EISDIR` only for a directory, which FreeBSD
+        // (and so CloudABI) refuses to unlink with `EPERM`.
+        Err(Errno::ISDIR) if !removedir => Err(Errno::PERM),
+        result => result.map(drop),
+    }
 }
 
 /// `file_readlink(fd, path, path_len, buf, buf_len, *bufused)`.

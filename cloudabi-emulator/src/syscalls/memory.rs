@@ -9,12 +9,13 @@ use cloudabi_types::{Advice, Errno, Fd, MFlags, MProt, MsFlags, Rights};
 use super::fd::check;
 use super::{Process, errno, mem};
 
-/// Linux page protection for CloudABI's, refusing writable executable pages (W^X).
+/// Linux page protection for CloudABI's, refusing writable executable pages (W^X) and
+/// bits CloudABI does not define, both with `ENOTSUP` (as the original emulator does).
 fn prot(bits: u64) -> Result<i32, Errno> {
     let prot = u8::try_from(bits)
         .ok()
         .and_then(MProt::from_bits)
-        .ok_or(Errno::INVAL)?;
+        .ok_or(Errno::NOTSUP)?;
     if prot.contains(MProt::WRITE | MProt::EXEC) {
         return Err(Errno::NOTSUP);
     }

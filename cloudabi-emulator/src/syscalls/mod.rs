@@ -66,8 +66,11 @@ pub struct Process {
 pub trait Host: Send + Sync + 'static {
     /// Replaces the running guest with the executable `executable` and argument data
     /// `data`; the descriptor table has already been renumbered. Returns only on failure.
-    fn exec(&self, executable: OwnedFd, data: Vec<u8>)
-    -> std::io::Result<std::convert::Infallible>;
+    fn exec(
+        &self,
+        executable: OwnedFd,
+        data: Vec<u8>,
+    ) -> Result<std::convert::Infallible, ExecError>;
 
     /// Starts guest code `entry(tid, argument)` on a new host thread with the guest's own
     /// stack (`stack`, `stack_len` bytes) and a fresh TLS word; returns the new thread's
@@ -88,6 +91,32 @@ pub trait Host: Send + Sync + 'static {
     /// releases their lock only once they have left the guest's stack.)
     fn exit_thread(&self) -> ! {
         proc::exit_host_thread()
+    }
+}
+
+/// Why [`Host::exec`] could not start the new program (the old one goes on running);
+/// [`ExecError::errno`] is what `proc_exec` returns to the guest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// The file is not a CloudABI executable this host can run: `ENOEXEC`, as a kernel's
+    /// `exec` answers for an image it does not recognise.
+    #[error(transparent)]
+    NotExecutable(#[from] crate::elf::ElfError),
+    /// Reading or loading the file failed: its Linux errno, translated (`EIO` when the
+    /// error carries none).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl ExecError {
+    /// The CloudABI errno `proc_exec` reports for this error.
+    #[must_use]
+    pub fn errno(&self) -> Errno {
+        match self {
+            ExecError::NotExecutable(_) => Errno::NOEXEC,
+            ExecError::Io(e) => errno::from_io(e),
+        }
     }
 }
 
@@ -301,4 +330,25 @@ pub extern "C" fn dispatch(
     // A thread that `proc_exec` on another thread ended leaves here.
     crate::lifecycle::leave_emulator(thread);
     errno
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_errors_keep_their_errno() {
+        let not_elf = ExecError::from(crate::elf::ElfError::NotElf);
+        assert_eq!(not_elf.errno(), Errno::NOEXEC);
+        assert_eq!(
+            ExecError::from(crate::elf::ElfError::NotCloudAbi(0)).errno(),
+            Errno::NOEXEC
+        );
+        let enomem = ExecError::from(std::io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(enomem.errno(), Errno::NOMEM);
+        assert_eq!(
+            ExecError::from(std::io::Error::other("no errno")).errno(),
+            Errno::IO
+        );
+    }
 }

@@ -206,7 +206,7 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
                 *p.fds.write() = old;
             }
             crate::lifecycle::end_exec();
-            Err(errno::from_io(&e))
+            Err(e.errno())
         }
     }
 }

@@ -38,8 +38,8 @@ pub(crate) fn recv(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         linux_flags |= libc::MSG_WAITALL;
     }
     let room = input.ri_fds_len.min(MAX_FDS_PER_MESSAGE) as usize;
-    // Always leave room for at least one descriptor so that unwanted ones arrive (and
-    // are closed) instead of being dropped silently by the kernel.
+    // Always leave room for at least one descriptor so that unwanted ones arrive here
+    // (and are closed below) whatever the kernel does without a control buffer.
     let mut control = vec![0u64; control_space(room.max(1)).div_ceil(8)];
     // SAFETY: an all-zero msghdr is a valid value.
     let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
@@ -72,7 +72,9 @@ pub(crate) fn recv(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     if msg.msg_flags & libc::MSG_TRUNC != 0 {
         ro_flags |= RoFlags::DATA_TRUNCATED;
     }
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 || received.len() > room {
+    // A receiver that asks for no descriptors is not told about any: the FreeBSD kernel
+    // then receives without a control buffer and discards them silently.
+    if room > 0 && (msg.msg_flags & libc::MSG_CTRUNC != 0 || received.len() > room) {
         ro_flags |= RoFlags::FDS_TRUNCATED;
     }
     received.truncate(room);

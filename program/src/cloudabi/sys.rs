@@ -243,8 +243,9 @@ pub struct Received {
     pub flags: RoFlags,
 }
 
-/// Receives data into `buf` and descriptors (at most `fds.len()`, the rest are closed
-/// and reported with `RoFlags::FDS_TRUNCATED`) into `fds` from socket `sock`.
+/// Receives data into `buf` and descriptors (at most `fds.len()`; the rest are closed
+/// and, unless `fds` is empty, reported with `RoFlags::FDS_TRUNCATED`) into `fds` from
+/// socket `sock`.
 ///
 /// # Errors
 ///

@@ -2,12 +2,15 @@
 //! `proc_exec`, handing it the argdata `[!fd 0]` and one descriptor, `out`.
 //!
 //! Argdata: `{program: FD, out: FD}`; with `program` = `hello` the output is
-//! `Hello, fd 0!` written by the new program. Exit status 1 if `proc_exec` fails.
+//! `Hello, fd 0!` written by the new program. If `proc_exec` fails, `exec` writes
+//! `proc_exec failed: errno N` (the CloudABI errno number) to `out` and exits with status 1.
 #![no_std]
 #![no_main]
 
+use core::fmt::Write;
+
 use argdata::{Argdata, Fd, Value};
-use program::cloudabi::{Error, required};
+use program::cloudabi::{Error, FdWriter, required};
 
 fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
     let field = |key: &'static str| {
@@ -18,11 +21,9 @@ fn program_main(ad: Argdata<'_>) -> Result<(), Error> {
     let (program, out) = (field("program")?, field("out")?);
     // The new program's argdata: a sequence holding its descriptor 0, which is `out`.
     let encoded = Value::seq([Value::from(Fd(0))]).encode();
-    Err(Error::Sys(program::cloudabi::sys::proc_exec(
-        program,
-        &encoded.bytes,
-        &[out],
-    )))
+    let errno = program::cloudabi::sys::proc_exec(program, &encoded.bytes, &[out]);
+    writeln!(FdWriter(out), "proc_exec failed: errno {}", errno.0)?;
+    Err(Error::Sys(errno))
 }
 
 program::main!(program_main);
