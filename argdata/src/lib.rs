@@ -123,5 +123,5 @@ pub use testing::{MAX_ARBITRARY_DEPTH, MAX_ARBITRARY_LEN};
 pub mod proptest;
 #[cfg(feature = "serde")]
 pub use crate::serde::{
-    from_argdata, from_slice, from_slice_with_fds, from_value, to_value, to_vec,
+    from_argdata, from_slice, from_slice_with_fds, from_value, to_value, to_vec, to_vec_with_fds,
 };

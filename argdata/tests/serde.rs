@@ -73,7 +73,7 @@ fn sample() -> Server {
 #[test]
 fn nested_round_trip_with_fds() {
     let s = sample();
-    let e = argdata::to_vec(&s).unwrap();
+    let e = argdata::to_vec_with_fds(&s).unwrap();
     // Descriptors are numbered by first appearance, depth first.
     assert_eq!(e.fds, [Fd(9), Fd(3)]);
     e.argdata().validate().unwrap();
@@ -248,7 +248,7 @@ fn integer_ranges() {
 
 #[test]
 fn fd_converter_rejection_is_bad_fd() {
-    let e = argdata::to_vec(&vec![Fd(4), Fd(5)]).unwrap();
+    let e = argdata::to_vec_with_fds(&vec![Fd(4), Fd(5)]).unwrap();
     let only_one = [Fd(40)];
     let err =
         argdata::from_slice_with_fds::<Vec<Fd>, _>(&e.bytes, &FdTable(&only_one)).unwrap_err();
@@ -285,7 +285,7 @@ fn fds_and_timestamps_survive_flatten() {
             when: Timestamp::from_parts(10, 5).unwrap(),
         },
     };
-    let e = argdata::to_vec(&f).unwrap();
+    let e = argdata::to_vec_with_fds(&f).unwrap();
     assert_eq!(e.fds, [Fd(6)]);
     let back: Flat = argdata::from_slice_with_fds(&e.bytes, &FdTable(&e.fds)).unwrap();
     assert_eq!(back, f);
@@ -341,7 +341,7 @@ impl Rng {
 
 #[test]
 fn hostile_input_never_panics() {
-    let seed = argdata::to_vec(&sample()).unwrap().bytes;
+    let seed = argdata::to_vec_with_fds(&sample()).unwrap().bytes;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut ok = 0;
     for round in 0..20_000 {
@@ -415,4 +415,18 @@ fn errors_of_deserialize_with_name_their_field() {
         ("list", Value::seq([Value::from(4), Value::from(5)])),
     ]));
     assert_eq!(err.path(), Some("list[1]"), "{err}");
+}
+
+#[test]
+fn to_vec_is_bytes_and_refuses_descriptors() {
+    // `{a: 1}`: map, one pair of subfields (key "a", int 1).
+    assert_eq!(
+        argdata::to_vec(&BTreeMap::from([("a", 1u8)])).unwrap(),
+        b"\x06\x83\x08a\x00\x82\x05\x01"
+    );
+    let err = argdata::to_vec(&vec![Fd(4), Fd(4), Fd(5)]).unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::HasFds(2));
+    assert!(err.to_string().contains("use to_vec_with_fds"), "{err}");
+    let e = argdata::to_vec_with_fds(&vec![Fd(4), Fd(4), Fd(5)]).unwrap();
+    assert_eq!(e.fds, [Fd(4), Fd(5)]);
 }

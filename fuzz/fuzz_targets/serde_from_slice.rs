@@ -45,7 +45,7 @@ struct Config<'a> {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(config) = argdata::from_slice::<Config<'_>>(data) {
-        let encoded = argdata::to_vec(&config).expect("a decoded config encodes");
+        let encoded = argdata::to_vec_with_fds(&config).expect("a decoded config encodes");
         let back: Config<'_> = argdata::from_slice_with_fds(&encoded.bytes, &FdTable(&encoded.fds))
             .expect("an encoded config decodes");
         if config.ratio.is_nan() {

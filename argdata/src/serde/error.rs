@@ -34,6 +34,13 @@ pub enum ErrorKind {
     /// unknown variants, ...).
     #[error("{0}")]
     Custom(String),
+    /// [`to_vec`](crate::serde::to_vec) was given a value holding file descriptors, which
+    /// plain bytes cannot carry; [`to_vec_with_fds`](crate::serde::to_vec_with_fds) returns
+    /// them beside the bytes.
+    #[error(
+        "the value holds {0} file descriptor(s), which bytes alone cannot carry: use to_vec_with_fds"
+    )]
+    HasFds(usize),
 }
 
 /// An error of the serde layer.

@@ -57,7 +57,7 @@
 //!     log: None,
 //!     started: Timestamp::from_parts(1_500_000_000, 0).unwrap(),
 //! };
-//! let encoded = argdata::to_vec(&config)?;
+//! let encoded = argdata::to_vec_with_fds(&config)?;
 //! assert_eq!(encoded.fds, [Fd(7)]);
 //! let table = argdata::FdTable(&encoded.fds);
 //! let back: Config<'_> = argdata::from_slice_with_fds(&encoded.bytes, &table)?;
@@ -67,7 +67,7 @@
 //! let bad = argdata::to_vec(&argdata::Value::map([("port", 70000)]))?;
 //! #[derive(Deserialize, Debug)]
 //! struct Server { port: u16 }
-//! let err = argdata::from_slice::<Server>(&bad.bytes).unwrap_err();
+//! let err = argdata::from_slice::<Server>(&bad).unwrap_err();
 //! assert_eq!(err.path(), Some("port"));
 //! assert!(err.to_string().starts_with("at `port`: integer 70000 out of range for u16"));
 //! # Ok::<(), argdata::serde::Error>(())
@@ -81,7 +81,7 @@ mod ser;
 
 pub use de::{Deserializer, from_argdata, from_argdata_with_fds, from_slice, from_slice_with_fds};
 pub use error::{Error, ErrorKind, Result};
-pub use ser::{ValueSerializer, to_value, to_vec};
+pub use ser::{ValueSerializer, to_value, to_vec, to_vec_with_fds};
 
 use crate::encode::Encoded;
 use crate::fd::FdTable;

@@ -19,16 +19,43 @@ use crate::value::Value;
 /// ```
 /// #[derive(serde::Serialize)]
 /// struct Ports { http: u16, https: u16 }
-/// let e = argdata::to_vec(&Ports { http: 80, https: 443 })?;
-/// assert_eq!(e.argdata().get("https")?.unwrap().as_int::<u16>()?, 443);
+/// let bytes = argdata::to_vec(&Ports { http: 80, https: 443 })?;
+/// let ad = argdata::Argdata::new(&bytes);
+/// assert_eq!(ad.get("https")?.unwrap().as_int::<u16>()?, 443);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
-/// A `u128` above `i128::MAX`, a timestamp whose seconds do not fit `i64`, a descriptor
-/// number that does not fit `i32`, nesting deeper than [`MAX_DEPTH`], or a message from
-/// the `Serialize` impl.
-pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Encoded> {
+/// A value holding file descriptors ([`ErrorKind::HasFds`](super::ErrorKind::HasFds): use
+/// [`to_vec_with_fds`]), a `u128` above `i128::MAX`, a timestamp whose seconds do not fit
+/// `i64`, a descriptor number that does not fit `i32`, nesting deeper than [`MAX_DEPTH`],
+/// or a message from the `Serialize` impl.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    let encoded = to_vec_with_fds(value)?;
+    if !encoded.fds.is_empty() {
+        return Err(super::Error::new(super::ErrorKind::HasFds(
+            encoded.fds.len(),
+        )));
+    }
+    Ok(encoded.bytes)
+}
+
+/// Serializes `value` to argdata bytes and the file descriptors its fd leaves name, in
+/// order of first appearance (the leaves hold indices into that list), for sending with
+/// [`argdata::socket`](crate::socket) or granting to a program.
+///
+/// ```
+/// # use serde::Serialize;
+/// #[derive(Serialize)]
+/// struct Config { log: argdata::Fd, level: u8 }
+/// let e = argdata::to_vec_with_fds(&Config { log: argdata::Fd(7), level: 2 })?;
+/// assert_eq!(e.fds, [argdata::Fd(7)]);
+/// # Ok::<(), argdata::serde::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`to_vec`], except that descriptors are fine.
+pub fn to_vec_with_fds<T: Serialize + ?Sized>(value: &T) -> Result<Encoded> {
     Ok(to_value(value)?.encode())
 }
 
