@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use cli_support::{Scratch, free_port, inside_private_mount_ns, site, start, wait_for_lines};
 
 const WEBSERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER";
+const WEBSERVER_C: &str = "CLOUDABI_RUN_TEST_WEBSERVER_C";
 
 /// Concurrent clients making normal requests, and requests each.
 const CLIENTS: usize = 8;
@@ -84,6 +85,16 @@ fn rust_server_under_load_and_faults_then_sigkill() {
         return;
     }
     load_and_faults(&rust_server(), Stop::Kill);
+}
+
+#[test]
+fn c_server_under_load_and_faults_then_sigkill() {
+    let server = cli_support::c_webserver(WEBSERVER_C);
+    let env = [(WEBSERVER_C, server.display().to_string())];
+    if !inside_private_mount_ns("c_server_under_load_and_faults_then_sigkill", &env) {
+        return;
+    }
+    load_and_faults(&server, Stop::Kill);
 }
 
 /// A response read to the end of the connection: (status, body).
