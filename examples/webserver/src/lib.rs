@@ -4,7 +4,10 @@
 //! for the document root (read-only) and a log it can only append to. [`handle`] serves one
 //! connection over any `Read + Write` stream, opening files strictly beneath the root with
 //! `openat2(RESOLVE_BENEATH)`, so it can be tested without a network: the tests below run it
-//! on a UNIX socket pair with a temporary directory as the root.
+//! on a UNIX socket pair with a temporary directory as the root. [`Deadline`] wraps a
+//! connection so that all its reads (and all its writes) end by a fixed time, however the
+//! client paces its bytes; the server binary serves each connection on a thread of its own
+//! through it.
 //!
 //! Supported: `GET` and `HEAD`, HTTP/1.0 and HTTP/1.1, one request per connection
 //! (`Connection: close`). Paths containing a `..` segment get 403, paths that escape the root
