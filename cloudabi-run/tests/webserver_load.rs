@@ -289,9 +289,14 @@ fn load_and_faults(server: &Path, stop: Stop) {
         exchange(port, b"GET / HTTP/1.0\r\n\r\n", false),
         Ok((200, PAGES[0].2.to_owned()))
     );
+    // Both connections so far (`start`'s and that request) are logged before the load, so
+    // that every line counted at the end was certainly written before the launcher is stopped.
+    let early = wait_for_lines(&s.path("access.log"), 2, Duration::from_secs(10));
+    assert_eq!(early.lines().count(), 2, "{early}");
     // The server has answered, so the whole tree exists: init(s), the program, the relay.
     let sandbox = descendants(launcher.child().id());
     assert!(sandbox.len() >= 2, "{sandbox:?}");
+    eprintln!("sandbox processes (pid, start time): {sandbox:?}");
 
     // The slow clients first: they are connected all through the load.
     let (ready_tx, ready) = mpsc::channel();
