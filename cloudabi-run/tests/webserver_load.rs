@@ -1,14 +1,16 @@
 //! The demo web servers under `cloudabi-run`, loaded and attacked at the same time, on
 //! loopback: 8 clients making 50 requests each, while 4 clients send their head one byte a
 //! second, 4 stop sending in the middle of a request (half-close), 4 reset the connection in
-//! the middle of one and 4 send a head larger than the server's `MAX_HEAD` (8192 bytes).
+//! the middle of one, 4 send a head larger than the server's `MAX_HEAD` (8192 bytes) and 4
+//! ask for a path of 7000 bytes.
 //!
 //! Checked: every normal request gets the right status and body, each within
 //! [`NORMAL_BOUND`] although the slow clients are connected all along (a server that serves
 //! one connection at a time makes them wait for the slow clients' 10 s deadline, or longer);
 //! the slow clients are cut at their deadline (10 s after accept), not kept alive by their
 //! bytes; the oversized heads get 431; the access log has exactly one well-formed line per
-//! answered request. Then the launcher is stopped (SIGTERM in one run, SIGKILL in another):
+//! answered request, none longer than `PIPE_BUF` (4096 bytes, so that even a line for the
+//! longest request is one atomic write to the log pipe). Then the launcher is stopped (SIGTERM in one run, SIGKILL in another):
 //! every process of the sandbox (recorded from `/proc/<pid>/task/*/children` before) must be
 //! gone within [`GONE_BOUND`], and no log line may be lost.
 //!
@@ -40,6 +42,13 @@ const SLOW: usize = 4;
 const HALF_CLOSE: usize = 4;
 const RESET: usize = 4;
 const OVERSIZED: usize = 4;
+/// Clients asking for a path of [`LONG_PATH`] bytes (404), whose log lines must still fit
+/// in one atomic pipe write.
+const LONG: usize = 4;
+const LONG_PATH: usize = 7000;
+/// `PIPE_BUF` on Linux: a write of at most this many bytes to a pipe is never interleaved
+/// with another, even from another process (`--instances` share the log pipe).
+const PIPE_BUF: usize = 4096;
 
 /// The longest a normal request may take while the slow clients are connected. The servers'
 /// head deadline is 10 s: a server that lets a slow client hold it up cannot meet this.
@@ -329,6 +338,15 @@ fn load_and_faults(server: &Path, stop: Stop) {
             })
         })
         .collect();
+    let long: Vec<_> = (0..LONG)
+        .map(|_| {
+            thread::spawn(move || {
+                let path = "a".repeat(LONG_PATH);
+                let req = format!("GET /{path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+                exchange(port, req.as_bytes(), false)
+            })
+        })
+        .collect();
     let normal: Vec<_> = (0..CLIENTS)
         .map(|client| thread::spawn(move || normal_client(port, client)))
         .collect();
@@ -358,6 +376,10 @@ fn load_and_faults(server: &Path, stop: Stop) {
             Ok((431, "431 Request Header Fields Too Large\n".to_owned())),
             "oversized head"
         );
+    }
+    for h in long {
+        let got = h.join().unwrap();
+        assert_eq!(got, Ok((404, "404 Not Found\n".to_owned())), "long path");
     }
     for h in reset {
         h.join().unwrap();
@@ -418,9 +440,16 @@ fn load_and_faults(server: &Path, stop: Stop) {
     }
 
     // The relay is gone, so it has appended everything it was given.
-    let expected = 2 + CLIENTS * PER_CLIENT + SLOW + HALF_CLOSE + OVERSIZED;
+    let expected = 2 + CLIENTS * PER_CLIENT + SLOW + HALF_CLOSE + OVERSIZED + LONG;
     let log = wait_for_lines(&s.path("access.log"), expected, Duration::ZERO);
     assert!(log.ends_with('\n'), "{log}");
+    for line in log.split_inclusive('\n') {
+        assert!(
+            line.len() <= PIPE_BUF,
+            "a log line of {} bytes: {line}",
+            line.len()
+        );
+    }
     let statuses: Vec<u16> = log
         .lines()
         .map(|l| well_formed(l).unwrap_or_else(|| panic!("malformed log line {l:?}")))
@@ -430,7 +459,7 @@ fn load_and_faults(server: &Path, stop: Stop) {
     assert_eq!(statuses.len(), expected, "{log}");
     // The first request, and three of every four normal ones.
     assert_eq!(count(200), 1 + 3 * per_page);
-    assert_eq!(count(404), per_page);
+    assert_eq!(count(404), per_page + LONG);
     // `start`'s connection and the half-closed requests.
     assert_eq!(count(400), 1 + HALF_CLOSE);
     assert_eq!(count(408), SLOW);

@@ -26,8 +26,8 @@
  * been sent within ANSWER_DEADLINE_MS; every read and write waits with poll()
  * for what is left, so a client sending a byte a second is cut at the
  * deadline. A connection that fails before its answer is sent is not logged;
- * every other one gets exactly one log line, written with one write() under a
- * lock and before the connection is closed.
+ * every other one gets exactly one log line of at most MAX_LOG_LINE bytes,
+ * written with one write() under a lock and before the connection is closed.
  */
 
 #define _GNU_SOURCE
@@ -54,6 +54,9 @@
 #include <unistd.h>
 
 #define MAX_HEAD 8192
+/* The longest log line: PIPE_BUF, so that each is one atomic write to the log
+ * pipe, never interleaved with another process's (cloudabi-run --instances). */
+#define MAX_LOG_LINE 4096
 #define MAX_CONNECTIONS 64
 #define HEAD_DEADLINE_MS 10000
 #define ANSWER_DEADLINE_MS 30000
@@ -336,15 +339,29 @@ static int serve(int conn, int root, char *line, size_t linelen, long *sent, mse
   return 200;
 }
 
-/* Escapes the request for the log so that a client cannot forge lines. */
+/*
+ * Escapes the request for the log so that a client cannot forge lines, in at
+ * most outlen - 1 bytes (outlen >= 4): a longer request is cut, never inside
+ * an escape, and ends in "...".
+ */
 static void escape(const char *in, char *out, size_t outlen) {
   size_t o = 0;
-  for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 5 < outlen; p++) {
-    if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+  const unsigned char *p = (const unsigned char *)in;
+  for (; *p != '\0'; p++) {
+    bool plain = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
+    /* Room for this byte, a "..." after it and the NUL. */
+    if (o + (plain ? 1 : 4) + 4 > outlen) break;
+    if (plain)
       out[o++] = (char)*p;
     else
       o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", *p);
   }
+  if (*p != '\0') {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = '\0';
+}
   out[o] = '\0';
 }
 
@@ -393,12 +410,13 @@ struct connection {
 static void *connection_thread(void *arg) {
   struct connection c = *(struct connection *)arg;
   free(arg);
-  char line[MAX_HEAD + 32], esc[4 * sizeof(line)];
+  /* The escaped request leaves room in the line for the time, status and size. */
+  char line[MAX_HEAD + 32], esc[MAX_LOG_LINE - 64];
   long sent;
   int status = serve(c.conn, root_fd, line, sizeof(line), &sent, c.accepted + HEAD_DEADLINE_MS,
                      c.accepted + ANSWER_DEADLINE_MS);
   if (status > 0 && log_fd >= 0) {
-    char stamp[32], entry[sizeof(esc) + 96];
+    char stamp[32], entry[MAX_LOG_LINE];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -406,7 +424,7 @@ static void *connection_thread(void *arg) {
     escape(line, esc, sizeof(esc));
     int n = snprintf(entry, sizeof(entry), "%s \"%s\" %d %ld\n", stamp, esc, status, sent);
     if (n > 0) {
-      /* The lock keeps even a partial write of a long line from interleaving. */
+      /* At most PIPE_BUF bytes: one atomic write; the lock orders the threads. */
       pthread_mutex_lock(&log_lock);
       write_all(log_fd, entry, (size_t)n < sizeof(entry) ? (size_t)n : sizeof(entry) - 1);
       pthread_mutex_unlock(&log_lock);

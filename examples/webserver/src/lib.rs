@@ -495,6 +495,53 @@ mod tests {
         drop(client);
     }
 
+    /// However long the request, its log line fits in one atomic pipe write (`PIPE_BUF`),
+    /// and the cut never splits an escape.
+    #[test]
+    fn long_log_lines_are_cut() {
+        let s = Served {
+            method: "GET".into(),
+            target: format!("/{}", "a".repeat(8000)),
+            status: 404,
+            bytes: 14,
+        };
+        let line = s.log_line("127.0.0.1:5", 0);
+        assert_eq!(line.len(), http::MAX_LOG_LINE);
+        assert!(line.starts_with("1970-01-01T00:00:00Z 127.0.0.1:5 \"GET /aaa"));
+        assert!(line.ends_with("aaa...\" 404 14\n"), "{line}");
+
+        // Every byte escaped (4 bytes each), method too long as well.
+        let s = Served {
+            method: "M".repeat(100),
+            target: "\n".repeat(3000),
+            status: 400,
+            bytes: 16,
+        };
+        let line = s.log_line("unix", 0);
+        assert!(line.len() <= http::MAX_LOG_LINE, "{}", line.len());
+        let (_, request) = line.split_once('"').unwrap();
+        let (request, rest) = request.split_once('"').unwrap();
+        assert_eq!(rest, " 400 16\n");
+        let (method, target) = request.split_once(' ').unwrap();
+        assert_eq!(method, format!("{}...", "M".repeat(61)));
+        let escapes = target.strip_suffix("...").unwrap();
+        assert_eq!(escapes.len() % 4, 0);
+        assert!(escapes.len() > 3800, "{}", escapes.len());
+        assert_eq!(escapes, "\\x0a".repeat(escapes.len() / 4));
+
+        // What fits is not cut.
+        let s = Served {
+            method: "GET".into(),
+            target: "/x\"".into(),
+            status: 404,
+            bytes: 14,
+        };
+        assert_eq!(
+            s.log_line("p", 0),
+            "1970-01-01T00:00:00Z p \"GET /x\\x22\" 404 14\n"
+        );
+    }
+
     #[test]
     fn log_lines_are_escaped() {
         let s = Served {

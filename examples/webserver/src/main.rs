@@ -17,8 +17,9 @@
 //! the request head must have arrived within [`HEAD_DEADLINE`] (else 408), the answer must
 //! have been sent within [`ANSWER_DEADLINE`]; a client that sends a byte a second is cut at
 //! the deadline, not kept alive by every byte. The access log gets exactly one line per
-//! answered request, written with a single `write` under a lock (the log is a pipe to the
-//! launcher's append relay) and before the connection is closed, so a client that has read
+//! answered request, at most 4096 bytes (`PIPE_BUF`; a longer request is cut in the line),
+//! written with a single `write` under a lock (the log is a pipe to the launcher's append
+//! relay) and before the connection is closed, so a client that has read
 //! its answer to the end knows that its line is on its way. Several copies of the server
 //! can share the socket: `cloudabi-run --instances N`.
 
@@ -155,8 +156,9 @@ fn serve(mut conn: webserver::Deadline, peer: &str, shared: &Shared) {
     if let Some(log) = &shared.log {
         let line = served.log_line(peer, unix_secs());
         let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-        // One write of the whole line; the lock keeps even a partial write (a line longer
-        // than the pipe's atomic size, interrupted) from interleaving with another.
+        // One write of the whole line, at most `PIPE_BUF` bytes (`http::MAX_LOG_LINE`), so
+        // atomic even towards other processes on the same pipe; the lock also orders the
+        // threads of this one.
         let _ = log.write_all(line.as_bytes());
     }
     drop(conn);
