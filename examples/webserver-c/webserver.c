@@ -362,8 +362,6 @@ static void escape(const char *in, char *out, size_t outlen) {
   }
   out[o] = '\0';
 }
-  out[o] = '\0';
-}
 
 static int fd_for(const argdata_t *ad, const char *want) {
   argdata_map_iterator_t it;
