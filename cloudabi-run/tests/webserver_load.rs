@@ -14,6 +14,9 @@
 //! every process of the sandbox (recorded from `/proc/<pid>/task/*/children` before) must be
 //! gone within [`GONE_BOUND`], and no log line may be lost.
 //!
+//! And the bound: with 64 connections open that send nothing, one more request is answered
+//! only when the first of them is cut at its deadline.
+//!
 //! The Rust server is built as in `cli_webserver.rs` (or named by
 //! `CLOUDABI_RUN_TEST_WEBSERVER`), the C one as in `cli_webserver_c.rs` (or named by
 //! `CLOUDABI_RUN_TEST_WEBSERVER_C`).
@@ -104,6 +107,76 @@ fn c_server_under_load_and_faults_then_sigkill() {
         return;
     }
     load_and_faults(&server, Stop::Kill);
+}
+
+/// The servers' bound on connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+
+#[test]
+fn rust_server_serves_at_most_64_connections_at_once() {
+    let env = [(WEBSERVER, rust_server().display().to_string())];
+    if !inside_private_mount_ns("rust_server_serves_at_most_64_connections_at_once", &env) {
+        return;
+    }
+    at_most_64_at_once(&rust_server());
+}
+
+#[test]
+fn c_server_serves_at_most_64_connections_at_once() {
+    let server = cli_support::c_webserver(WEBSERVER_C);
+    let env = [(WEBSERVER_C, server.display().to_string())];
+    if !inside_private_mount_ns("c_server_serves_at_most_64_connections_at_once", &env) {
+        return;
+    }
+    at_most_64_at_once(&server);
+}
+
+/// 64 connections that send nothing take every slot: one more request is answered only
+/// when the first of them is cut at its head deadline, and then promptly. A server without
+/// the bound answers it at once; one serving connections one by one, after 64 deadlines.
+fn at_most_64_at_once(server: &Path) {
+    let s = Scratch::new("web-bound");
+    site(&s);
+    let port = free_port();
+    let _launcher = KillOnDrop(Some(start(&s, server, port, &[])));
+    // `start`'s connection is done with (logged), so its slot is (about to be) free again.
+    wait_for_lines(&s.path("access.log"), 1, Duration::from_secs(10));
+    let first = Instant::now();
+    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let t = Instant::now();
+    let got = exchange(port, b"GET / HTTP/1.0\r\n\r\n", false);
+    let answered = Instant::now();
+    assert_eq!(got, Ok((200, PAGES[0].2.to_owned())));
+    // Each idle connection's deadline counts from its accept, after `first`.
+    assert!(
+        answered - first >= HEAD_DEADLINE - Duration::from_millis(100),
+        "answered after {:?} with {MAX_CONNECTIONS} connections open",
+        answered - t
+    );
+    assert!(
+        answered - t < HEAD_DEADLINE * 2,
+        "answered only after {:?}",
+        answered - t
+    );
+    // The idle connections were answered 408 (and logged) when cut.
+    for mut c in idle {
+        c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut raw = Vec::new();
+        let _ = c.read_to_end(&mut raw);
+        assert!(
+            raw.starts_with(b"HTTP/1.1 408 "),
+            "{}",
+            String::from_utf8_lossy(&raw)
+        );
+    }
+    let log = wait_for_lines(
+        &s.path("access.log"),
+        2 + MAX_CONNECTIONS,
+        Duration::from_secs(10),
+    );
+    assert_eq!(log.matches("\" 408 ").count(), MAX_CONNECTIONS, "{log}");
 }
 
 /// A response read to the end of the connection: (status, body).
