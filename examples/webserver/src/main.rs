@@ -19,9 +19,9 @@
 //! the deadline, not kept alive by every byte. The access log gets exactly one line per
 //! answered request, at most 4096 bytes (`PIPE_BUF`; a longer request is cut in the line),
 //! written with a single `write` under a lock (the log is a pipe to the launcher's append
-//! relay) and before the connection is closed, so a client that has read
-//! its answer to the end knows that its line is on its way. Several copies of the server
-//! can share the socket: `cloudabi-run --instances N`.
+//! relay) and before the connection is closed, so a client that has read its answer to the
+//! end knows that its line is on its way. Several copies of the server can share the
+//! socket: `cloudabi-run --instances N`.
 
 use std::collections::hash_map::RandomState;
 use std::fs::File;
