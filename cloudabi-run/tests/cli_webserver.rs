@@ -33,6 +33,10 @@ fn serves_files_through_the_sandbox_and_nothing_else() {
     site(&s);
     let port = free_port();
     let server = start(&s, &webserver(), port, &[]);
+    // The server serves connections concurrently: wait until `start`'s connection is
+    // logged, so that the lines below come in the order of the requests (each request's
+    // line is written before its connection closes, and each request waits for that).
+    wait_for_lines(&s.path("access.log"), 1, Duration::from_secs(30));
 
     let (status, head, body) = get(port, "/");
     assert_eq!(status, 200, "{head}");

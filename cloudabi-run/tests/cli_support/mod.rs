@@ -138,3 +138,46 @@ pub fn start(s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
     }
     child
 }
+
+/// The static C demo server (`examples/webserver-c/webserver.c`): the path in the environment
+/// variable `env_override` if set, else built here with the command line its header
+/// documents: `libcloudlibc_rs.a` (release) if needed, then `cc -static`.
+pub fn c_webserver(env_override: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env_override) {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
+    let target = tmp.parent().unwrap();
+    let lib = target.join("release/libcloudlibc_rs.a");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--quiet", "--release", "-p", "cloudlibc-rs"])
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building libcloudlibc_rs.a failed");
+    let out = tmp.join("webserver-c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let status = Command::new(cc)
+        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&out)
+        .arg(root.join("examples/webserver-c/webserver.c"))
+        .arg("-I")
+        .arg(root.join("cloudlibc-rs/include"))
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm"])
+        .output()
+        .expect("run cc");
+    // The linker warns that parts of the Rust standard library would need glibc's shared
+    // libraries at run time (user and host name lookups, which the server never makes).
+    assert!(
+        status.status.success(),
+        "compiling webserver.c failed:\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}

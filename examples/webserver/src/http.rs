@@ -15,6 +15,14 @@ use core::fmt::Write as _;
 /// The longest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 8192;
 
+/// The longest log line, newline included: `PIPE_BUF` on Linux, so that each line is one
+/// atomic write to the log pipe, never interleaved with another, even one from another
+/// process sharing the pipe (`cloudabi-run --instances`).
+pub const MAX_LOG_LINE: usize = 4096;
+
+/// The most bytes of the (escaped) method and peer in a log line.
+const MAX_LOG_WORD: usize = 64;
+
 /// What was served, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Served {
@@ -43,7 +51,9 @@ impl Default for Served {
 impl Served {
     /// One log line (with the trailing newline): time (`unix_secs` seconds since
     /// 1970-01-01, UTC), peer, request, status, body size. Control characters and non-ASCII
-    /// bytes of the request are escaped, so a client cannot forge log lines.
+    /// bytes of the request are escaped, so a client cannot forge log lines. The line is at
+    /// most [`MAX_LOG_LINE`] bytes: a longer method or peer (over 64 bytes escaped) or target
+    /// is cut, never inside an escape, and ends in `...`.
     ///
     /// ```
     /// let served = webserver::http::Served {
@@ -59,15 +69,15 @@ impl Served {
     /// ```
     #[must_use]
     pub fn log_line(&self, peer: &str, unix_secs: u64) -> String {
-        format!(
-            "{} {} \"{} {}\" {} {}\n",
+        let before = format!(
+            "{} {} \"{} ",
             rfc3339(unix_secs),
-            escape(peer),
-            escape(&self.method),
-            escape(&self.target),
-            self.status,
-            self.bytes
-        )
+            escape(peer, MAX_LOG_WORD),
+            escape(&self.method, MAX_LOG_WORD),
+        );
+        let after = format!("\" {} {}\n", self.status, self.bytes);
+        let room = MAX_LOG_LINE.saturating_sub(before.len() + after.len());
+        format!("{before}{}{after}", escape(&self.target, room))
     }
 }
 
@@ -317,14 +327,26 @@ pub fn redirect_answer(instance: &str, target: &str) -> String {
     h
 }
 
-/// Escapes bytes outside printable ASCII (and `"` and `\`) as `\xNN`.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Escapes bytes outside printable ASCII (and `"` and `\`) as `\xNN`, in at most `max`
+/// bytes: when the whole does not fit, the longest beginning that fits with `...` after it
+/// (an escape is kept whole or left out).
+fn escape(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max) + 4);
+    // Where to cut: the longest beginning (at a byte of `s`) that leaves room for `...`.
+    let mut cut = 0;
     for b in s.bytes() {
+        if out.len() + 3 <= max {
+            cut = out.len();
+        }
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "\\x{b:02x}");
+        }
+        if out.len() > max {
+            out.truncate(cut);
+            out.push_str(&"..."[..max.min(3)]);
+            return out;
         }
     }
     out

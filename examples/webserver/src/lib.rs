@@ -4,7 +4,10 @@
 //! for the document root (read-only) and a log it can only append to. [`handle`] serves one
 //! connection over any `Read + Write` stream, opening files strictly beneath the root with
 //! `openat2(RESOLVE_BENEATH)`, so it can be tested without a network: the tests below run it
-//! on a UNIX socket pair with a temporary directory as the root.
+//! on a UNIX socket pair with a temporary directory as the root. [`Deadline`] wraps a
+//! connection so that all its reads (and all its writes) end by a fixed time, however the
+//! client paces its bytes; the server binary serves each connection on a thread of its own
+//! through it.
 //!
 //! Supported: `GET` and `HEAD`, HTTP/1.0 and HTTP/1.1, one request per connection
 //! (`Connection: close`). Paths containing a `..` segment get 403, paths that escape the root
@@ -41,6 +44,8 @@ pub mod http;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -70,6 +75,85 @@ pub fn open_beneath(root: impl AsFd, rel: &str) -> Result<Option<(File, u64)>, u
         FileType::RegularFile => Ok(Some((File::from(fd), stat.st_size as u64))),
         FileType::Directory => Ok(None),
         _ => Err(403),
+    }
+}
+
+/// A connection whose reads and writes all end by fixed points in time, however the client
+/// paces its bytes.
+///
+/// A per-call socket timeout restarts with every byte that arrives, so a client sending one
+/// byte a second could hold a connection open for hours. `Deadline` instead sets, before each
+/// call, the socket timeout to what is left until the read (or write) deadline; once that
+/// has passed, the call fails with [`io::ErrorKind::TimedOut`] without touching the socket.
+/// [`handle`] answers a head that does not arrive in time with 408.
+///
+/// ```
+/// use std::io::Read;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::{Duration, Instant};
+///
+/// let (_client, server) = UnixStream::pair()?;
+/// let now = Instant::now();
+/// let mut conn = webserver::Deadline::new(server, now, now + Duration::from_secs(1));
+/// let err = conn.read(&mut [0u8; 16]).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Deadline {
+    stream: UnixStream,
+    read_by: Instant,
+    write_by: Instant,
+}
+
+impl Deadline {
+    /// Wraps `stream`: reads must be done by `read_by`, writes by `write_by`.
+    #[must_use]
+    pub fn new(stream: UnixStream, read_by: Instant, write_by: Instant) -> Deadline {
+        Deadline {
+            stream,
+            read_by,
+            write_by,
+        }
+    }
+
+    /// The stream itself (for the caller to close or shut down).
+    #[must_use]
+    pub fn into_inner(self) -> UnixStream {
+        self.stream
+    }
+
+    /// What is left until `by`, or the `TimedOut` error once nothing is.
+    fn left(by: Instant) -> io::Result<Duration> {
+        let left = by.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the connection's deadline has passed",
+            ))
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = Deadline::left(self.read_by)?;
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = Deadline::left(self.write_by)?;
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }
 
@@ -176,7 +260,7 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::os::unix::net::UnixStream;
     use std::path::{Path, PathBuf};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     /// A temporary document root, removed on drop.
     struct Root(PathBuf);
@@ -349,6 +433,113 @@ mod tests {
             .unwrap();
         let served = handle(&mut server, root.dir(), "t").unwrap();
         assert_eq!(served.status, 408);
+    }
+
+    /// A client that sends one byte every 10 ms and never ends its head is cut at the read
+    /// deadline with 408, although no single read waits long: per-read timeouts alone would
+    /// keep it (it would take 80 s to reach `MAX_HEAD`).
+    #[test]
+    fn trickling_client_is_cut_at_the_deadline() {
+        let root = Root::new("trickle");
+        let (mut client, server) = UnixStream::pair().unwrap();
+        let mut reader = client.try_clone().unwrap();
+        let trickle = std::thread::spawn(move || {
+            client.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").unwrap();
+            // Until the server closes its end (EPIPE) or 60 s have passed.
+            for _ in 0..6000 {
+                if client.write_all(b"a").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let start = Instant::now();
+        let mut conn = Deadline::new(
+            server,
+            start + Duration::from_millis(300),
+            start + Duration::from_secs(5),
+        );
+        let served = handle(&mut conn, root.dir(), "t").unwrap();
+        assert_eq!(served.status, 408);
+        assert_eq!(served.method, "-");
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        drop(conn);
+        let mut response = Vec::new();
+        let _ = reader.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
+        trickle.join().unwrap();
+    }
+
+    /// A client that never reads its answer holds the server only until the write deadline.
+    #[test]
+    fn client_that_does_not_read_is_cut_at_the_write_deadline() {
+        let root = Root::new("noread");
+        std::fs::write(root.0.join("www/big.bin"), vec![7u8; 8 << 20]).unwrap();
+        let (mut client, server) = UnixStream::pair().unwrap();
+        client.write_all(b"GET /big.bin HTTP/1.1\r\n\r\n").unwrap();
+        let start = Instant::now();
+        let mut conn = Deadline::new(
+            server,
+            start + Duration::from_secs(5),
+            start + Duration::from_millis(300),
+        );
+        let err = handle(&mut conn, root.dir(), "t").unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
+            "{err:?}"
+        );
+        drop(client);
+    }
+
+    /// However long the request, its log line fits in one atomic pipe write (`PIPE_BUF`),
+    /// and the cut never splits an escape.
+    #[test]
+    fn long_log_lines_are_cut() {
+        let s = Served {
+            method: "GET".into(),
+            target: format!("/{}", "a".repeat(8000)),
+            status: 404,
+            bytes: 14,
+        };
+        let line = s.log_line("127.0.0.1:5", 0);
+        assert_eq!(line.len(), http::MAX_LOG_LINE);
+        assert!(line.starts_with("1970-01-01T00:00:00Z 127.0.0.1:5 \"GET /aaa"));
+        assert!(line.ends_with("aaa...\" 404 14\n"), "{line}");
+
+        // Every byte escaped (4 bytes each), method too long as well.
+        let s = Served {
+            method: "M".repeat(100),
+            target: "\n".repeat(3000),
+            status: 400,
+            bytes: 16,
+        };
+        let line = s.log_line("unix", 0);
+        assert!(line.len() <= http::MAX_LOG_LINE, "{}", line.len());
+        let (_, request) = line.split_once('"').unwrap();
+        let (request, rest) = request.split_once('"').unwrap();
+        assert_eq!(rest, " 400 16\n");
+        let (method, target) = request.split_once(' ').unwrap();
+        assert_eq!(method, format!("{}...", "M".repeat(61)));
+        let escapes = target.strip_suffix("...").unwrap();
+        assert_eq!(escapes.len() % 4, 0);
+        assert!(escapes.len() > 3800, "{}", escapes.len());
+        assert_eq!(escapes, "\\x0a".repeat(escapes.len() / 4));
+
+        // What fits is not cut.
+        let s = Served {
+            method: "GET".into(),
+            target: "/x\"".into(),
+            status: 404,
+            bytes: 14,
+        };
+        assert_eq!(
+            s.log_line("p", 0),
+            "1970-01-01T00:00:00Z p \"GET /x\\x22\" 404 14\n"
+        );
     }
 
     #[test]

@@ -9,9 +9,19 @@
 //! ```
 //!
 //! The argdata is decoded into a typed [`Config`] by `program::main!(typed ...)`, which
-//! accepts only descriptors the launcher granted. The server accepts connections one at a
-//! time and serves each with [`webserver::handle`]; run several copies on the same socket
-//! with `cloudabi-run --instances N`.
+//! accepts only descriptors the launcher granted.
+//!
+//! Connections are served concurrently, each on a thread of its own, at most
+//! [`MAX_CONNECTIONS`] at once: with that many open, the server accepts the next one only
+//! when one of them ends. Each connection has its own deadlines, counted from its accept:
+//! the request head must have arrived within [`HEAD_DEADLINE`] (else 408), the answer must
+//! have been sent within [`ANSWER_DEADLINE`]; a client that sends a byte a second is cut at
+//! the deadline, not kept alive by every byte. The access log gets exactly one line per
+//! answered request, at most 4096 bytes (`PIPE_BUF`; a longer request is cut in the line),
+//! written with a single `write` under a lock (the log is a pipe to the launcher's append
+//! relay) and before the connection is closed, so a client that has read its answer to the
+//! end knows that its line is on its way. Several copies of the server can share the
+//! socket: `cloudabi-run --instances N`.
 
 use std::collections::hash_map::RandomState;
 use std::fs::File;
@@ -19,13 +29,21 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::net::UnixListener;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::net::AddressFamily;
 
-/// How long a client may take to send its request or accept the response.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after its accept a connection's request head must have arrived.
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+/// How long after its accept a connection's answer must have been sent.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+/// The most connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+/// Stack size of a connection's thread: `handle` needs a few KiB; the default 2 MiB would
+/// make 64 threads reserve 128 MiB of address space under `cloudabi-run --memory`.
+const THREAD_STACK: usize = 256 * 1024;
 
 /// The configuration, decoded from the argdata; the launcher's `!socket` and `!file` tags
 /// become the descriptors. Other keys are ignored, so that a configuration can grant
@@ -69,7 +87,7 @@ fn program_main(config: Config) -> Result<(), StartError> {
         return Err(StartError::Shared);
     }
     let (socket, root) = (own(socket), File::from(own(root)));
-    let mut log = log.map(|fd| File::from(own(fd)));
+    let log = log.map(|fd| File::from(own(fd)));
 
     let family = rustix::net::getsockname(&socket)
         .map_err(|e| StartError::NotListening(e.into()))?
@@ -79,19 +97,23 @@ fn program_main(config: Config) -> Result<(), StartError> {
     } else {
         Listener::Tcp(TcpListener::from(socket))
     };
-    let instance = format!("{:016x}", RandomState::new().build_hasher().finish());
+    let shared = Arc::new(Shared {
+        root,
+        log: log.map(Mutex::new),
+        instance: format!("{:016x}", RandomState::new().build_hasher().finish()),
+    });
+    let slots = Arc::new(Slots::new(MAX_CONNECTIONS));
 
     loop {
+        let slot = Slots::take(&slots);
         let accepted = match &listener {
-            Listener::Tcp(l) => l.accept().map(|(s, peer)| {
-                (
-                    std::os::unix::net::UnixStream::from(OwnedFd::from(s)),
-                    peer.to_string(),
-                )
-            }),
+            Listener::Tcp(l) => l
+                .accept()
+                .map(|(s, peer)| (UnixStream::from(OwnedFd::from(s)), peer.to_string())),
             Listener::Unix(l) => l.accept().map(|(s, _)| (s, "unix".to_owned())),
         };
-        let (mut stream, peer) = match accepted {
+        let accepted_at = Instant::now();
+        let (stream, peer) = match accepted {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
@@ -100,13 +122,84 @@ fn program_main(config: Config) -> Result<(), StartError> {
             // Transient failures (the client went away, descriptor limits): keep serving.
             Err(_) => continue,
         };
-        let _ = stream.set_read_timeout(Some(CLIENT_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
-        if let Ok(served) = webserver::handle(&mut stream, &root, &instance)
-            && let Some(log) = log.as_mut()
-        {
-            let _ = log.write_all(served.log_line(&peer, unix_secs()).as_bytes());
+        let conn = webserver::Deadline::new(
+            stream,
+            accepted_at + HEAD_DEADLINE,
+            accepted_at + ANSWER_DEADLINE,
+        );
+        let shared = Arc::clone(&shared);
+        // When the thread cannot be made, the closure (with the connection and the slot)
+        // is dropped: the client sees the connection closed, the slot is free again.
+        let _ = std::thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn(move || {
+                serve(conn, &peer, &shared);
+                drop(slot);
+            });
+    }
+}
+
+/// What every connection's thread uses.
+struct Shared {
+    root: File,
+    log: Option<Mutex<File>>,
+    instance: String,
+}
+
+/// Serves one connection and logs the request, then closes the connection.
+fn serve(mut conn: webserver::Deadline, peer: &str, shared: &Shared) {
+    let Ok(served) = webserver::handle(&mut conn, &shared.root, &shared.instance) else {
+        // The client went away or ran out of time before its answer was sent: nothing was
+        // answered, nothing is logged.
+        return;
+    };
+    if let Some(log) = &shared.log {
+        let line = served.log_line(peer, unix_secs());
+        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        // One write of the whole line, at most `PIPE_BUF` bytes (`http::MAX_LOG_LINE`), so
+        // atomic even towards other processes on the same pipe; the lock also orders the
+        // threads of this one.
+        let _ = log.write_all(line.as_bytes());
+    }
+    drop(conn);
+}
+
+/// A counting semaphore for connection slots.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// One taken slot; dropping it frees it.
+struct Slot(Arc<Slots>);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
         }
+    }
+
+    /// Waits until a slot is free and takes it.
+    fn take(slots: &Arc<Slots>) -> Slot {
+        let mut free = slots.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = slots
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        Slot(Arc::clone(slots))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(PoisonError::into_inner);
+        *free += 1;
+        self.0.freed.notify_one();
     }
 }
 
