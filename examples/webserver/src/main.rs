@@ -8,8 +8,10 @@
 //! errors: !fd stderr                     # optional: where start-up errors go
 //! ```
 //!
-//! The argdata is decoded into a typed [`Config`] by `program::main!(typed ...)`, which
-//! accepts only descriptors the launcher granted.
+//! The argdata is decoded into a typed [`Config`] by `program::main!(typed ...)`: each
+//! descriptor field is taken over by `program::cap`, which accepts only descriptors the
+//! launcher granted, each once, and checks its kind (a directory given as the socket is a
+//! configuration error naming `socket`). No `unsafe` is needed.
 //!
 //! Connections are served concurrently, each on a thread of its own, at most
 //! [`MAX_CONNECTIONS`] at once: with that many open, the server accepts the next one only
@@ -28,12 +30,12 @@ use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::net::AddressFamily;
+use program::cap::FromGranted;
 
 /// How long after its accept a connection's request head must have arrived.
 const HEAD_DEADLINE: Duration = Duration::from_secs(10);
@@ -51,52 +53,52 @@ const THREAD_STACK: usize = 256 * 1024;
 #[derive(serde::Deserialize)]
 struct Config {
     /// A listening stream socket (TCP or UNIX).
-    socket: argdata::Fd,
+    #[serde(deserialize_with = "program::cap::deserialize")]
+    socket: Listener,
     /// The document root, a directory.
-    root: argdata::Fd,
+    #[serde(deserialize_with = "program::cap::deserialize")]
+    root: cap_std::fs::Dir,
     /// Where to append one line per request.
     #[serde(default)]
-    log: Option<argdata::Fd>,
+    log: Option<program::cap::Cap<File>>,
 }
 
-/// Why the server could not start.
+/// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
 enum StartError {
-    #[error("`socket`, `root` and `log` must be distinct descriptors")]
-    Shared,
     #[error("`socket` is not a listening stream socket: {0}")]
     NotListening(std::io::Error),
 }
 
-/// Takes ownership of a descriptor the launcher granted.
-fn own(fd: argdata::Fd) -> OwnedFd {
-    // SAFETY: the typed decoder accepted `fd` only because the launcher granted it to this
-    // process; nothing else in the program uses it, and `program_main` takes each of the
-    // (checked distinct) descriptors exactly once.
-    unsafe { OwnedFd::from_raw_fd(fd.raw()) }
-}
-
+/// The listening socket: TCP or UNIX.
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
 }
 
-fn program_main(config: Config) -> Result<(), StartError> {
-    let Config { socket, root, log } = config;
-    if socket == root || Some(socket) == log || Some(root) == log {
-        return Err(StartError::Shared);
-    }
-    let (socket, root) = (own(socket), File::from(own(root)));
-    let log = log.map(|fd| File::from(own(fd)));
+impl FromGranted for Listener {
+    const EXPECTED: &'static str = "a listening TCP or UNIX stream socket";
 
-    let family = rustix::net::getsockname(&socket)
-        .map_err(|e| StartError::NotListening(e.into()))?
-        .address_family();
-    let listener = if family == AddressFamily::UNIX {
-        Listener::Unix(UnixListener::from(socket))
-    } else {
-        Listener::Tcp(TcpListener::from(socket))
-    };
+    fn check(fd: &OwnedFd) -> Result<(), String> {
+        TcpListener::check(fd).or_else(|_| UnixListener::check(fd))
+    }
+
+    fn from_owned(fd: OwnedFd) -> Self {
+        if TcpListener::check(&fd).is_ok() {
+            Listener::Tcp(TcpListener::from(fd))
+        } else {
+            Listener::Unix(UnixListener::from(fd))
+        }
+    }
+}
+
+fn program_main(config: Config) -> Result<(), StartError> {
+    let Config {
+        socket: listener,
+        root,
+        log,
+    } = config;
+    let log = log.map(program::cap::Cap::into_inner);
     let shared = Arc::new(Shared {
         root,
         log: log.map(Mutex::new),
@@ -141,7 +143,7 @@ fn program_main(config: Config) -> Result<(), StartError> {
 
 /// What every connection's thread uses.
 struct Shared {
-    root: File,
+    root: cap_std::fs::Dir,
     log: Option<Mutex<File>>,
     instance: String,
 }
