@@ -73,6 +73,8 @@
 //! Walks over a whole tree ([`Argdata::validate`], [`Value::from_argdata`], the YAML
 //! printer) recurse once per nesting level and stop at [`MAX_DEPTH`] levels.
 #![no_std]
+// On docs.rs, feature-gated items carry a badge naming their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Unsafe code is denied everywhere and forbidden in every module but `utf8`, whose one
 // unsafe block is justified there.
 #![deny(unsafe_code)]

@@ -36,6 +36,8 @@
 //! ```
 
 #![cfg_attr(target_os = "cloudabi", no_std)]
+// On docs.rs, feature-gated items carry a badge naming their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_os = "cloudabi")]
 pub mod cloudabi;
