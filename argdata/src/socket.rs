@@ -277,6 +277,9 @@ impl<D: AsRef<[u8]>> OutgoingMessage<D> {
         fds: &[BorrowedFd<'_>],
         wait: bool,
     ) -> io::Result<()> {
+        if self.is_sent() {
+            return Ok(());
+        }
         let data = self.data.as_ref();
         let (head, body) = if self.sent < HEADER_LEN {
             (&self.header[self.sent..], data)
@@ -314,6 +317,9 @@ impl<D: AsRef<[u8]>> OutgoingMessage<D> {
                 }
             })?
         };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
         self.sent += n;
         Ok(())
     }

@@ -416,3 +416,48 @@ fn owned_fds_can_be_taken() {
     assert_eq!(bytes, [3, 0, 0, 0, 0]);
     assert!(same_file(&fds[0], &file));
 }
+
+#[test]
+fn outgoing_message_and_try_pull_interleave_on_non_blocking_sockets() {
+    use argdata::socket::OutgoingMessage;
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    let file = File::open("/proc/self/exe").unwrap();
+    // A binary leaf of 1 MiB: tag 01, then the bytes. Far more than the socket buffers.
+    let mut data = vec![0x01];
+    data.extend((0..1u32 << 20).map(|i| (i % 251) as u8));
+    let mut out = OutgoingMessage::new(data.clone());
+    let mut reader = ArgdataReader::new(2 << 20, 1);
+    let mut blocked = 0;
+    let mut got = None;
+    loop {
+        match out.send(&a, &[file.as_fd()]) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                blocked += 1;
+                match reader.try_pull(&b) {
+                    Ok(m) => got = m,
+                    Err(e) => assert!(e.is_resumable(), "{e}"),
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(out.is_sent());
+    assert!(blocked > 0, "the socket filled up at least once");
+    let m = match got {
+        Some(m) => m,
+        None => loop {
+            match reader.try_pull(&b) {
+                Ok(Some(m)) => break m,
+                Ok(None) => panic!("end of stream"),
+                Err(e) => assert!(e.is_resumable(), "{e}"),
+            }
+        },
+    };
+    assert!(m.bytes() == data.as_slice());
+    assert_eq!(m.fds().len(), 1);
+    assert!(same_file(&m.fds()[0], &file));
+}
