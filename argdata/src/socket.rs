@@ -3,19 +3,23 @@
 //! # Wire format
 //!
 //! The framing is the one of the reference C library's `argdata_writer_push` and
-//! `argdata_reader_pull`. Each message is
+//! `argdata_reader_pull` (NuxiNL/argdata). Each message is
 //!
-//! * a 12-byte header: the data length as an 8-byte big-endian number, then the number of
-//!   file descriptors as a 4-byte big-endian number;
-//! * the encoded argdata value, exactly as long as the header says;
-//! * the descriptors themselves travel as one `SCM_RIGHTS` control message attached to
-//!   the bytes; an fd leaf with index `i` refers to the `i`-th of them.
+//! * an 8-byte header: the length of the data as a big-endian unsigned number;
+//! * the encoded argdata value, exactly as long as the header says.
 //!
-//! [`ArgdataWriter`] sends the header on its own and attaches the descriptors to the first
-//! chunk of the data; the reference writer attaches them to the header. [`ArgdataReader`]
-//! receives every chunk (header included) with `recvmsg`, so it accepts both. Sending the
-//! header separately also keeps the reference reader working on Linux: it reads the header
-//! with a plain `read`, which would discard descriptors attached to those bytes.
+//! There is no descriptor count on the wire. The descriptors travel as one `SCM_RIGHTS`
+//! control message attached to the first `sendmsg` of the message, whose bytes start with
+//! the header; an fd leaf with index `i` refers to the `i`-th of them. A message without
+//! descriptors is sent with plain writes, so it can also go to a pipe or a file.
+//!
+//! [`ArgdataWriter`] sends header and data together, the descriptors on the first call,
+//! as the reference does. [`ArgdataReader`] does what the reference reader does: one
+//! `recvmsg` of at most the 8 header bytes with room for `max_fds` descriptors (the
+//! descriptors that arrive with it are the message's; skipped when `max_fds` is 0 or the
+//! descriptor is not a socket), then plain reads for the rest of the header and the data.
+//! Descriptors a peer attaches to later bytes are not part of the message: the kernel
+//! closes them.
 //!
 //! ```
 //! use std::os::unix::net::UnixStream;
@@ -41,8 +45,10 @@
 //!
 //! # Errors and the stream
 //!
-//! An error other than [`SocketError::Io`] with `Interrupted` leaves the stream at an
-//! unknown position inside a message; the connection should be dropped. Descriptors
+//! The reference reports errors as `errno` values; [`SocketError::errno`] gives the one
+//! it would return (`EMSGSIZE` for limits, `EBADMSG` for a truncated message). After an
+//! error other than an interrupted or would-block [`SocketError::Io`], the stream is at an
+//! unknown position inside a message and the connection should be dropped; descriptors
 //! received with a rejected message are closed.
 #![forbid(unsafe_code)]
 
@@ -52,16 +58,17 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::vec::Vec;
 
 use rustix::event::{PollFd, PollFlags, poll};
+use rustix::io::Errno;
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags, recvmsg, send, sendmsg,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
 };
 
 use crate::fd::{Fd, FdConverter};
 use crate::reader::Argdata;
 
-/// Size of the message header: an 8-byte data length and a 4-byte fd count, big-endian.
-pub const HEADER_LEN: usize = 12;
+/// Size of the message header: the data length as an 8-byte big-endian number.
+pub const HEADER_LEN: usize = 8;
 
 /// Most descriptors Linux accepts in one `SCM_RIGHTS` control message.
 pub const SCM_MAX_FD: usize = 253;
@@ -69,6 +76,18 @@ pub const SCM_MAX_FD: usize = 253;
 /// Data is read in pieces of at most this many bytes, so that a peer announcing a large
 /// message makes the reader allocate only as much as it actually sends.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The header of a message of `len` bytes.
+#[must_use]
+pub const fn encode_header(len: u64) -> [u8; HEADER_LEN] {
+    len.to_be_bytes()
+}
+
+/// The data length a header announces.
+#[must_use]
+pub const fn decode_header(header: [u8; HEADER_LEN]) -> u64 {
+    u64::from_be_bytes(header)
+}
 
 /// Errors from [`ArgdataWriter::push`] and [`ArgdataReader::pull`].
 #[derive(Debug, thiserror::Error)]
@@ -85,56 +104,74 @@ pub enum SocketError {
         /// The configured maximum.
         max: usize,
     },
-    /// The message carries more descriptors than the configured maximum.
+    /// The message has more descriptors than the configured maximum (to send, or
+    /// received within the room the control buffer's alignment padding leaves).
     #[error("message with {count} file descriptors exceeds the limit of {max}")]
     TooManyFds {
-        /// Number of descriptors announced or received.
-        count: u64,
+        /// Number of descriptors to send or received.
+        count: usize,
         /// The configured maximum.
         max: usize,
     },
     /// The peer closed the connection inside a message.
     #[error("connection closed in the middle of a message")]
     UnexpectedEof,
-    /// The descriptors received do not match the count in the header.
-    #[error("message announced {declared} file descriptors but carried {received}")]
-    FdCountMismatch {
-        /// Count from the header.
-        declared: u32,
-        /// Descriptors actually received.
-        received: usize,
-    },
     /// The kernel truncated the control data (`MSG_CTRUNC`): the peer attached more
-    /// descriptors than the reader has room for.
-    #[error("control data truncated: too many file descriptors attached")]
+    /// descriptors than the reader's maximum.
+    #[error("control data truncated: more file descriptors attached than allowed")]
     ControlTruncated,
-    /// A message to send has descriptors but no data to attach them to, or names a
-    /// negative descriptor.
-    #[error("invalid file descriptor list for this message")]
-    InvalidFds,
+}
+
+impl SocketError {
+    /// The `errno` value the reference library returns for this error: `EMSGSIZE` for
+    /// [`TooLong`](Self::TooLong), [`TooManyFds`](Self::TooManyFds) and
+    /// [`ControlTruncated`](Self::ControlTruncated), `EBADMSG` for
+    /// [`UnexpectedEof`](Self::UnexpectedEof), and the system call's own for
+    /// [`Io`](Self::Io) (`EIO` if it has none).
+    #[must_use]
+    pub fn errno(&self) -> i32 {
+        match self {
+            SocketError::Io(e) => e.raw_os_error().unwrap_or(Errno::IO.raw_os_error()),
+            SocketError::TooLong { .. }
+            | SocketError::TooManyFds { .. }
+            | SocketError::ControlTruncated => Errno::MSGSIZE.raw_os_error(),
+            SocketError::UnexpectedEof => Errno::BADMSG.raw_os_error(),
+        }
+    }
+
+    /// Whether the call may simply be repeated: an interrupted or would-block
+    /// [`Io`](Self::Io) error from a `try_` method, which keeps its progress.
+    #[must_use]
+    pub fn is_resumable(&self) -> bool {
+        matches!(self, SocketError::Io(e) if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ))
+    }
 }
 
 /// Result type of this module.
 pub type Result<T, E = SocketError> = core::result::Result<T, E>;
 
-/// Retries a system call after `EINTR`, and waits with `poll` after `EAGAIN`.
-fn retry<T>(
+/// Makes a system call. When `wait` is set it is retried after `EINTR`, and after
+/// `EAGAIN` once `poll` reports the socket ready; otherwise every error is returned.
+fn call<T>(
     socket: BorrowedFd<'_>,
     events: PollFlags,
-    mut call: impl FnMut() -> rustix::io::Result<T>,
-) -> io::Result<T> {
+    wait: bool,
+    mut f: impl FnMut() -> rustix::io::Result<T>,
+) -> rustix::io::Result<T> {
     loop {
-        match call() {
-            Ok(v) => return Ok(v),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => {
+        match f() {
+            Err(Errno::INTR) if wait => {}
+            Err(Errno::AGAIN) if wait => {
                 let mut fds = [PollFd::new(&socket, events)];
                 match poll(&mut fds, None) {
-                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                    Err(e) => return Err(e.into()),
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => return Err(e),
                 }
             }
-            Err(e) => return Err(e.into()),
+            other => return other,
         }
     }
 }
@@ -143,6 +180,7 @@ fn retry<T>(
 ///
 /// `push` always sends a whole message: it loops over partial writes, retries after
 /// `EINTR` and, on a non-blocking socket, waits with `poll` when the socket is full.
+/// [`OutgoingMessage`] sends one step at a time instead.
 #[derive(Clone, Copy, Debug)]
 pub struct ArgdataWriter {
     max_len: usize,
@@ -151,7 +189,8 @@ pub struct ArgdataWriter {
 
 impl ArgdataWriter {
     /// A writer that refuses messages longer than `max_len` bytes or with more than
-    /// `max_fds` descriptors (configure it like the receiving [`ArgdataReader`]).
+    /// `max_fds` descriptors (configure it like the receiving [`ArgdataReader`]; the
+    /// reference writer has no limits of its own).
     #[must_use]
     pub const fn new(max_len: usize, max_fds: usize) -> Self {
         ArgdataWriter { max_len, max_fds }
@@ -161,12 +200,13 @@ impl ArgdataWriter {
     /// in `bytes` refers to `fds[i]`, as in [`Encoded`](crate::Encoded) after [`Value::encode`]).
     ///
     /// Taking borrowed descriptors (rather than the raw numbers of [`Encoded::fds`](crate::Encoded::fds)) means
-    /// the descriptors are guaranteed to be open while they are sent.
+    /// the descriptors are guaranteed to be open while they are sent. Without descriptors
+    /// `socket` may also be a pipe or a file.
     ///
     /// # Errors
-    /// [`SocketError::TooLong`], [`SocketError::TooManyFds`],
-    /// [`SocketError::InvalidFds`] (descriptors without data) or the system call's error.
-    /// After an I/O error part of the message may have been sent.
+    /// [`SocketError::TooLong`], [`SocketError::TooManyFds`] or the system call's error
+    /// (`ENOTSOCK` for descriptors to a non-socket). After an I/O error part of the
+    /// message may have been sent.
     ///
     /// [`Value::encode`]: crate::Value::encode
     pub fn push(&self, socket: impl AsFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
@@ -179,72 +219,148 @@ impl ArgdataWriter {
         }
         if fds.len() > self.max_fds {
             return Err(SocketError::TooManyFds {
-                count: fds.len() as u64,
+                count: fds.len(),
                 max: self.max_fds,
             });
         }
-        let count = u32::try_from(fds.len()).map_err(|_| SocketError::InvalidFds)?;
-        if bytes.is_empty() && count > 0 {
-            return Err(SocketError::InvalidFds);
+        let mut message = OutgoingMessage::new(bytes);
+        while !message.is_sent() {
+            message.step(socket, fds, true)?;
         }
-        let mut header = [0u8; HEADER_LEN];
-        header[..8].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
-        header[8..].copy_from_slice(&count.to_be_bytes());
-        send_all(socket, &header)?;
-
-        let mut rest = bytes;
-        if !fds.is_empty() {
-            let mut space =
-                std::vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-            let sent = retry(socket, PollFlags::OUT, || {
-                let mut control = SendAncillaryBuffer::new(&mut space);
-                if !control.push(SendAncillaryMessage::ScmRights(fds)) {
-                    return Err(rustix::io::Errno::NOBUFS);
-                }
-                sendmsg(
-                    socket,
-                    &[IoSlice::new(rest)],
-                    &mut control,
-                    SendFlags::NOSIGNAL,
-                )
-            })?;
-            rest = &rest[sent..];
-        }
-        send_all(socket, rest)?;
         Ok(())
     }
 }
 
-/// Sends all of `bytes` without ancillary data.
-fn send_all(socket: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let n = retry(socket, PollFlags::OUT, || {
-            send(socket, bytes, SendFlags::NOSIGNAL)
-        })?;
-        bytes = &bytes[n..];
+/// One framed message being sent, one system call at a time (for callers that drive a
+/// non-blocking socket themselves, like the C API's `argdata_writer_push`).
+#[derive(Clone, Debug)]
+pub struct OutgoingMessage<D> {
+    header: [u8; HEADER_LEN],
+    data: D,
+    sent: usize,
+    not_socket: bool,
+}
+
+impl<D: AsRef<[u8]>> OutgoingMessage<D> {
+    /// The message carrying the encoded value `data`.
+    #[must_use]
+    pub fn new(data: D) -> Self {
+        OutgoingMessage {
+            header: encode_header(data.as_ref().len() as u64),
+            data,
+            sent: 0,
+            not_socket: false,
+        }
     }
-    Ok(())
+
+    /// Whether every byte has been sent.
+    #[must_use]
+    pub fn is_sent(&self) -> bool {
+        self.sent == HEADER_LEN + self.data.as_ref().len()
+    }
+
+    /// Makes one `sendmsg` (or, without descriptors to a non-socket, `writev`) with as
+    /// much of the message as is left; the descriptors `fds` go with the first one, and
+    /// must be the same on every call. Returns whether the message is now sent.
+    ///
+    /// # Errors
+    /// The system call's error, including `EAGAIN` and `EINTR`, after which calling
+    /// again carries on where the last call stopped.
+    pub fn send(&mut self, socket: impl AsFd, fds: &[BorrowedFd<'_>]) -> io::Result<bool> {
+        self.step(socket.as_fd(), fds, false)?;
+        Ok(self.is_sent())
+    }
+
+    fn step(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        fds: &[BorrowedFd<'_>],
+        wait: bool,
+    ) -> io::Result<()> {
+        if self.is_sent() {
+            return Ok(());
+        }
+        let data = self.data.as_ref();
+        let (head, body) = if self.sent < HEADER_LEN {
+            (&self.header[self.sent..], data)
+        } else {
+            (&[][..], &data[self.sent - HEADER_LEN..])
+        };
+        let slices = [IoSlice::new(head), IoSlice::new(body)];
+        let first = self.sent == 0 && !fds.is_empty();
+        let n = if first {
+            let mut space =
+                std::vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+            call(socket, PollFlags::OUT, wait, || {
+                let mut control = SendAncillaryBuffer::new(&mut space);
+                if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+                    return Err(Errno::NOBUFS);
+                }
+                sendmsg(socket, &slices, &mut control, SendFlags::NOSIGNAL)
+            })?
+        } else {
+            call(socket, PollFlags::OUT, wait, || {
+                if self.not_socket {
+                    return rustix::io::writev(socket, &slices);
+                }
+                match sendmsg(
+                    socket,
+                    &slices,
+                    &mut SendAncillaryBuffer::default(),
+                    SendFlags::NOSIGNAL,
+                ) {
+                    Err(Errno::NOTSOCK) => {
+                        self.not_socket = true;
+                        rustix::io::writev(socket, &slices)
+                    }
+                    other => other,
+                }
+            })?
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        self.sent += n;
+        Ok(())
+    }
 }
 
 /// Receives argdata messages; see the [module documentation](self) for the framing.
+///
+/// The reader keeps the progress of the message it is reading, so that
+/// [`try_pull`](Self::try_pull) can stop at `EAGAIN` and carry on later.
 #[derive(Debug)]
 pub struct ArgdataReader {
     max_len: usize,
     max_fds: usize,
     control: Vec<MaybeUninit<u8>>,
+    /// Whether the first receive of the current message (the one that may carry its
+    /// descriptors) has been made.
+    started: bool,
+    header: [u8; HEADER_LEN],
+    header_len: usize,
+    data: Vec<u8>,
+    fds: Vec<OwnedFd>,
 }
 
 impl ArgdataReader {
     /// A reader that accepts messages of at most `max_len` bytes and `max_fds`
     /// descriptors. Linux passes at most [`SCM_MAX_FD`] descriptors in one control
-    /// message, so larger `max_fds` values act like that one.
+    /// message, so larger `max_fds` values act like that one. With `max_fds` 0 the reader
+    /// only makes plain reads, as the reference does, and descriptors sent anyway are
+    /// closed by the kernel.
     #[must_use]
     pub fn new(max_len: usize, max_fds: usize) -> Self {
-        let room = max_fds.min(SCM_MAX_FD);
+        let max_fds = max_fds.min(SCM_MAX_FD);
         ArgdataReader {
             max_len,
             max_fds,
-            control: std::vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(room))],
+            control: std::vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(max_fds))],
+            started: false,
+            header: [0; HEADER_LEN],
+            header_len: 0,
+            data: Vec::new(),
+            fds: Vec::new(),
         }
     }
 
@@ -252,96 +368,136 @@ impl ArgdataReader {
     /// messages.
     ///
     /// Blocks until the whole message is there (on a non-blocking socket it waits with
-    /// `poll`). Received descriptors have close-on-exec set.
+    /// `poll`). Received descriptors have close-on-exec set. `socket` may also be a
+    /// pipe or a file, for messages without descriptors.
     ///
     /// # Errors
-    /// [`SocketError::TooLong`] or [`SocketError::TooManyFds`] if the header announces
-    /// more than the limits, [`SocketError::ControlTruncated`] or
-    /// [`SocketError::TooManyFds`] if more descriptors arrive than allowed,
-    /// [`SocketError::FdCountMismatch`] if the count differs from the header,
+    /// [`SocketError::TooLong`] if the header announces more than `max_len`,
+    /// [`SocketError::ControlTruncated`] or [`SocketError::TooManyFds`] if more than
+    /// `max_fds` descriptors arrive,
     /// [`SocketError::UnexpectedEof`] if the connection closes inside a message, or the
     /// system call's error. Descriptors received with a failed message are closed.
     pub fn pull(&mut self, socket: impl AsFd) -> Result<Option<Message>> {
-        let socket = socket.as_fd();
-        let mut fds = Vec::new();
-        let mut header = [0u8; HEADER_LEN];
-        let mut got = 0;
-        while got < HEADER_LEN {
-            let n = self.recv(socket, &mut header[got..], &mut fds)?;
+        self.advance(socket.as_fd(), true)
+    }
+
+    /// Like [`pull`](Self::pull), but makes each system call once: on a non-blocking
+    /// socket that has no more bytes yet it returns the `EAGAIN` error (and `EINTR` when
+    /// interrupted), see [`SocketError::is_resumable`], keeping what it has read so far;
+    /// the next call carries on.
+    ///
+    /// # Errors
+    /// As for [`pull`](Self::pull).
+    pub fn try_pull(&mut self, socket: impl AsFd) -> Result<Option<Message>> {
+        self.advance(socket.as_fd(), false)
+    }
+
+    fn advance(&mut self, socket: BorrowedFd<'_>, wait: bool) -> Result<Option<Message>> {
+        let result = self.read_message(socket, wait);
+        match &result {
+            Err(e) if e.is_resumable() && !wait => {}
+            _ => self.reset(),
+        }
+        result
+    }
+
+    /// Forgets the current message, closing the descriptors received with it.
+    fn reset(&mut self) {
+        self.started = false;
+        self.header_len = 0;
+        self.data = Vec::new();
+        self.fds.clear();
+    }
+
+    fn read_message(&mut self, socket: BorrowedFd<'_>, wait: bool) -> Result<Option<Message>> {
+        if !self.started {
+            if self.max_fds > 0 {
+                match self.recv_first(socket, wait) {
+                    Ok(0) => return Ok(None),
+                    Ok(n) => self.header_len = n,
+                    Err(SocketError::Io(e))
+                        if e.raw_os_error() == Some(Errno::NOTSOCK.raw_os_error()) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.started = true;
+        }
+        while self.header_len < HEADER_LEN {
+            let n = call(socket, PollFlags::IN, wait, || {
+                rustix::io::read(socket, &mut self.header[self.header_len..])
+            })
+            .map_err(io::Error::from)?;
             if n == 0 {
-                return if got == 0 && fds.is_empty() {
+                return if self.header_len == 0 {
                     Ok(None)
                 } else {
                     Err(SocketError::UnexpectedEof)
                 };
             }
-            got += n;
+            self.header_len += n;
         }
-        let len = u64::from_be_bytes(header[..8].try_into().unwrap_or_default());
-        let declared = u32::from_be_bytes(header[8..].try_into().unwrap_or_default());
-        let len = match usize::try_from(len) {
+        let announced = decode_header(self.header);
+        let len = match usize::try_from(announced) {
             Ok(l) if l <= self.max_len => l,
             _ => {
                 return Err(SocketError::TooLong {
-                    len,
+                    len: announced,
                     max: self.max_len,
                 });
             }
         };
-        if declared as usize > self.max_fds {
-            return Err(SocketError::TooManyFds {
-                count: declared.into(),
-                max: self.max_fds,
-            });
-        }
-
-        let mut bytes = Vec::new();
-        while bytes.len() < len {
-            let start = bytes.len();
+        while self.data.len() < len {
+            let start = self.data.len();
             let want = (len - start).min(READ_CHUNK);
-            bytes.resize(start + want, 0);
-            let n = self.recv(socket, &mut bytes[start..], &mut fds)?;
-            bytes.truncate(start + n);
+            self.data.resize(start + want, 0);
+            let got = call(socket, PollFlags::IN, wait, || {
+                rustix::io::read(socket, &mut self.data[start..])
+            });
+            let n = match got {
+                Ok(n) => n,
+                Err(e) => {
+                    self.data.truncate(start);
+                    return Err(io::Error::from(e).into());
+                }
+            };
+            self.data.truncate(start + n);
             if n == 0 {
                 return Err(SocketError::UnexpectedEof);
             }
         }
-        if fds.len() != declared as usize {
-            return Err(SocketError::FdCountMismatch {
-                declared,
-                received: fds.len(),
-            });
-        }
-        Ok(Some(Message { bytes, fds }))
+        Ok(Some(Message {
+            bytes: core::mem::take(&mut self.data),
+            fds: core::mem::take(&mut self.fds),
+        }))
     }
 
-    /// One `recvmsg` into `buf`; descriptors that come along are appended to `fds`.
-    fn recv(
-        &mut self,
-        socket: BorrowedFd<'_>,
-        buf: &mut [u8],
-        fds: &mut Vec<OwnedFd>,
-    ) -> Result<usize> {
+    /// The first receive of a message: at most the header, with room for `max_fds`
+    /// descriptors, which become the message's.
+    fn recv_first(&mut self, socket: BorrowedFd<'_>, wait: bool) -> Result<usize> {
         let mut control = RecvAncillaryBuffer::new(&mut self.control);
-        let msg = retry(socket, PollFlags::IN, || {
+        let header = &mut self.header;
+        let msg = call(socket, PollFlags::IN, wait, || {
             recvmsg(
                 socket,
-                &mut [IoSliceMut::new(&mut *buf)],
+                &mut [IoSliceMut::new(&mut header[..])],
                 &mut control,
                 RecvFlags::CMSG_CLOEXEC,
             )
-        })?;
+        })
+        .map_err(io::Error::from)?;
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(received) = message {
-                fds.extend(received);
+                self.fds.extend(received);
             }
         }
         if msg.flags.contains(ReturnFlags::CTRUNC) {
             return Err(SocketError::ControlTruncated);
         }
-        if fds.len() > self.max_fds {
+        // The control buffer may have room for a few more than `max_fds` (alignment
+        // padding, which the reference also lets through); this reader is strict.
+        if self.fds.len() > self.max_fds {
             return Err(SocketError::TooManyFds {
-                count: fds.len() as u64,
+                count: self.fds.len(),
                 max: self.max_fds,
             });
         }

@@ -144,25 +144,25 @@ impl Launcher {
         (r, peer)
     }
 
-    /// Sends `message` in the reference framing: the descriptors attached to the header.
+    /// Sends `message` as the reference `argdata_writer_push` does: the 8-byte big-endian
+    /// length and the data in one `sendmsg`, with the descriptors attached to it.
     fn push_reference(&self, bytes: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) {
         use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
-        let mut header = [0u8; 12];
-        header[..8].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
-        header[8..].copy_from_slice(&(fds.len() as u32).to_be_bytes());
+        let len = u8::try_from(bytes.len()).expect("a short message");
+        let mut wire = vec![0, 0, 0, 0, 0, 0, 0, len];
+        wire.extend_from_slice(bytes);
         let mut space =
             vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
         let mut control = SendAncillaryBuffer::new(&mut space);
         assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
         let sent = sendmsg(
             &self.stream,
-            &[std::io::IoSlice::new(&header)],
+            &[std::io::IoSlice::new(&wire)],
             &mut control,
             SendFlags::NOSIGNAL,
         )
         .unwrap();
-        assert_eq!(sent, header.len());
-        (&self.stream).write_all(bytes).unwrap();
+        assert_eq!(sent, wire.len());
     }
 }
 
@@ -342,7 +342,7 @@ fn exercise(launcher: &mut Launcher) -> Vec<Logged> {
     huge.extend(std::iter::repeat_n(b'a', 9000));
     expect(launcher, "-", "-", &huge, 431);
 
-    // The reference framing (descriptors attached to the header) works as well.
+    // Bytes exactly as the reference writer sends them work as well.
     let (client, server) = UnixStream::pair().unwrap();
     client.set_read_timeout(Some(RESPONSE_TIMEOUT)).unwrap();
     let enc = Value::map([
@@ -474,9 +474,7 @@ fn x86_64_stops_on_a_broken_stream_or_configuration() {
     let (mut errors_r, errors_w) = rustix::pipe::pipe()
         .map(|(r, w)| (std::fs::File::from(r), w))
         .unwrap();
-    let mut header = [0u8; 12];
-    header[..8].copy_from_slice(&u64::MAX.to_be_bytes());
-    (&ours).write_all(&header).unwrap();
+    (&ours).write_all(&[0xff; 8]).unwrap();
     let value = Value::map([
         ("connections", Value::from(Fd(theirs.as_raw_fd()))),
         ("root", Value::from(Fd(root_dir.as_raw_fd()))),
@@ -494,22 +492,34 @@ fn x86_64_stops_on_a_broken_stream_or_configuration() {
         )
     );
 
-    // Too many descriptors announced; a stream cut inside a message.
-    for (header, why) in [
-        (
-            [0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 1, 0],
-            "announces 256 descriptors",
-        ),
-        (
-            [0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 1],
-            "closed in the middle",
-        ),
-    ] {
+    // More descriptors attached than the server has room for (4); a stream cut inside a
+    // message.
+    let (_spare_a, spare_b) = UnixStream::pair().unwrap();
+    for (fds, why) in [(5, "more than 4 descriptors"), (0, "closed in the middle")] {
         let (ours, theirs) = UnixStream::pair().unwrap();
         let (mut errors_r, errors_w) = rustix::pipe::pipe()
             .map(|(r, w)| (std::fs::File::from(r), w))
             .unwrap();
-        (&ours).write_all(&header).unwrap();
+        // The header announces 40 bytes; only 4 of them come.
+        let wire = [0, 0, 0, 0, 0, 0, 0, 40, 0x07, 0x80, 0x80, 0x80];
+        if fds == 0 {
+            (&ours).write_all(&wire).unwrap();
+        } else {
+            use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+            let attached = vec![spare_b.as_fd(); fds];
+            let mut space =
+                vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            assert!(control.push(SendAncillaryMessage::ScmRights(&attached)));
+            let sent = sendmsg(
+                &ours,
+                &[std::io::IoSlice::new(&wire)],
+                &mut control,
+                SendFlags::NOSIGNAL,
+            )
+            .unwrap();
+            assert_eq!(sent, wire.len());
+        }
         drop(ours);
         let value = Value::map([
             ("connections", Value::from(Fd(theirs.as_raw_fd()))),
@@ -582,9 +592,7 @@ fn x86_64_times_out_a_slow_client() {
     let (r, _) = launcher.request(b"GET /about.txt HTTP/1.1\r\n\r\n");
     assert_eq!(r.body, www_file("about.txt"));
     // Stopped with a broken header (exit status 1).
-    let mut header = [0u8; 12];
-    header[..8].copy_from_slice(&u64::MAX.to_be_bytes());
-    (&launcher.stream).write_all(&header).unwrap();
+    (&launcher.stream).write_all(&[0xff; 8]).unwrap();
     assert_eq!(server.join().unwrap(), 1);
 }
 

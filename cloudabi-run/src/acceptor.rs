@@ -453,6 +453,66 @@ mod tests {
         assert!(bytes.len() < MAX_MESSAGE_LEN);
     }
 
+    /// What the program reads from its channel is the reference framing: an 8-byte
+    /// big-endian length, then the map, with the connection attached to the first byte.
+    #[test]
+    fn channel_carries_the_reference_framing() {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+        use std::io::{IoSliceMut, Read};
+        use std::mem::MaybeUninit;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (launcher_end, program_end) = std::os::unix::net::UnixStream::pair().unwrap();
+        let accepting = Acceptor::new(listener.into(), launcher_end.into())
+            .unwrap()
+            .start()
+            .unwrap();
+        let client = std::net::TcpStream::connect(address).unwrap();
+        let peer = client.local_addr().unwrap().to_string();
+
+        // The reference reader's first receive: the 8 header bytes, with the descriptor.
+        let mut head = [0u8; 8];
+        let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            &program_end,
+            &mut [IoSliceMut::new(&mut head)],
+            &mut control,
+            RecvFlags::empty(),
+        )
+        .unwrap();
+        let fds: Vec<OwnedFd> = control
+            .drain()
+            .flat_map(|m| match m {
+                RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(got.bytes, 8);
+        assert_eq!(fds.len(), 1, "the connection rides on the header");
+
+        // {connection: !fd 0, peer: PEER}, written out from the format.
+        let mut expected = vec![0x06, 0x8c, 0x08];
+        expected.extend(b"connection\0");
+        expected.extend([0x85, 0x03, 0, 0, 0, 0, 0x86, 0x08]);
+        expected.extend(b"peer\0");
+        expected.push(0x80 | (peer.len() as u8 + 2));
+        expected.push(0x08);
+        expected.extend(peer.as_bytes());
+        expected.push(0);
+        assert_eq!(head, (expected.len() as u64).to_be_bytes());
+        let mut data = vec![0; expected.len()];
+        (&program_end).read_exact(&mut data).unwrap();
+        assert_eq!(data, expected);
+
+        let summary = accepting.stop();
+        assert_eq!(summary.passed, 1);
+        // The descriptor is the accepted connection: its peer is the client.
+        let accepted = std::net::TcpStream::from(fds.into_iter().next().unwrap());
+        assert_eq!(accepted.peer_addr().unwrap(), client.local_addr().unwrap());
+    }
+
     #[test]
     fn peer_texts() {
         assert_eq!(peer_text(None), "unix");

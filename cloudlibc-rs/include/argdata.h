@@ -144,15 +144,18 @@ void argdata_seq_next(argdata_seq_iterator_t *it);
 void argdata_print_yaml(const argdata_t *, FILE *);
 
 /*
- * Messages over stream descriptors: a 12-byte header (8-byte big-endian data
- * length, 4-byte big-endian descriptor count), the encoded value, and the
- * descriptors as SCM_RIGHTS on a UNIX socket.
+ * Messages over stream descriptors, framed as by the reference library: an
+ * 8-byte big-endian data length, then the encoded value. The descriptors go as
+ * one SCM_RIGHTS message with the first sendmsg() of the message (so they need
+ * a UNIX socket); the reader takes those that arrive with its first recvmsg(),
+ * and more than max_fds_len of them make it fail with EMSGSIZE.
  *
  * argdata_reader_pull returns 0 when a message is complete or at a clean
  * end-of-file (argdata_reader_get then returns NULL), EMSGSIZE when a message
- * exceeds the reader's limits, EBADMSG when it is malformed or truncated, or
- * the error of read()/recvmsg() (EAGAIN: call again). Pulling the next message
- * closes the previous message's descriptors unless released.
+ * exceeds the reader's limits, EBADMSG when the stream ends inside it, or
+ * the error of read()/recvmsg() (EAGAIN, EINTR: call again, it carries on).
+ * Pulling the next message closes the previous message's descriptors unless
+ * released.
  */
 argdata_reader_t *argdata_reader_create(size_t max_data_len, size_t max_fds_len);
 void argdata_reader_free(argdata_reader_t *);
@@ -162,8 +165,8 @@ int argdata_reader_pull(argdata_reader_t *, int);
 
 /*
  * argdata_writer_push returns 0 when the message set by argdata_writer_set is
- * sent (or none is set), else the error of write()/sendmsg() (EAGAIN: call
- * again; ENOTSOCK: descriptors need a UNIX socket).
+ * sent (or none is set), else the error of write()/sendmsg() (EAGAIN, EINTR:
+ * call again, it carries on; ENOTSOCK: descriptors need a UNIX socket).
  */
 argdata_writer_t *argdata_writer_create(void);
 void argdata_writer_free(argdata_writer_t *);

@@ -1,31 +1,29 @@
 //! `argdata_reader_*` and `argdata_writer_*`: argdata messages over stream descriptors.
 //!
-//! Wire format (the reference library's): a 12-byte header holding the data length (8
-//! bytes, big-endian) and the number of descriptors (4 bytes, big-endian), then the
-//! encoded value. Descriptors travel as one `SCM_RIGHTS` message attached to the first
-//! chunk of data, so a message with descriptors needs a UNIX socket; one without can use
-//! any stream (pipe, file).
+//! The framing is the reference library's, implemented once in [`argdata::socket`]: an
+//! 8-byte big-endian data length, then the encoded value; the descriptors travel as one
+//! `SCM_RIGHTS` message on the first `sendmsg` of the message, and the reader takes them
+//! from its first `recvmsg` (so a message with descriptors needs a UNIX socket; one
+//! without can use any stream, a pipe or a file). These functions drive
+//! [`ArgdataReader::try_pull`] and [`OutgoingMessage::send`] one step at a time, so that
+//! `EAGAIN` on a non-blocking descriptor returns and the next call carries on.
 
 use std::ffi::{c_int, c_void};
+use std::os::fd::{BorrowedFd, IntoRawFd};
 use std::ptr;
 
 use argdata::MAX_DEPTH;
+use argdata::socket::{ArgdataReader, OutgoingMessage};
 
 use super::{Buf, Node, argdata_t, to_value};
 
 /// Reads argdata messages from a stream; see `argdata.h`.
 pub struct argdata_reader_t {
-    max_data: usize,
-    max_fds: usize,
+    inner: ArgdataReader,
     finished: bool,
     eof: bool,
-    header: [u8; 12],
-    header_len: usize,
     data: Vec<u8>,
-    data_len: usize,
     fds: Vec<c_int>,
-    got_fds: bool,
-    not_socket: bool,
     root: argdata_t,
 }
 
@@ -37,17 +35,11 @@ pub extern "C" fn argdata_reader_create(
     max_fds_len: usize,
 ) -> *mut argdata_reader_t {
     Box::into_raw(Box::new(argdata_reader_t {
-        max_data: max_data_len,
-        max_fds: max_fds_len.min(253),
+        inner: ArgdataReader::new(max_data_len, max_fds_len),
         finished: false,
         eof: false,
-        header: [0; 12],
-        header_len: 0,
         data: Vec::new(),
-        data_len: 0,
         fds: Vec::new(),
-        got_fds: false,
-        not_socket: false,
         root: argdata_t(Node::Null),
     }))
 }
@@ -113,19 +105,13 @@ unsafe extern "C" fn lookup_fd(arg: *mut c_void, index: usize) -> c_int {
     r.fds.get(index).copied().unwrap_or(-1)
 }
 
-fn errno() -> c_int {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
 /// Reads (part of) the next message from `fd`: 0 when a message is complete or at a
-/// clean end-of-file, `EMSGSIZE` if it exceeds the limits, `EBADMSG` if malformed or
-/// truncated, or the error of `read`/`recvmsg` (`EAGAIN`: call again).
+/// clean end-of-file, `EMSGSIZE` if it exceeds the limits, `EBADMSG` if truncated, or the
+/// error of `read`/`recvmsg` (`EAGAIN`, `EINTR`: call again, it carries on).
 ///
 /// # Safety
 ///
-/// `ar` must be a live reader.
+/// `ar` must be a live reader, and `fd` a descriptor that stays open during the call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_reader_pull(ar: *mut argdata_reader_t, fd: c_int) -> c_int {
     // SAFETY: live per the caller.
@@ -133,136 +119,44 @@ pub unsafe extern "C" fn argdata_reader_pull(ar: *mut argdata_reader_t, fd: c_in
     if r.finished {
         r.finished = false;
         r.eof = false;
-        r.header_len = 0;
-        r.data_len = 0;
-        r.got_fds = false;
-        r.not_socket = false;
         r.root = argdata_t(Node::Null);
+        r.data = Vec::new();
         close_all(&mut r.fds);
     }
-    while r.header_len < 12 {
-        let want = 12 - r.header_len;
-        // SAFETY: the header buffer has room for the remaining bytes.
-        let at = unsafe { r.header.as_mut_ptr().add(r.header_len) };
-        let n = match recv_chunk(r, fd, at, want) {
-            Ok(n) => n,
-            Err(e) => return e,
-        };
-        if n == 0 {
-            if r.header_len == 0 {
-                r.finished = true;
-                r.eof = true;
-                return 0;
-            }
-            return libc::EBADMSG;
+    if fd < 0 {
+        return libc::EBADF;
+    }
+    // SAFETY: `fd` is not -1 (checked above) and stays open for this call per the
+    // caller; the borrow does not outlive the call.
+    let stream = unsafe { BorrowedFd::borrow_raw(fd) };
+    match r.inner.try_pull(stream) {
+        Ok(None) => {
+            r.finished = true;
+            r.eof = true;
+            0
         }
-        r.header_len += n;
-    }
-    let data_len = u64::from_be_bytes(r.header[..8].try_into().unwrap_or([0xff; 8]));
-    let fds_len = u32::from_be_bytes(r.header[8..].try_into().unwrap_or([0xff; 4]));
-    let (Ok(data_len), Ok(fds_len)) = (usize::try_from(data_len), usize::try_from(fds_len)) else {
-        return libc::EMSGSIZE;
-    };
-    if data_len > r.max_data || fds_len > r.max_fds {
-        return libc::EMSGSIZE;
-    }
-    if r.data.len() != data_len {
-        r.data = vec![0; data_len];
-    }
-    while r.data_len < data_len {
-        // SAFETY: the data buffer has room for the remaining bytes.
-        let at = unsafe { r.data.as_mut_ptr().add(r.data_len) };
-        let n = match recv_chunk(r, fd, at, data_len - r.data_len) {
-            Ok(n) => n,
-            Err(e) => return e,
-        };
-        if n == 0 {
-            return libc::EBADMSG;
+        Ok(Some(message)) => {
+            let (data, fds) = message.into_parts();
+            r.data = data;
+            r.fds = fds.into_iter().map(IntoRawFd::into_raw_fd).collect();
+            let arg: *mut argdata_reader_t = r;
+            r.root = argdata_t(Node::Buffer(Buf {
+                ptr: r.data.as_ptr(),
+                len: r.data.len(),
+                convert: Some(lookup_fd),
+                arg: arg.cast(),
+            }));
+            r.finished = true;
+            0
         }
-        r.data_len += n;
+        Err(e) => e.errno(),
     }
-    if r.fds.len() != fds_len {
-        return libc::EBADMSG;
-    }
-    let arg: *mut argdata_reader_t = r;
-    r.root = argdata_t(Node::Buffer(Buf {
-        ptr: r.data.as_ptr(),
-        len: data_len,
-        convert: Some(lookup_fd),
-        arg: arg.cast(),
-    }));
-    r.finished = true;
-    0
-}
-
-/// Reads up to `len` bytes to `at`. Until the message's descriptors have arrived this
-/// uses `recvmsg` with room for them: on Linux, a plain `read` of the bytes that carry
-/// an `SCM_RIGHTS` message would discard the descriptors. Non-sockets fall back to `read`.
-fn recv_chunk(
-    r: &mut argdata_reader_t,
-    fd: c_int,
-    at: *mut u8,
-    len: usize,
-) -> Result<usize, c_int> {
-    if !r.got_fds && !r.not_socket {
-        let space = cmsg_space(r.max_fds.max(1));
-        let mut control = vec![0u64; space.div_ceil(8)];
-        let mut iov = libc::iovec {
-            iov_base: at.cast(),
-            iov_len: len,
-        };
-        // SAFETY: an all-zero msghdr is a valid empty header.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: msg points to valid buffers of the stated sizes (`at` has `len` bytes
-        // of room, per the callers).
-        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n < 0 {
-            let e = errno();
-            if e != libc::ENOTSOCK {
-                return Err(e);
-            }
-            r.not_socket = true;
-        } else {
-            // SAFETY: walking the control messages the kernel wrote into `control`.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                        let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
-                        let p = libc::CMSG_DATA(c).cast::<c_int>();
-                        for i in 0..count {
-                            r.fds.push(p.add(i).read_unaligned());
-                        }
-                        r.got_fds = true;
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
-            }
-            if msg.msg_flags & libc::MSG_CTRUNC != 0 {
-                return Err(libc::EBADMSG);
-            }
-            return Ok(n as usize);
-        }
-    }
-    // SAFETY: `at` has room for `len` bytes, per the callers.
-    let n = unsafe { libc::read(fd, at.cast(), len) };
-    if n < 0 { Err(errno()) } else { Ok(n as usize) }
-}
-
-fn cmsg_space(fds: usize) -> usize {
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    unsafe { libc::CMSG_SPACE(u32::try_from(fds * 4).unwrap_or(u32::MAX)) as usize }
 }
 
 /// Writes argdata messages to a stream; see `argdata.h`.
 pub struct argdata_writer_t {
     next: *const argdata_t,
-    data: Vec<u8>,
-    sent: usize,
+    message: Option<OutgoingMessage<Vec<u8>>>,
     fds: Vec<c_int>,
 }
 
@@ -271,8 +165,7 @@ pub struct argdata_writer_t {
 pub extern "C" fn argdata_writer_create() -> *mut argdata_writer_t {
     Box::into_raw(Box::new(argdata_writer_t {
         next: ptr::null(),
-        data: Vec::new(),
-        sent: 0,
+        message: None,
         fds: Vec::new(),
     }))
 }
@@ -302,12 +195,14 @@ pub unsafe extern "C" fn argdata_writer_set(aw: *mut argdata_writer_t, ad: *cons
 }
 
 /// Writes (part of) the current message to `fd`: 0 when done (or nothing to send), else
-/// the error of `write`/`sendmsg` (`EAGAIN`: call again), `EINVAL`/`EBADF` for a value
-/// that cannot be encoded.
+/// the error of `write`/`sendmsg` (`EAGAIN`, `EINTR`: call again, it carries on;
+/// `ENOTSOCK`: descriptors need a UNIX socket), `EINVAL`/`EBADF` for a value that cannot
+/// be encoded.
 ///
 /// # Safety
 ///
-/// `aw` must be a live writer.
+/// `aw` must be a live writer, `fd` a descriptor that stays open during the call, and the
+/// descriptors of the value set stay open until the message is sent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_writer_push(aw: *mut argdata_writer_t, fd: c_int) -> c_int {
     // SAFETY: live per the caller.
@@ -322,50 +217,37 @@ pub unsafe extern "C" fn argdata_writer_push(aw: *mut argdata_writer_t, fd: c_in
         let mut body = Vec::new();
         let mut fds = Vec::new();
         value.encode_into(&mut body, &mut fds);
-        w.data.clear();
-        w.data.extend_from_slice(&(body.len() as u64).to_be_bytes());
-        w.data.extend_from_slice(&(fds.len() as u32).to_be_bytes());
-        w.data.extend_from_slice(&body);
-        w.fds = fds.iter().map(|f| f.0).collect();
-        w.sent = 0;
-    }
-    while w.sent < w.data.len() {
-        let rest = &w.data[w.sent..];
-        let n = if w.fds.is_empty() {
-            // SAFETY: `rest` is a valid buffer of its length.
-            unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) }
-        } else {
-            let space = cmsg_space(w.fds.len());
-            let mut control = vec![0u64; space.div_ceil(8)];
-            let mut iov = libc::iovec {
-                iov_base: rest.as_ptr().cast_mut().cast(),
-                iov_len: rest.len(),
-            };
-            // SAFETY: an all-zero msghdr is a valid empty header.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space;
-            // SAFETY: filling the single control message inside `control`, sized by
-            // CMSG_SPACE for these descriptors; sendmsg only reads the buffers.
-            unsafe {
-                let c = libc::CMSG_FIRSTHDR(&msg);
-                (*c).cmsg_level = libc::SOL_SOCKET;
-                (*c).cmsg_type = libc::SCM_RIGHTS;
-                (*c).cmsg_len = libc::CMSG_LEN(u32::try_from(w.fds.len() * 4).unwrap_or(0)) as _;
-                let p = libc::CMSG_DATA(c).cast::<c_int>();
-                for (i, fd) in w.fds.iter().enumerate() {
-                    p.add(i).write_unaligned(*fd);
-                }
-                libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL)
-            }
-        };
-        if n < 0 {
-            return errno();
+        if fds.iter().any(|f| f.0 < 0) {
+            return libc::EBADF;
         }
-        w.sent += n as usize;
-        w.fds.clear();
+        w.fds = fds.iter().map(|f| f.0).collect();
+        w.message = Some(OutgoingMessage::new(body));
     }
+    let Some(message) = w.message.as_mut() else {
+        return 0;
+    };
+    if fd < 0 {
+        return libc::EBADF;
+    }
+    // SAFETY: `fd` is not -1 (checked above) and stays open for this call per the
+    // caller; the borrow does not outlive the call.
+    let stream = unsafe { BorrowedFd::borrow_raw(fd) };
+    let attached: Vec<BorrowedFd<'_>> = w
+        .fds
+        .iter()
+        // SAFETY: each number is non-negative (checked when the message was set) and, per
+        // this function's contract, stays open until the message is sent; the borrows end
+        // with this call.
+        .map(|&f| unsafe { BorrowedFd::borrow_raw(f) })
+        .collect();
+    loop {
+        match message.send(stream, &attached) {
+            Ok(false) => {}
+            Ok(true) => break,
+            Err(e) => return e.raw_os_error().unwrap_or(libc::EIO),
+        }
+    }
+    w.message = None;
+    w.fds.clear();
     0
 }

@@ -492,6 +492,132 @@ static void test_reader_writer(void) {
   close(null);
 }
 
+/* Sends len bytes in one sendmsg with the descriptors fds[0..nfds) attached. */
+static ssize_t send_with_fds(int sock, const void *buf, size_t len,
+                             const int *fds, size_t nfds) {
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(4 * sizeof(int))];
+  } control;
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = control.space,
+                       .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+  memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  return sendmsg(sock, &msg, 0);
+}
+
+static bool same_file(int a, int b) {
+  struct stat sa, sb;
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+/* The reference framing, bytes written out: an 8-byte big-endian length, the
+   data, the descriptors on the first sendmsg. */
+static void test_reference_framing(void) {
+  /* [!fd 0, !fd 1] and "hi". */
+  static const unsigned char first[] = {0, 0, 0, 0, 0, 0, 0, 13,
+                                         0x07, 0x85, 0x03, 0, 0, 0, 0,
+                                         0x85, 0x03, 0, 0, 0, 1};
+  static const unsigned char second[] = {0, 0, 0, 0, 0, 0, 0, 4,
+                                         0x08, 'h', 'i', 0};
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  int null = open("/dev/null", O_RDONLY);
+  int self = open("/proc/self/exe", O_RDONLY);
+  int fds[2] = {null, self};
+  CHECK(send_with_fds(sv[0], first, sizeof(first), fds, 2) == sizeof(first));
+  CHECK(write(sv[0], second, sizeof(second)) == sizeof(second));
+  close(sv[0]);
+
+  argdata_reader_t *r = argdata_reader_create(64, 4);
+  CHECK(argdata_reader_pull(r, sv[1]) == 0);
+  const argdata_t *got = argdata_reader_get(r);
+  CHECK(got != NULL);
+  argdata_seq_iterator_t it;
+  const argdata_t *e;
+  int fd0 = -1, fd1 = -1;
+  if (got != NULL) {
+    argdata_seq_iterate(got, &it);
+    CHECK(argdata_seq_get(&it, &e) && argdata_get_fd(e, &fd0) == 0);
+    argdata_seq_next(&it);
+    CHECK(argdata_seq_get(&it, &e) && argdata_get_fd(e, &fd1) == 0);
+    CHECK(same_file(fd0, null) && same_file(fd1, self));
+  }
+  CHECK(argdata_reader_pull(r, sv[1]) == 0);
+  got = argdata_reader_get(r);
+  const char *s = NULL;
+  CHECK(got != NULL && argdata_get_str_c(got, &s) == 0 && s != NULL &&
+        strcmp(s, "hi") == 0);
+  CHECK(fcntl(fd0, F_GETFD) == -1); /* the first message's copies are closed */
+  CHECK(argdata_reader_pull(r, sv[1]) == 0 && argdata_reader_get(r) == NULL);
+  argdata_reader_free(r);
+  close(sv[1]);
+
+  /* The writer: header and data in one stream, the descriptor on byte 0. */
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  argdata_t *f = argdata_create_fd(null);
+  argdata_writer_t *w = argdata_writer_create();
+  argdata_writer_set(w, f);
+  CHECK(argdata_writer_push(w, sv[0]) == 0);
+  argdata_writer_free(w);
+  close(sv[0]);
+  unsigned char head[8];
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(4 * sizeof(int))];
+  } control;
+  struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = control.space,
+                       .msg_controllen = sizeof(control.space)};
+  CHECK(recvmsg(sv[1], &msg, 0) == 8);
+  static const unsigned char want_head[] = {0, 0, 0, 0, 0, 0, 0, 5};
+  CHECK(memcmp(head, want_head, 8) == 0);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  CHECK(c != NULL && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)));
+  if (c != NULL) {
+    int received;
+    memcpy(&received, CMSG_DATA(c), sizeof(int));
+    CHECK(same_file(received, null));
+    close(received);
+  }
+  unsigned char rest[16];
+  static const unsigned char want_rest[] = {0x03, 0, 0, 0, 0};
+  CHECK(read(sv[1], rest, sizeof(rest)) == 5 && memcmp(rest, want_rest, 5) == 0);
+  CHECK(read(sv[1], rest, sizeof(rest)) == 0);
+  close(sv[1]);
+  argdata_free(f);
+
+  /* A huge announced length: EMSGSIZE, nothing allocated for it. */
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK(write(sv[0], "\xff\xff\xff\xff\xff\xff\xff\xff", 8) == 8);
+  close(sv[0]);
+  r = argdata_reader_create((size_t)1 << 20, 1);
+  CHECK(argdata_reader_pull(r, sv[1]) == EMSGSIZE);
+  argdata_reader_free(r);
+  close(sv[1]);
+
+  /* More descriptors than the reader has room for: EMSGSIZE. */
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  int many[4] = {null, null, null, null};
+  CHECK(send_with_fds(sv[0], second, sizeof(second), many, 4) == sizeof(second));
+  close(sv[0]);
+  r = argdata_reader_create(64, 1);
+  CHECK(argdata_reader_pull(r, sv[1]) == EMSGSIZE);
+  argdata_reader_free(r);
+  close(sv[1]);
+
+  close(self);
+  close(null);
+}
+
 int main(void) {
   test_constants();
   test_builders_and_getters();
@@ -502,6 +628,7 @@ int main(void) {
   test_wide_ints();
   test_too_deep();
   test_reader_writer();
+  test_reference_framing();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

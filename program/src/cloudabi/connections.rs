@@ -3,18 +3,20 @@
 //! CloudABI has no `accept`: a server gets one end of a stream socket pair (from
 //! `cloudabi-run`'s `!connections {bind: ADDR}`, or from anything speaking the protocol) and
 //! receives each connected socket as one argdata message in the framing of
-//! `argdata::socket`:
+//! `argdata::socket`, the reference C library's `argdata_writer_push` /
+//! `argdata_reader_pull`:
 //!
-//! * a 12-byte header: the data length (8 bytes, big-endian) and the descriptor count
-//!   (4 bytes, big-endian);
+//! * an 8-byte header: the data length, big-endian;
 //! * the encoded argdata value `{connection: !fd 0, peer: "ADDRESS"}`, whose fd leaf 0 is
 //!   the first descriptor of the message.
 //!
-//! The descriptors travel attached to the bytes, either to the header (the reference C
-//! writer) or to the data (`argdata::socket::ArgdataWriter`); [`Connections`] accepts both.
-//! Lengths and counts are checked before anything is allocated, descriptors a message
-//! carries besides the connection are closed, and a stream that ends between two
-//! messages means there are no more connections.
+//! The descriptors travel as one `SCM_RIGHTS` message on the first bytes of the message.
+//! [`Connections`] reads as the reference reader does: one `sock_recv` of at most the
+//! header with room for [`MAX_FDS`] descriptors (those are the message's; there is no
+//! count on the wire), then plain `fd_read`s for the rest, so descriptors attached to
+//! later bytes are closed by the kernel. Lengths are checked before anything is
+//! allocated, descriptors a message carries besides the connection are closed, and a
+//! stream that ends between two messages means there are no more connections.
 //!
 //! ```no_run
 //! use program::cloudabi::connections::{ConnectionError, Connections};
@@ -50,8 +52,8 @@ use alloc::vec::Vec;
 
 use super::sys::{self, Errno, RiFlags, RoFlags};
 
-/// Size of a message header: data length (u64) and descriptor count (u32), big-endian.
-pub const HEADER_LEN: usize = 12;
+/// Size of a message header: the data length as a big-endian `u64`.
+pub const HEADER_LEN: usize = 8;
 
 /// Most descriptors one message may carry. The protocol sends exactly one; a little room
 /// beyond that lets a message with a few extra descriptors be read (and them closed)
@@ -72,7 +74,7 @@ pub const MAX_LEN_LIMIT: usize = 1 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectionError {
-    /// `sock_recv` on the stream failed.
+    /// `sock_recv` or `fd_read` on the stream failed.
     #[error("receiving from the connection stream: {0}")]
     Recv(Errno),
     /// The header announces more data than the configured bound.
@@ -83,26 +85,12 @@ pub enum ConnectionError {
         /// The bound.
         max: usize,
     },
-    /// The header announces more descriptors than [`MAX_FDS`].
-    #[error("message announces {count} descriptors, more than the limit of {MAX_FDS}")]
-    TooManyFds {
-        /// The count from the header.
-        count: u32,
-    },
     /// More descriptors arrived than there was room for (the surplus was closed).
     #[error("more than {MAX_FDS} descriptors arrived with one message")]
     FdsTruncated,
     /// The stream ended inside a message.
     #[error("connection stream closed in the middle of a message")]
     UnexpectedEof,
-    /// The number of descriptors received differs from the header's count.
-    #[error("message announced {declared} descriptors but carried {received}")]
-    FdCountMismatch {
-        /// The count from the header.
-        declared: u32,
-        /// Descriptors that arrived.
-        received: usize,
-    },
     /// The message is not valid argdata of the expected shape.
     #[error("malformed connection message: {0}")]
     Decode(#[from] argdata::Error),
@@ -206,24 +194,19 @@ impl Connections {
             len: 0,
         };
         let mut header = [0u8; HEADER_LEN];
-        let mut got = 0;
+        // The first receive: the message's descriptors come with it.
+        let mut got = recv_first(self.stream, &mut header, &mut received)?;
+        if got == 0 {
+            return Ok(None);
+        }
         while got < HEADER_LEN {
-            let n = recv(self.stream, &mut header[got..], &mut received)?;
+            let n = sys::fd_read(self.stream, &mut header[got..]).map_err(ConnectionError::Recv)?;
             if n == 0 {
-                return if got == 0 && received.len == 0 {
-                    Ok(None)
-                } else {
-                    Err(ConnectionError::UnexpectedEof)
-                };
+                return Err(ConnectionError::UnexpectedEof);
             }
             got += n;
         }
-        let mut len_bytes = [0u8; 8];
-        len_bytes.copy_from_slice(&header[..8]);
-        let mut count_bytes = [0u8; 4];
-        count_bytes.copy_from_slice(&header[8..]);
-        let len = u64::from_be_bytes(len_bytes);
-        let declared = u32::from_be_bytes(count_bytes);
+        let len = u64::from_be_bytes(header);
         let len = match usize::try_from(len) {
             Ok(l) if l <= self.max_len => l,
             _ => {
@@ -233,26 +216,18 @@ impl Connections {
                 });
             }
         };
-        if usize::try_from(declared).map_or(true, |d| d > MAX_FDS) {
-            return Err(ConnectionError::TooManyFds { count: declared });
-        }
 
         // Bounded by `max_len` (at most MAX_LEN_LIMIT) just above.
         self.data.clear();
         self.data.resize(len, 0);
         let mut filled = 0;
         while filled < len {
-            let n = recv(self.stream, &mut self.data[filled..], &mut received)?;
+            let n = sys::fd_read(self.stream, &mut self.data[filled..])
+                .map_err(ConnectionError::Recv)?;
             if n == 0 {
                 return Err(ConnectionError::UnexpectedEof);
             }
             filled += n;
-        }
-        if received.len != declared as usize {
-            return Err(ConnectionError::FdCountMismatch {
-                declared,
-                received: received.len,
-            });
         }
 
         let message = argdata::Argdata::new(&self.data);
@@ -273,12 +248,16 @@ impl Connections {
     }
 }
 
-/// One `sock_recv` into `buf`, appending the descriptors that come along to `received`.
-fn recv(stream: u32, buf: &mut [u8], received: &mut Received) -> Result<usize, ConnectionError> {
-    let start = received.len;
-    let r = sys::sock_recv(stream, buf, &mut received.fds[start..], RiFlags::empty())
+/// The first receive of a message: at most the header, with room for [`MAX_FDS`]
+/// descriptors, which are stored in `received`.
+fn recv_first(
+    stream: u32,
+    header: &mut [u8; HEADER_LEN],
+    received: &mut Received,
+) -> Result<usize, ConnectionError> {
+    let r = sys::sock_recv(stream, header, &mut received.fds, RiFlags::empty())
         .map_err(ConnectionError::Recv)?;
-    received.len = start + r.fds;
+    received.len = r.fds;
     if r.flags.contains(RoFlags::FDS_TRUNCATED) {
         return Err(ConnectionError::FdsTruncated);
     }
