@@ -32,7 +32,6 @@ const COMMANDS: &[Command] = &[
         usage: "decode [FILE]   print encoded argdata (FILE, or stdin) as YAML",
         run: decode,
     },
-    #[cfg(feature = "yaml")]
     Command {
         name: "encode",
         usage: "encode [FILE]   write YAML (FILE, or stdin) as canonical argdata to stdout",
@@ -96,7 +95,6 @@ fn decode(args: &[String]) -> Result<(), Failure> {
         .map_err(|e| Failure::new(EX_IOERR, format!("stdout: {e}")))
 }
 
-#[cfg(feature = "yaml")]
 fn encode(args: &[String]) -> Result<(), Failure> {
     let path = match args {
         [] => None,
