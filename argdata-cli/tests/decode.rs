@@ -83,7 +83,7 @@ fn cli_refuses_wide_ints_and_shows_unusable_fd_indices() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "argdata: stdin: invalid argdata: integer does not fit 64 bits (int64_t or uint64_t) \
+        "argdata: <stdin>: invalid argdata: integer does not fit 64 bits (int64_t or uint64_t) \
          at byte offset 8\n"
     );
     let out = run_cli(&["decode"], &bytes[..7]);

@@ -59,7 +59,7 @@ fn cli_encode_reports_positions_and_writes_nothing_on_error() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "argdata: stdin:2:8: invalid !!int value \"x\"\n"
+        "argdata: <stdin>:2:8: invalid !!int value \"x\"\n"
     );
 
     let dir = std::env::temp_dir().join(format!("argdata-encode-{}", std::process::id()));
