@@ -59,11 +59,13 @@
 //! # Features
 //!
 //! * `alloc`: [`Value`], the encoder and [`yaml::to_string`].
-//! * `std` (default, implies `alloc`): the `argdata` command-line tool and, on Linux,
-//!   `socket` (messages with descriptors over UNIX sockets, wire-compatible with the
-//!   reference `argdata_writer_push` / `argdata_reader_pull`).
+//! * `std` (default, implies `alloc`): I/O helpers and, on Linux, `socket` (messages with
+//!   descriptors over UNIX sockets, wire-compatible with the reference
+//!   `argdata_writer_push` / `argdata_reader_pull`).
 //! * `yaml` (default, implies `std`): the YAML parser (`yaml::from_str`, `yaml::Parser`
-//!   with a `yaml::TagResolver` hook for a launcher's own tags) and `argdata encode`.
+//!   with a `yaml::TagResolver` hook for a launcher's own tags).
+//!
+//! The `argdata decode` / `encode` command-line tool is the separate `argdata-cli` crate.
 //! * `serde` (implies `alloc`): `serde` module, `from_slice`, `to_vec` and friends.
 //! * `arbitrary`: `arbitrary::Arbitrary` for [`Value`], [`Fd`] and [`Timestamp`].
 //! * `proptest` (implies `std`): `proptest` module with strategies for [`Value`].

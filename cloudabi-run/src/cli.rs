@@ -1,4 +1,5 @@
-//! Command-line options of `cloudabi-run`.
+//! Command-line options of the `cloudabi-run` binary (here in the library so that man
+//! pages and shell completions can be generated from them, see [`crate::command`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,99 +47,99 @@ See cloudabi-run(1) (docs/cloudabi-run.1.md) for the whole story.";
 /// Landlock, seccomp) holding those descriptors and nothing else.
 #[derive(Debug, Parser)]
 #[command(name = "cloudabi-run", version, after_help = EXAMPLES)]
-pub(crate) struct Cli {
+pub struct Cli {
     /// The program to start (a native Linux executable using program_main).
     #[arg(value_name = "PROGRAM")]
-    pub(crate) program: PathBuf,
+    pub program: PathBuf,
 
     /// Read the configuration from FILE instead of standard input (`-`: standard input).
     #[arg(short, long, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 
     /// Resolve the configuration without side effects (nothing is created, bound or
     /// connected), print the argdata the program would get as YAML, and exit without
     /// starting anything.
     #[arg(long)]
-    pub(crate) check: bool,
+    pub check: bool,
 
     /// Run even when a sandbox layer is unavailable (older kernel, no user namespaces);
     /// skipped layers are reported on standard error.
     #[arg(long)]
-    pub(crate) best_effort: bool,
+    pub best_effort: bool,
 
     /// Limit the memory of each instance: bytes, or with a K, M or G suffix (powers of
     /// 1024). Enforced by a memory cgroup where available (an instance over the limit is
     /// killed and reported as out of memory), else as RLIMIT_AS (address space).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub(crate) memory: Option<u64>,
+    pub memory: Option<u64>,
 
     /// Limit the processes and threads the program may have at once (per instance),
     /// enforced by a pids cgroup; without one, refused unless --best-effort.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) pids: Option<u64>,
+    pub pids: Option<u64>,
 
     /// Limit the CPU time of each instance (RLIMIT_CPU), in seconds.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) cpu_time: Option<u64>,
+    pub cpu_time: Option<u64>,
 
     /// Limit the descriptors of each instance (RLIMIT_NOFILE): highest number plus one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) max_fds: Option<u64>,
+    pub max_fds: Option<u64>,
 
     /// Kill the program after this long: seconds, or a number with ms, s, m or h.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub(crate) timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
 
     /// Start N copies of the program sharing the same descriptors (e.g. one listening
     /// socket); the launcher exits when all have.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub(crate) instances: u32,
+    pub instances: u32,
 
     /// systemd socket activation: number sockets first from 3 and set LISTEN_FDS,
     /// LISTEN_FDNAMES (the map keys naming the sockets) and LISTEN_PID.
     #[arg(long)]
-    pub(crate) listen_fds: bool,
+    pub listen_fds: bool,
 
     /// Have the kernel log seccomp and Landlock denials to the audit log (dmesg, ausearch).
     #[arg(long)]
-    pub(crate) log_denials: bool,
+    pub log_denials: bool,
 
     /// PROGRAM is a CloudABI executable (ELF OSABI 17): run it under the emulator, inside
     /// the same sandbox, with descriptors numbered 0 ... n-1 (docs/cloudabi-target.md).
     #[arg(long)]
-    pub(crate) emulate: bool,
+    pub emulate: bool,
 
     /// The statically linked emulator binary for --emulate (default: `cloudabi-emulate`
     /// next to cloudabi-run; build it with `cargo xtask cloudabi emulator --arch x86_64`).
     #[arg(long, value_name = "PATH", requires = "emulate")]
-    pub(crate) emulator: Option<PathBuf>,
+    pub emulator: Option<PathBuf>,
 
     /// Do not report on standard error that the program exited with a non-zero status or
     /// was killed by a signal.
     #[arg(short, long)]
-    pub(crate) quiet: bool,
+    pub quiet: bool,
 
     /// How long the program may take to exit after the launcher was asked to stop
     /// (SIGINT, SIGTERM, SIGHUP or SIGQUIT) before every instance is killed.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
-    pub(crate) stop_timeout: Duration,
+    pub stop_timeout: Duration,
 
     /// The signal the program gets when the launcher is asked to stop (default: the one the
     /// launcher received): INT, TERM, HUP, QUIT, USR1, USR2 or KILL, by name or number.
-    #[arg(long, value_name = "SIGNAL", value_parser = crate::signals::parse_stop_signal)]
-    pub(crate) stop_signal: Option<libc::c_int>,
+    #[arg(long, value_name = "SIGNAL", value_parser = crate::signal_names::parse_stop_signal)]
+    pub stop_signal: Option<libc::c_int>,
 
     /// Start the program (with --emulate: the emulator) through PATH, a statically linked
     /// user-mode CPU emulator such as qemu-aarch64-static, for a binary built for another
     /// architecture. It runs in the same sandbox; the binary appears read-only at /program.
     #[arg(long, value_name = "PATH")]
-    pub(crate) runner: Option<PathBuf>,
+    pub runner: Option<PathBuf>,
 }
 
 /// Errors of the option value parsers.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum ValueError {
+pub enum ValueError {
     /// Not a number with an accepted suffix.
     #[error("expected {0}")]
     Malformed(&'static str),
@@ -151,7 +152,7 @@ pub(crate) enum ValueError {
 }
 
 /// `1234`, `64K`, `256M`, `2G` (powers of 1024; a trailing `B` or `iB` is allowed).
-pub(crate) fn parse_size(s: &str) -> Result<u64, ValueError> {
+pub fn parse_size(s: &str) -> Result<u64, ValueError> {
     const WHAT: &str = "a size such as 1048576, 512K, 256M or 2G";
     let t = s.trim();
     let t = t
@@ -176,7 +177,7 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, ValueError> {
 }
 
 /// `30` (seconds), `1.5`, `500ms`, `30s`, `10m`, `2h`.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, ValueError> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     const WHAT: &str = "a duration such as 30, 1.5, 500ms, 30s, 10m or 2h";
     let t = s.trim();
     let (num, unit) = if let Some(n) = t.strip_suffix("ms") {

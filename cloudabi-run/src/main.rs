@@ -2,7 +2,6 @@
 //!
 //! See `cloudabi-run --help` and `docs/cloudabi-run.1.md`.
 
-mod cli;
 mod signals;
 
 use std::io::{IsTerminal, Read, Write};
@@ -15,7 +14,7 @@ use cloudabi_run::error::Blame;
 use cloudabi_run::launch::{ConfigErrorReport, ExitStatus, Launch, Limits};
 use cloudabi_run::sandbox::SandboxOptions;
 
-use cli::Cli;
+use cloudabi_run::cli::Cli;
 use signals::StopPolicy;
 
 /// Why the launcher gave up before (or instead of) passing on the program's status. Each

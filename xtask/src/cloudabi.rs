@@ -383,7 +383,7 @@ pub(crate) fn set_cloudabi_osabi(elf: &mut [u8]) -> Result<(), String> {
 }
 
 /// Where the project's own cargo puts host builds (`CARGO_TARGET_DIR` or `target/`).
-fn host_target_dir() -> std::path::PathBuf {
+pub(crate) fn host_target_dir() -> std::path::PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root().join("target"), std::path::PathBuf::from)
 }

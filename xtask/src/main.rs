@@ -5,10 +5,13 @@
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
 //! * `cargo xtask cloudabi`: build CloudABI executables (`install-toolchain`, `build`).
+//! * `cargo xtask install [--prefix DIR]`: install `argdata` and `cloudabi-run` with their
+//!   man pages and shell completions.
 
 mod ci;
 mod cloudabi;
 mod r#gen;
+mod install;
 
 use std::process::ExitCode;
 
@@ -19,6 +22,8 @@ tasks:
   demo      run the demo service under cloudabi-run
   gen       regenerate cloudabi-types from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
+  install   install argdata and cloudabi-run, their man pages and shell completions
+            (`cargo xtask install [--prefix DIR]`, default prefix $HOME/.local)
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +33,7 @@ fn main() -> ExitCode {
         Some("demo") => ci::demo(&args[1..]),
         Some("gen") => r#gen::run(&args[1..]),
         Some("cloudabi") => cloudabi::run(&args[1..]),
+        Some("install") => install::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -51,8 +51,13 @@ fn unescape(text: &str) -> String {
 
 /// Every row of every `tests/data/*.tsv` file, in a stable order.
 pub fn rows() -> Vec<Row> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    rows_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"))
+}
+
+/// Every row of every `*.tsv` file in `dir`, in a stable order (`argdata-cli`'s tests read
+/// this crate's vectors through it).
+pub fn rows_in(dir: &Path) -> Vec<Row> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("tests/data")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
