@@ -9,6 +9,16 @@
 //! (depth first, keys before values). Standard descriptors the value does not name
 //! become `/dev/null`. The encoded value goes into a sealed memfd at `3+n`, announced in
 //! `CLOUDABI_ARGDATA_FD`, and every descriptor above it is closed at exec.
+//!
+//! ```no_run
+//! use argdata::{Fd, Value};
+//!
+//! // The program gets its standard output and a count; it sees `{out: !fd 1, count: 3}`.
+//! let value = Value::map([("out", Value::from(Fd(1))), ("count", Value::from(3))]);
+//! let status = program::launch::command("./my-program", &value)?.status()?;
+//! println!("{status}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::ffi::{CString, OsStr};
 use std::fs::File;

@@ -1,4 +1,15 @@
-//! The receiving side of the startup protocol (see `docs/startup.md`).
+//! The receiving side of the startup protocol (see `docs/startup.md`). [`load`] does it
+//! all (what `program::main!` calls); the pieces are public for launchers and tests:
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//!
+//! // A launcher seals the argdata in a memfd; the program checks the seals and reads it.
+//! let fd = program::launch::sealed_memfd(b"\x05\x07")?;
+//! let bytes = program::startup::read_sealed_memfd(fd.as_fd())?;
+//! assert_eq!(bytes, b"\x05\x07");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;

@@ -1,6 +1,18 @@
 //! YAML output in the syntax of the reference `argdata_print_yaml`, and (feature `yaml`)
 //! a parser that reads it, or any YAML document, back into a `Value`: see the `parse`
 //! module for the schema, the tags and the `TagResolver` hook.
+//!
+//! ```
+//! # #[cfg(feature = "yaml")] {
+//! let value = argdata::yaml::from_str("server:\n  port: 80\n  name: www\n")?;
+//! let encoded = value.encode();
+//! let text = argdata::yaml::to_string(argdata::Argdata::new(&encoded.bytes))?;
+//! assert!(text.contains("? !!str \"port\"\n    : !!int \"80\",\n"), "{text}");
+//! // What the printer writes, the parser reads back to the same value.
+//! assert_eq!(argdata::yaml::from_str(&text)?, value);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "yaml")]

@@ -1,5 +1,19 @@
 //! Printing a borrowed [`Argdata`] as YAML, byte for byte as the reference printer does.
 //!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! // `{a: 1}` written by hand: map (06), key subfield (length 3: str 08, 'a', NUL), value
+//! // subfield (length 2: int 05, 1).
+//! let bytes = b"\x06\x83\x08a\x00\x82\x05\x01";
+//! let text = argdata::yaml::to_string(argdata::Argdata::new(bytes))?;
+//! assert_eq!(
+//!     text,
+//!     "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!map {\n  ? !!str \"a\"\n  : !!int \"1\",\n}\n"
+//! );
+//! # }
+//! # Ok::<(), argdata::Error>(())
+//! ```
+//!
 //! Every node carries an explicit tag and a quoted scalar: `!!int "5"`, `!!str "a\tb"`,
 //! `!fd "0"`, `!!map {` with `? key` / `: value,` lines, `!!seq [` with `value,` lines,
 //! two spaces of indentation per level.
