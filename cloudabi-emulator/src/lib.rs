@@ -46,7 +46,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use thiserror::Error;
 
 pub mod elf;
-pub mod grant;
+/// Grant modes and the rights of a directory granted with each (from `cloudabi-caps`).
+pub use cloudabi_caps::grant;
 mod lifecycle;
 pub mod loader;
 pub mod syscalls;
@@ -146,7 +147,7 @@ impl Emulator {
     /// ```no_run
     /// use std::os::fd::OwnedFd;
     /// use cloudabi_emulator::Emulator;
-    /// use cloudlibc_rs::capfs::rights;
+    /// use cloudabi_caps::rights;
     ///
     /// let program = OwnedFd::from(std::fs::File::open("target/cloudabi/x86_64-unknown-cloudabi/ls")?);
     /// let dir = OwnedFd::from(std::fs::File::open("/srv/www")?);

@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use argdata::{Fd, Value};
+use cloudabi_caps::rights as presets;
 use cloudabi_emulator::grant::{GrantMode, UnknownMode};
 use cloudabi_emulator::syscalls::Process;
 use cloudabi_emulator::{Emulator, Error};
 use cloudabi_types::{Errno, FdFlags, FileType, OFlags, Rights};
-use cloudlibc_rs::capfs::rights as presets;
 use syscalls_support::{fdstat, file_open_with_flags, mptr, open, sys};
 
 /// Rights that change a directory's entries.

@@ -14,7 +14,7 @@
 //! * `modes`: parallel to `fds`, the mode of each `!file` grant (`read`, `write`, `append`
 //!   or `readwrite`, for files and directories alike) and null for everything else
 //!   (`!fd`, sockets, the `!connections` channel). The emulator gives a directory the
-//!   rights of its mode (`cloudabi_emulator::grant::GrantMode::directory_rights`), so that
+//!   rights of its mode (`cloudabi_caps::GrantMode::directory_rights`), so that
 //!   it refuses what the grant does not allow with `ENOTCAPABLE` before the kernel
 //!   sandbox's Landlock rules are even reached; a file's mode already shows in how it was
 //!   opened.
@@ -122,12 +122,7 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
 #[must_use]
 pub fn grant_mode(kind: GrantKind) -> Option<&'static str> {
     match kind {
-        GrantKind::File(mode) | GrantKind::Dir(mode) => Some(match mode {
-            FileMode::Read => "read",
-            FileMode::Write => "write",
-            FileMode::Append => "append",
-            FileMode::ReadWrite => "readwrite",
-        }),
+        GrantKind::File(mode) | GrantKind::Dir(mode) => Some(mode.as_str()),
         GrantKind::Socket
         | GrantKind::Stdin
         | GrantKind::Stdout

@@ -16,7 +16,7 @@
 //!    the namespace gains nothing at exec; plus `PR_SET_NO_NEW_PRIVS`.
 //! 3. **Landlock** (ABI 7, and ABI 9's `resolve_unix` where the kernel has it): every
 //!    filesystem right is handled; the only rules are one per granted directory (rights from
-//!    its [`FileMode`]), execute+read on the program file itself and,
+//!    its [`FileMode`], see [`DirAccess`]), execute+read on the program file itself and,
 //!    with a runner, read on the file the runner loads (shown read-only at `/program`). TCP
 //!    bind and connect are handled with no rule (denied). Signals and abstract UNIX sockets are
 //!    scoped to the sandbox. The init and the program both enter this domain; the program then
@@ -40,39 +40,42 @@ use seccompiler::{
 use crate::error::SandboxError;
 use crate::sys;
 
-/// Access mode of a granted file or directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FileMode {
-    /// Read only. Directory: `read_file | read_dir` beneath it.
-    Read,
-    /// Write only. Directory: create, write, truncate, rename and remove beneath it, but not
-    /// read or list. A file descriptor is passed as is (it may seek and truncate).
-    Write,
-    /// Append only. A *file* descriptor is not passed directly: the launcher keeps it and hands
-    /// the program the write end of a pipe, relaying every write to the file with `O_APPEND`,
-    /// so the program can neither seek, truncate, `pwritev2(RWF_NOAPPEND)` nor clear
-    /// `O_APPEND` with `fcntl`. A *directory*: create files and directories and write them,
-    /// but no truncation, removal, rename/link (`refer`) or reading. Landlock has no append
-    /// right, so an existing file beneath an append directory can still be overwritten in
-    /// place; use a file grant when that matters.
-    Append,
-    /// Read and write. Directory: every Landlock right except `execute` and the device ones
-    /// (`make_char`, `make_block`, `ioctl_dev`).
-    ReadWrite,
-}
+/// Access mode of a granted file or directory: CloudABI's grant mode
+/// ([`cloudabi_caps::GrantMode`], which also names and parses the modes and gives a
+/// directory's CloudABI rights). What each mode means to the kernel sandbox:
+///
+/// * `Read`: read only. Directory: `read_file | read_dir` beneath it.
+/// * `Write`: write only. Directory: create, write, truncate, rename and remove beneath
+///   it, but not read or list. A file descriptor is passed as is (it may seek and
+///   truncate).
+/// * `Append`: append only. A *file* descriptor is not passed directly: the launcher keeps
+///   it and hands the program the write end of a pipe, relaying every write to the file
+///   with `O_APPEND`, so the program can neither seek, truncate, `pwritev2(RWF_NOAPPEND)`
+///   nor clear `O_APPEND` with `fcntl`. A *directory*: create files and directories and
+///   write them, but no truncation, removal, rename/link (`refer`) or reading. Landlock
+///   has no append right, so an existing file beneath an append directory can still be
+///   overwritten in place; use a file grant when that matters.
+/// * `ReadWrite`: read and write. Directory: every Landlock right except `execute` and
+///   the device ones (`make_char`, `make_block`, `ioctl_dev`).
+pub type FileMode = cloudabi_caps::GrantMode;
 
-impl FileMode {
+/// The Landlock side of a grant mode ([`FileMode`]).
+pub trait DirAccess {
     /// Landlock rights of a directory granted with this mode. `resolve_unix` (connecting to
     /// a path-named UNIX socket, Landlock ABI 9) belongs to the `write` and `read-write`
     /// modes only; on kernels below ABI 9 it is dropped and connecting is not controlled.
     ///
     /// ```
-    /// use cloudabi_run::sandbox::FileMode;
+    /// use cloudabi_run::sandbox::{DirAccess, FileMode};
     /// use landlock::AccessFs;
     /// assert!(!FileMode::Read.dir_access().contains(AccessFs::ResolveUnix));
     /// assert!(FileMode::ReadWrite.dir_access().contains(AccessFs::ResolveUnix));
     /// ```
-    pub fn dir_access(self) -> BitFlags<AccessFs> {
+    fn dir_access(self) -> BitFlags<AccessFs>;
+}
+
+impl DirAccess for FileMode {
+    fn dir_access(self) -> BitFlags<AccessFs> {
         let all = AccessFs::from_all(ABI::V9);
         let read = AccessFs::ReadFile | AccessFs::ReadDir;
         let never =

@@ -377,3 +377,23 @@ fn truncating_open_needs_the_size_right_for_the_file() {
         "inside"
     );
 }
+
+/// A descriptor taken over from its open mode gets the rights of a regular file narrowed
+/// by that mode, never more: `SOCK_SHUTDOWN` is a socket right (CloudABI's
+/// `sock_shutdown`), so a file opened for reading and writing does not get it.
+#[test]
+fn open_mode_rights_are_a_regular_files_at_most() {
+    let (t, _dir) = setup();
+    let path = t.path().join("sandbox/a/b/file.txt");
+    let rw = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let f = cloudlibc_rs::capfs::File::from_fd(rw.into()).unwrap();
+    assert_eq!(f.rights(), rights::REGULAR_FILE);
+    assert!(!f.rights().contains(Rights::SOCK_SHUTDOWN));
+    let ro = std::fs::File::open(&path).unwrap();
+    let f = cloudlibc_rs::capfs::File::from_fd(ro.into()).unwrap();
+    assert_eq!(f.rights(), rights::REGULAR_FILE - rights::FILE_MODIFY);
+}

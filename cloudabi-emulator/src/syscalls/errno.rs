@@ -100,11 +100,11 @@ pub(crate) fn from_io(e: &std::io::Error) -> Errno {
     e.raw_os_error().map_or(Errno::IO, from_linux)
 }
 
-/// The CloudABI errno of a capability-checked file operation.
-pub(crate) fn from_capfs(e: &cloudlibc_rs::capfs::Error) -> Errno {
+/// The CloudABI errno of a path resolved beneath a directory: `ENOTCAPABLE` for escapes.
+pub(crate) fn from_caps(e: &cloudabi_caps::Error) -> Errno {
     match e {
-        cloudlibc_rs::capfs::Error::Os(e) => from_io(e),
-        _ => Errno::NOTCAPABLE,
+        cloudabi_caps::Error::Os(e) => from_io(e),
+        cloudabi_caps::Error::Escape => Errno::NOTCAPABLE,
     }
 }
 

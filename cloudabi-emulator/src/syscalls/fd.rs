@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use cloudabi_types::{Errno, FdFlags, FdStat, FdsFlags, FileType, Rights, Whence};
 
-use super::fdtable::{self, Entry, Object};
+use super::fdtable::{Entry, Object};
 use super::{Process, errno, mem};
 
 /// Converts a libc return value to a result.
@@ -51,7 +51,7 @@ pub(crate) fn create1(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let entry = Entry {
         object: Arc::new(Object::new(fd, FileType::SHARED_MEMORY)),
-        base: fdtable::SHARED_MEMORY_BASE,
+        base: cloudabi_caps::rights::SHARED_MEMORY,
         inheriting: Rights::empty(),
     };
     let new = p.fds.insert(entry)?;
@@ -86,7 +86,7 @@ pub(crate) fn create2(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             Entry {
                 object: Arc::new(Object::new(fd, filetype)),
-                base: fdtable::SOCKET_BASE,
+                base: cloudabi_caps::rights::SOCKET,
                 inheriting: Rights::all(),
             }
         })

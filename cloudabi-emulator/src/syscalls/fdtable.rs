@@ -5,38 +5,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicU16;
 use std::sync::{Arc, Mutex, RwLock};
 
+use cloudabi_caps::rights as presets;
 use cloudabi_types::{Errno, ExitCode, Fd, FileType, Rights, Signal};
-use cloudlibc_rs::capfs::rights as presets;
 
 use super::errno;
 
 /// The most guest descriptors one process may hold.
 pub(crate) const MAX_FDS: usize = 1 << 16;
-
-/// Rights that make sense on a directory.
-pub(crate) const DIRECTORY_BASE: Rights = presets::DIRECTORY;
-/// Rights descriptors opened through a directory may get.
-pub(crate) const DIRECTORY_INHERITING: Rights =
-    DIRECTORY_BASE.union(REGULAR_FILE_BASE).union(STREAM_BASE);
-/// Rights that make sense on a regular file.
-pub(crate) const REGULAR_FILE_BASE: Rights = presets::REGULAR_FILE;
-/// Rights that make sense on a shared memory object.
-pub(crate) const SHARED_MEMORY_BASE: Rights = Rights::FD_READ
-    .union(Rights::FD_WRITE)
-    .union(Rights::FILE_STAT_FGET)
-    .union(Rights::FILE_STAT_FPUT_SIZE)
-    .union(Rights::MEM_MAP)
-    .union(Rights::MEM_MAP_EXEC);
-/// Rights that make sense on a socket.
-pub(crate) const SOCKET_BASE: Rights = STREAM_BASE.union(Rights::SOCK_SHUTDOWN);
-/// Rights for pipes, terminals and other character devices: plain I/O only.
-pub(crate) const STREAM_BASE: Rights = Rights::FD_READ
-    .union(Rights::FD_STAT_PUT_FLAGS)
-    .union(Rights::FD_WRITE)
-    .union(Rights::FILE_STAT_FGET)
-    .union(Rights::POLL_FD_READWRITE);
-/// Rights that make sense on a process descriptor.
-pub(crate) const PROCESS_BASE: Rights = Rights::FILE_STAT_FGET.union(Rights::POLL_PROC_TERMINATE);
 
 /// How a forked child ended, once known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,7 +315,7 @@ impl FdTable {
 }
 
 /// Works out the CloudABI type of a host descriptor and the most rights it can carry
-/// given its type and open mode: `(type, base, inheriting)`.
+/// given its type and open mode (`cloudabi_caps::rights`): `(type, base, inheriting)`.
 pub(crate) fn classify(fd: BorrowedFd<'_>) -> Result<(FileType, Rights, Rights), Errno> {
     // SAFETY: an all-zero `struct stat` is a valid value; fstat fills it on success.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
@@ -354,12 +329,24 @@ pub(crate) fn classify(fd: BorrowedFd<'_>) -> Result<(FileType, Rights, Rights),
         return Err(errno::last());
     }
     let (filetype, base, inheriting) = match st.st_mode & libc::S_IFMT {
-        libc::S_IFDIR => (FileType::DIRECTORY, DIRECTORY_BASE, DIRECTORY_INHERITING),
+        libc::S_IFDIR => (
+            FileType::DIRECTORY,
+            presets::DIRECTORY,
+            presets::DIRECTORY_INHERITING,
+        ),
         libc::S_IFREG => {
             if is_memfd(fd, &st) {
-                (FileType::SHARED_MEMORY, SHARED_MEMORY_BASE, Rights::empty())
+                (
+                    FileType::SHARED_MEMORY,
+                    presets::SHARED_MEMORY,
+                    Rights::empty(),
+                )
             } else {
-                (FileType::REGULAR_FILE, REGULAR_FILE_BASE, Rights::empty())
+                (
+                    FileType::REGULAR_FILE,
+                    presets::REGULAR_FILE,
+                    Rights::empty(),
+                )
             }
         }
         libc::S_IFSOCK => {
@@ -380,35 +367,20 @@ pub(crate) fn classify(fd: BorrowedFd<'_>) -> Result<(FileType, Rights, Rights),
             } else {
                 FileType::SOCKET_STREAM
             };
-            (filetype, SOCKET_BASE, Rights::all())
+            (filetype, presets::SOCKET, Rights::all())
         }
         // CloudABI has no pipes; they behave like one direction of a stream socket.
-        libc::S_IFIFO => (FileType::SOCKET_STREAM, STREAM_BASE, Rights::empty()),
-        libc::S_IFCHR => (FileType::CHARACTER_DEVICE, STREAM_BASE, Rights::empty()),
-        libc::S_IFBLK => (FileType::BLOCK_DEVICE, STREAM_BASE, Rights::empty()),
+        libc::S_IFIFO => (FileType::SOCKET_STREAM, presets::STREAM, Rights::empty()),
+        libc::S_IFCHR => (FileType::CHARACTER_DEVICE, presets::STREAM, Rights::empty()),
+        libc::S_IFBLK => (FileType::BLOCK_DEVICE, presets::STREAM, Rights::empty()),
         _ => (FileType::UNKNOWN, Rights::FILE_STAT_FGET, Rights::empty()),
     };
     let base = if filetype == FileType::DIRECTORY {
         base
     } else {
-        base & mode_mask(flags)
+        base & presets::from_open_flags(flags)
     };
     Ok((filetype, base, inheriting))
-}
-
-/// The rights a descriptor's open mode leaves: no writing when read-only, no reading when
-/// write-only, no positioning when appending.
-pub(crate) fn mode_mask(flags: i32) -> Rights {
-    let mut allowed = Rights::all();
-    match flags & libc::O_ACCMODE {
-        libc::O_RDONLY => allowed -= presets::FILE_MODIFY,
-        libc::O_WRONLY => allowed -= presets::FILE_INSPECT | Rights::FILE_READDIR,
-        _ => {}
-    }
-    if flags & libc::O_APPEND != 0 {
-        allowed -= presets::FILE_POSITIONING;
-    }
-    allowed
 }
 
 /// Whether `fd` (a regular file with status `st`) is a memfd, an anonymous shared memory

@@ -1,23 +1,24 @@
 //! The `file_*` system calls.
 //!
 //! Paths are resolved strictly beneath the directory descriptor they are relative to:
-//! directory parts by `cloudlibc_rs::capfs` (`openat2` with `RESOLVE_BENEATH`, or a
-//! careful walk on old kernels), so absolute paths and escapes through `..` or symbolic
-//! links fail with `ENOTCAPABLE`. Operations on a directory entry then act on the final
-//! name relative to the opened parent without following it; where CloudABI asks for a
-//! final symbolic link to be followed, this module reads the link and resolves its
-//! target beneath the same directory again.
+//! by `cloudabi_caps::resolve` (`openat2` with `RESOLVE_BENEATH`, or a careful walk on
+//! old kernels), so absolute paths and escapes through `..` or symbolic links fail with
+//! `ENOTCAPABLE`. Operations on a directory entry act on the final name relative to its
+//! opened parent without following it (`resolve::place`); where CloudABI asks for a final
+//! symbolic link to be followed, `resolve::place_following` resolves its target beneath
+//! the same directory again.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
+
+use cloudabi_caps::resolve::{self, Place, Strategy};
 
 use cloudabi_types::{
     Advice, DirCookie, Dirent, Errno, FdFlags, FdStat, FileStat, FileType, FsFlags, LookupFlags,
     OFlags, Rights, UlFlags,
 };
-use cloudlibc_rs::capfs::{Dir, OpenOptions};
+use rustix::fs::Mode;
 
 use super::fd::check;
 use super::fdtable::{self, Entry, Object};
@@ -25,8 +26,6 @@ use super::{Process, errno, mem};
 
 /// The longest path accepted.
 const PATH_MAX: u64 = 4096;
-/// How many symbolic links one lookup may expand.
-const MAX_SYMLINKS: usize = 40;
 
 /// Copies a path argument out of guest memory.
 fn path(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
@@ -37,16 +36,7 @@ fn path(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
 
 /// Rejects paths that can never be beneath a directory.
 fn check_path(path: &[u8]) -> Result<(), Errno> {
-    if path.is_empty() {
-        return Err(Errno::NOENT);
-    }
-    if path.contains(&0) {
-        return Err(Errno::INVAL);
-    }
-    if path[0] == b'/' {
-        return Err(Errno::NOTCAPABLE);
-    }
-    Ok(())
+    resolve::check_relative(path).map_err(|e| errno::from_caps(&e))
 }
 
 /// Splits a `lookup` argument into descriptor and flags.
@@ -57,86 +47,67 @@ fn lookup(arg: u64) -> (u64, LookupFlags) {
     )
 }
 
-/// A resolver over a directory entry, with every right (rights are checked here, not by
-/// capfs).
-fn resolver(dir: &Entry) -> Result<Dir<BorrowedFd<'_>>, Errno> {
+/// The host descriptor of a directory entry, to resolve paths beneath (rights are checked
+/// by the callers).
+fn dir_fd(dir: &Entry) -> Result<BorrowedFd<'_>, Errno> {
     if dir.object.filetype != FileType::DIRECTORY {
         return Err(Errno::NOTDIR);
     }
-    Dir::with_rights(dir.host(), Rights::all(), Rights::all()).map_err(|e| errno::from_capfs(&e))
+    Ok(dir.host())
 }
 
-/// A directory entry to act on: the directory holding it and its name.
-struct Place {
-    parent: OwnedFd,
-    name: CString,
-    /// The path (relative to the original directory) of `parent`.
-    parent_path: Vec<u8>,
+/// Opens `path` beneath the directory `dir` with `flags` (`O_CLOEXEC` added).
+fn open_beneath(
+    dir: &Entry,
+    path: &[u8],
+    flags: rustix::fs::OFlags,
+    follow: bool,
+) -> Result<OwnedFd, Errno> {
+    resolve::open_beneath(
+        dir_fd(dir)?,
+        path,
+        flags,
+        Mode::from_raw_mode(0o666),
+        follow,
+        Strategy::Auto,
+    )
+    .map_err(|e| errno::from_caps(&e))
 }
 
-impl Place {
-    fn fd(&self) -> i32 {
-        self.parent.as_raw_fd()
-    }
+/// `fstat` of `path` beneath `dir` (of a final symbolic link itself unless `follow`).
+fn stat_beneath(dir: &Entry, path: &[u8], follow: bool) -> Result<libc::stat, Errno> {
+    let fd = open_beneath(dir, path, rustix::fs::OFlags::PATH, follow)?;
+    // SAFETY: an all-zero `struct stat` is valid.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: valid descriptor and out pointer.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } as isize)?;
+    Ok(st)
+}
+
+/// Opens the directory `path` beneath `dir`, following symbolic links.
+fn open_dir_beneath(dir: &Entry, path: &[u8]) -> Result<OwnedFd, Errno> {
+    use rustix::fs::OFlags;
+    open_beneath(dir, path, OFlags::RDONLY | OFlags::DIRECTORY, true)
 }
 
 /// Opens the parent of `path` beneath `dir`. The final component must be a plain name
 /// (not `.` or `..`): `EINVAL` otherwise.
 fn place(dir: &Entry, path: &[u8]) -> Result<Place, Errno> {
-    let (parent, name) =
-        cloudlibc_rs::capfs::split_parent(path).map_err(|e| errno::from_capfs(&e))?;
-    // No directory part: the entry is in `dir` itself.
-    let parent = if parent.is_empty() { &b"."[..] } else { parent };
-    let opened = resolver(dir)?
-        .open_dir(OsStr::from_bytes(parent))
-        .map_err(|e| errno::from_capfs(&e))?
-        .into_fd();
-    Ok(Place {
-        parent: opened,
-        name: CString::new(name).map_err(|_| Errno::INVAL)?,
-        parent_path: parent.to_vec(),
-    })
+    resolve::place(dir_fd(dir)?, path).map_err(|e| errno::from_caps(&e))
 }
 
 /// Like [`place`], but when `follow` is set and the entry is a symbolic link, resolves
 /// its target (beneath `dir`) instead, repeatedly.
 fn place_following(dir: &Entry, path: &[u8], follow: bool) -> Result<Place, Errno> {
-    let mut path = path.to_vec();
-    for _ in 0..MAX_SYMLINKS {
-        let at = place(dir, &path)?;
-        if !follow {
-            return Ok(at);
-        }
-        let st = match fstatat(at.fd(), &at.name, false) {
-            Ok(st) => st,
-            Err(Errno::NOENT) => return Ok(at),
-            Err(e) => return Err(e),
-        };
-        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
-            return Ok(at);
-        }
-        let target = readlinkat(at.fd(), &at.name)?;
-        if target.first() == Some(&b'/') {
-            return Err(Errno::NOTCAPABLE);
-        }
-        let mut next = at.parent_path.clone();
-        next.push(b'/');
-        next.extend_from_slice(&target);
-        path = next;
-    }
-    Err(Errno::LOOP)
+    resolve::place_following(dir_fd(dir)?, path, follow).map_err(|e| errno::from_caps(&e))
 }
 
-fn fstatat(dirfd: i32, name: &CString, follow: bool) -> Result<libc::stat, Errno> {
-    // SAFETY: an all-zero `struct stat` is valid.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-    // SAFETY: valid descriptor, NUL-terminated name and out pointer.
-    check(unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, flags) } as isize)?;
-    Ok(st)
+/// The raw descriptor of a placed entry's parent.
+fn at_fd(at: &Place) -> i32 {
+    at.parent().as_raw_fd()
 }
 
-fn readlinkat(dirfd: i32, name: &CString) -> Result<Vec<u8>, Errno> {
+fn readlinkat(dirfd: i32, name: &std::ffi::CStr) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; PATH_MAX as usize + 1];
     // SAFETY: the buffer has `buf.len()` writable bytes.
     let n = check(unsafe {
@@ -154,7 +125,7 @@ pub(crate) fn create(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let dir = p.fds.get_with(args[0], Rights::FILE_CREATE_DIRECTORY)?;
     let at = place(&dir, &path(args[1], args[2])?)?;
     // SAFETY: valid descriptor and NUL-terminated name.
-    check(unsafe { libc::mkdirat(at.fd(), at.name.as_ptr(), 0o777) } as isize).map(drop)
+    check(unsafe { libc::mkdirat(at_fd(&at), at.name().as_ptr(), 0o777) } as isize).map(drop)
 }
 
 /// `file_link(fd1, path1, path1_len, fd2, path2, path2_len)`.
@@ -170,10 +141,15 @@ pub(crate) fn link(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let to = place(&to_dir, &path(args[4], args[5])?)?;
     // SAFETY: valid descriptors and NUL-terminated names; the source is never followed
     // by the kernel (it was resolved above).
-    check(
-        unsafe { libc::linkat(from.fd(), from.name.as_ptr(), to.fd(), to.name.as_ptr(), 0) }
-            as isize,
-    )
+    check(unsafe {
+        libc::linkat(
+            at_fd(&from),
+            from.name().as_ptr(),
+            at_fd(&to),
+            to.name().as_ptr(),
+            0,
+        )
+    } as isize)
     .map(drop)
 }
 
@@ -184,10 +160,14 @@ pub(crate) fn rename(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let from = place(&from_dir, &path(args[1], args[2])?)?;
     let to = place(&to_dir, &path(args[4], args[5])?)?;
     // SAFETY: valid descriptors and NUL-terminated names.
-    check(
-        unsafe { libc::renameat(from.fd(), from.name.as_ptr(), to.fd(), to.name.as_ptr()) }
-            as isize,
-    )
+    check(unsafe {
+        libc::renameat(
+            at_fd(&from),
+            from.name().as_ptr(),
+            at_fd(&to),
+            to.name().as_ptr(),
+        )
+    } as isize)
     .map(drop)
 }
 
@@ -199,7 +179,8 @@ pub(crate) fn symlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let at = place(&dir, &path(args[3], args[4])?)?;
     // SAFETY: NUL-terminated strings and a valid descriptor. The link's text is stored
     // as given; following it later is checked like any other path.
-    check(unsafe { libc::symlinkat(target.as_ptr(), at.fd(), at.name.as_ptr()) } as isize).map(drop)
+    check(unsafe { libc::symlinkat(target.as_ptr(), at_fd(&at), at.name().as_ptr()) } as isize)
+        .map(drop)
 }
 
 /// `file_unlink(fd, path, path_len, flags)`.
@@ -213,7 +194,7 @@ pub(crate) fn unlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let removedir = flags.contains(UlFlags::REMOVEDIR);
     let linux = if removedir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: valid descriptor and NUL-terminated name.
-    match check(unsafe { libc::unlinkat(at.fd(), at.name.as_ptr(), linux) } as isize) {
+    match check(unsafe { libc::unlinkat(at_fd(&at), at.name().as_ptr(), linux) } as isize) {
         // Without `AT_REMOVEDIR`, Linux says `EISDIR` only for a directory, which FreeBSD
         // (and so CloudABI) refuses to unlink with `EPERM`.
         Err(Errno::ISDIR) if !removedir => Err(Errno::PERM),
@@ -225,7 +206,7 @@ pub(crate) fn unlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 pub(crate) fn readlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let dir = p.fds.get_with(args[0], Rights::FILE_READLINK)?;
     let at = place(&dir, &path(args[1], args[2])?)?;
-    let target = readlinkat(at.fd(), &at.name)?;
+    let target = readlinkat(at_fd(&at), at.name())?;
     let n = target
         .len()
         .min(usize::try_from(args[4]).unwrap_or(usize::MAX));
@@ -284,12 +265,7 @@ pub(crate) fn stat_get(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let (fd, flags) = lookup(args[0]);
     let dir = p.fds.get_with(fd, Rights::FILE_STAT_GET)?;
     let path = path(args[1], args[2])?;
-    let st = resolver(&dir)?
-        .stat_raw(
-            OsStr::from_bytes(&path),
-            flags.contains(LookupFlags::SYMLINK_FOLLOW),
-        )
-        .map_err(|e| errno::from_capfs(&e))?;
+    let st = stat_beneath(&dir, &path, flags.contains(LookupFlags::SYMLINK_FOLLOW))?;
     mem::write(args[3], filestat(&st, filetype_of(st.st_mode)))
 }
 
@@ -367,8 +343,8 @@ pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
             // is never followed (symbolic links were resolved above).
             check(unsafe {
                 libc::utimensat(
-                    at.fd(),
-                    at.name.as_ptr(),
+                    at_fd(&at),
+                    at.name().as_ptr(),
                     ts.as_ptr(),
                     libc::AT_SYMLINK_NOFOLLOW,
                 )
@@ -377,9 +353,7 @@ pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         }
         // A path ending in `.` or `..` names a directory: open it beneath and use that.
         Err(Errno::INVAL) => {
-            let opened = resolver(&dir)?
-                .open_dir(OsStr::from_bytes(&path))
-                .map_err(|e| errno::from_capfs(&e))?;
+            let opened = open_dir_beneath(&dir, &path)?;
             // SAFETY: valid descriptor and a two-element timespec array.
             check(unsafe { libc::futimens(opened.as_fd().as_raw_fd(), ts.as_ptr()) } as isize)
                 .map(drop)
@@ -469,22 +443,16 @@ pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         return Err(Errno::NOTCAPABLE);
     }
 
-    let resolver = resolver(&dir)?;
-    let os_path = OsStr::from_bytes(&path);
+    dir_fd(&dir)?;
     let follow = lflags.contains(LookupFlags::SYMLINK_FOLLOW);
     let open_dir = || -> Result<OwnedFd, Errno> {
         if !follow {
-            let st = resolver
-                .stat_raw(os_path, false)
-                .map_err(|e| errno::from_capfs(&e))?;
+            let st = stat_beneath(&dir, &path, false)?;
             if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                 return Err(Errno::LOOP);
             }
         }
-        resolver
-            .open_dir(os_path)
-            .map(Dir::into_fd)
-            .map_err(|e| errno::from_capfs(&e))
+        open_dir_beneath(&dir, &path)
     };
     let fd = if oflags.contains(OFlags::DIRECTORY) {
         if oflags.contains(OFlags::CREAT) {
@@ -495,32 +463,42 @@ pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         }
         open_dir()?
     } else {
+        use rustix::fs::OFlags as HostFlags;
         let truncate = oflags.contains(OFlags::TRUNC);
-        let mut options = OpenOptions::new();
-        options
-            .read(read || !write)
-            .write(write || truncate)
-            .append(flags.contains(FdFlags::APPEND))
-            .follow_symlinks(follow)
-            .mode(0o666);
+        let append = flags.contains(FdFlags::APPEND);
+        // Truncating is done below with `ftruncate`, on a descriptor open for writing.
+        let mut host = match (read || !write, write || truncate || append) {
+            (true, true) => HostFlags::RDWR,
+            (false, true) => HostFlags::WRONLY,
+            _ => HostFlags::RDONLY,
+        };
+        if append {
+            host |= HostFlags::APPEND;
+        }
         if oflags.contains(OFlags::CREAT) {
+            host |= HostFlags::CREATE;
             if oflags.contains(OFlags::EXCL) {
-                options.create_new(true);
-            } else {
-                options.create(true);
+                host |= HostFlags::EXCL;
             }
         }
-        match resolver.open_file(os_path, &options) {
-            Ok(file) => {
-                let fd = file.into_fd();
+        let opened = open_beneath(&dir, &path, host, follow).and_then(|fd| {
+            // A directory is opened through `open_dir` below, never as a file.
+            let st = rustix::fs::fstat(&fd).map_err(|e| errno::from_linux(e.raw_os_error()))?;
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory {
+                Err(Errno::ISDIR)
+            } else {
+                Ok(fd)
+            }
+        });
+        match opened {
+            Ok(fd) => {
                 if truncate {
                     // SAFETY: plain system call on the descriptor just opened for writing.
                     check(unsafe { libc::ftruncate(fd.as_raw_fd(), 0) } as isize)?;
                 }
                 fd
             }
-            Err(e) => {
-                let code = errno::from_capfs(&e);
+            Err(code) => {
                 if code == Errno::ISDIR && !write && !truncate && !oflags.contains(OFlags::CREAT) {
                     open_dir()?
                 } else {

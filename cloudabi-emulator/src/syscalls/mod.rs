@@ -10,7 +10,7 @@
 //! Descriptor numbers the guest sees index a table of host descriptors, each with
 //! CloudABI base and inheriting rights ([`cloudabi_types::Rights`]); an operation the
 //! rights do not allow fails with `ENOTCAPABLE`, and paths are resolved strictly beneath
-//! directory descriptors (by `cloudlibc_rs::capfs`), so absolute paths and `..` escapes
+//! directory descriptors (by `cloudabi_caps::resolve`), so absolute paths and `..` escapes
 //! fail with `ENOTCAPABLE` too. The conformance table is in `docs/syscalls.md`.
 //!
 //! A [`Process`] can also be used directly, without installing it, through

@@ -160,7 +160,7 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     };
     let entry = Entry {
         object: Arc::new(object),
-        base: fdtable::PROCESS_BASE,
+        base: cloudabi_caps::rights::PROCESS,
         inheriting: Rights::empty(),
     };
     let fd = FdTable::insert_locked(&mut slots, entry)?;

@@ -173,7 +173,7 @@ impl fmt::Display for Origin {
                 mode,
             } => {
                 let what = if *directory { "directory" } else { "file" };
-                write!(f, "{what} {}, {}", path.display(), mode_name(*mode))
+                write!(f, "{what} {}, {mode}", path.display())
             }
             Origin::Socket {
                 bound,
@@ -202,15 +202,6 @@ impl fmt::Display for Origin {
             }
             Origin::Executable(p) => write!(f, "executable {}", p.display()),
         }
-    }
-}
-
-fn mode_name(mode: FileMode) -> &'static str {
-    match mode {
-        FileMode::Read => "read",
-        FileMode::Write => "write",
-        FileMode::Append => "append",
-        FileMode::ReadWrite => "readwrite",
     }
 }
 
@@ -443,19 +434,13 @@ impl<'a> Resolver<'a> {
                     string_option(TAG, "path", value, "a path")?,
                 )?,
                 "mode" => {
-                    let m = match string_option(TAG, "mode", value, MODES)? {
-                        "read" => FileMode::Read,
-                        "write" => FileMode::Write,
-                        "append" => FileMode::Append,
-                        "readwrite" => FileMode::ReadWrite,
-                        _ => {
-                            return Err(ConfigErrorKind::BadOption {
-                                tag: TAG,
-                                key: "mode",
-                                expected: MODES,
-                            });
-                        }
-                    };
+                    let m = string_option(TAG, "mode", value, MODES)?
+                        .parse::<FileMode>()
+                        .map_err(|_| ConfigErrorKind::BadOption {
+                            tag: TAG,
+                            key: "mode",
+                            expected: MODES,
+                        })?;
                     set_once(TAG, key, &mut mode, m)?;
                 }
                 "create" => {

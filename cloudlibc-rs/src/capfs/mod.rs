@@ -3,7 +3,9 @@
 //!
 //! [`Rights`] is [`cloudabi_types::Rights`], CloudABI's `cloudabi_rights_t`; the sets of
 //! rights this layer hands out (a read-only directory, an append-only file, ...) are
-//! constants in [`rights`].
+//! constants in [`rights`]. The rules themselves (presets, rights from an open mode, path
+//! resolution beneath a directory) live in the `cloudabi-caps` crate, which this module
+//! wraps with descriptor types and C errno values.
 //!
 //! Absolute paths, `..` components that would leave the directory and symbolic links
 //! pointing outside it are refused with [`Error::Escape`] (`ENOTCAPABLE` in C), whatever
@@ -25,8 +27,8 @@
 //! # Ok(()) }
 //! ```
 
-mod resolve;
-pub mod rights;
+use cloudabi_caps::resolve;
+pub use cloudabi_caps::rights;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
@@ -38,7 +40,6 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-pub use resolve::split_parent;
 pub use rights::Rights;
 
 use resolve::Strategy;
@@ -74,6 +75,34 @@ impl From<Errno> for Error {
     fn from(e: Errno) -> Self {
         Error::Os(e.into())
     }
+}
+
+impl From<cloudabi_caps::Error> for Error {
+    fn from(e: cloudabi_caps::Error) -> Self {
+        match e {
+            cloudabi_caps::Error::Escape => Error::Escape,
+            cloudabi_caps::Error::Os(e) => Error::Os(e),
+        }
+    }
+}
+
+/// Splits a relative `path` into its parent part and a final plain name, as
+/// [`cloudabi_caps::resolve::split_parent`] does (which documents the cases).
+///
+/// ```
+/// use cloudlibc_rs::capfs::{Error, split_parent};
+///
+/// assert_eq!(split_parent(b"www/index.html")?, (&b"www"[..], &b"index.html"[..]));
+/// assert!(matches!(split_parent(b"/etc/passwd"), Err(Error::Escape)));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Escape`] for an absolute path, [`Error::Os`] with `ENOENT` or `EINVAL` for an
+/// empty path, a NUL byte or a final `.` or `..`.
+pub fn split_parent(path: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+    Ok(resolve::split_parent(path)?)
 }
 
 impl From<Error> for io::Error {
@@ -576,14 +605,14 @@ impl<F: AsFd> Dir<F> {
     /// Opens `path` with `O_PATH`, for `fstat` (needs [`Rights::FILE_STAT_GET`]).
     fn open_path(&self, path: &Path, follow: bool, strategy: Strategy) -> Result<OwnedFd, Error> {
         require(self.base, Rights::FILE_STAT_GET)?;
-        resolve::open_beneath(
+        Ok(resolve::open_beneath(
             self.raw(),
             path.as_os_str().as_bytes(),
             OFlags::PATH,
             Mode::empty(),
             follow,
             strategy,
-        )
+        )?)
     }
 
     /// `fstat`s `path` beneath this directory into a C `struct stat`.
@@ -736,9 +765,10 @@ pub struct File<F = OwnedFd> {
     rights: Rights,
 }
 
-/// The rights a descriptor's open mode allows: reading only when opened for reading,
-/// writing only when opened for writing, and no seeking or truncating when opened with
-/// `O_APPEND`. Directories get [`rights::DIRECTORY`].
+/// The rights a descriptor's open mode allows: those of a regular file, less what its
+/// open flags exclude ([`cloudabi_caps::rights::from_open_flags`]: reading only when
+/// opened for reading, writing only when opened for writing, no seeking or truncating
+/// when opened with `O_APPEND`). Directories get [`rights::DIRECTORY`].
 ///
 /// # Errors
 ///
@@ -748,18 +778,9 @@ pub fn rights_from_open_mode(fd: BorrowedFd<'_>) -> Result<Rights, Error> {
         return Ok(rights::DIRECTORY);
     }
     let flags = rustix::fs::fcntl_getfl(fd)?;
-    let mut allowed = rights::REGULAR_FILE | Rights::SOCK_SHUTDOWN;
-    let access = flags & OFlags::RWMODE;
-    if access == OFlags::WRONLY {
-        allowed -= rights::FILE_INSPECT;
-    }
-    if access == OFlags::RDONLY {
-        allowed -= rights::FILE_MODIFY;
-    }
-    if flags.contains(OFlags::APPEND) {
-        allowed -= rights::FILE_POSITIONING;
-    }
-    Ok(allowed)
+    // `OFlags` are the kernel's `O_*` bits, as `fcntl(F_GETFL)` returned them.
+    let flags = flags.bits() as i32;
+    Ok(rights::REGULAR_FILE & rights::from_open_flags(flags))
 }
 
 impl File<OwnedFd> {

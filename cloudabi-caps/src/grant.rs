@@ -1,15 +1,16 @@
-//! The CloudABI rights a granted directory gets from its grant mode.
+//! Grant modes: how a file or directory was granted (`read`, `write`, `append` or
+//! `readwrite`, the `mode` of a `!file` grant), their names, and the CloudABI rights a
+//! directory gets from its mode.
 //!
-//! Linux opens every directory read-only, so the emulator cannot tell from a directory
-//! descriptor whether it was granted for reading, writing, appending or both: left alone it
-//! gives the directory every directory right and leaves the grant's mode to the kernel
-//! sandbox underneath. An embedder that knows the mode (such as `cloudabi-run --emulate`,
-//! which passes it to `cloudabi-emulate`) hands it to [`Emulator::grant_mode`], and the
-//! directory's rights then reflect the grant: the guest gets `ENOTCAPABLE` from the
-//! emulator itself for anything the mode does not allow.
+//! Linux opens every directory read-only, so a directory descriptor does not show
+//! whether it was granted for reading, writing, appending or both. Whoever knows the
+//! mode (the launcher, which passes it to the emulator) limits the directory to
+//! [`GrantMode::directory_rights`], and the guest then gets `ENOTCAPABLE` for anything the
+//! mode does not allow. A granted *file* needs none of this: its mode shows in how it was
+//! opened ([`crate::rights::from_open_flags`]).
 //!
 //! [`GrantMode::directory_rights`] is the one place where a mode becomes rights. It is
-//! built from the presets of [`cloudlibc_rs::capfs::rights`]:
+//! built from the presets of [`crate::rights`]:
 //!
 //! | mode | base rights of the directory | inheriting rights (what is opened beneath it) |
 //! |---|---|---|
@@ -22,8 +23,7 @@
 //! only ever shrink.
 //!
 //! ```
-//! use cloudabi_emulator::grant::GrantMode;
-//! use cloudabi_types::Rights;
+//! use cloudabi_caps::{GrantMode, Rights};
 //!
 //! let mode: GrantMode = "read".parse()?;
 //! let (base, inheriting) = mode.directory_rights();
@@ -31,16 +31,14 @@
 //! assert!(!base.intersects(Rights::FILE_CREATE_FILE | Rights::FILE_UNLINK));
 //! assert!(inheriting.contains(Rights::FD_READ));
 //! assert!(!inheriting.contains(Rights::FD_WRITE));
-//! # Ok::<(), cloudabi_emulator::grant::UnknownMode>(())
+//! # Ok::<(), cloudabi_caps::UnknownMode>(())
 //! ```
-//!
-//! [`Emulator::grant_mode`]: crate::Emulator::grant_mode
 
 use core::fmt;
 use core::str::FromStr;
 
+use crate::rights as presets;
 use cloudabi_types::Rights;
-use cloudlibc_rs::capfs::rights as presets;
 use thiserror::Error;
 
 /// How a file or directory was granted: the `mode` of a `!file` grant.
@@ -134,5 +132,35 @@ impl FromStr for GrantMode {
             .into_iter()
             .find(|m| m.as_str() == s)
             .ok_or_else(|| UnknownMode(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print() {
+        let named = [
+            ("read", GrantMode::Read),
+            ("write", GrantMode::Write),
+            ("append", GrantMode::Append),
+            ("readwrite", GrantMode::ReadWrite),
+        ];
+        for (name, mode) in named {
+            assert_eq!(name.parse::<GrantMode>(), Ok(mode));
+            assert_eq!(mode.to_string(), name);
+        }
+        for bad in ["Read", "rw", "read-write", " read", ""] {
+            assert_eq!(bad.parse::<GrantMode>(), Err(UnknownMode(bad.to_owned())));
+        }
+    }
+
+    #[test]
+    fn readwrite_changes_nothing() {
+        assert_eq!(
+            GrantMode::ReadWrite.directory_rights(),
+            (Rights::all(), Rights::all())
+        );
     }
 }

@@ -7,24 +7,43 @@
 //! pops back to the previously held descriptor (so renaming a directory out from under
 //! the walk cannot lead outside), and symbolic links are read through their own
 //! descriptor and spliced into the remaining path, counting at most [`MAX_SYMLINKS`].
+//!
+//! Operations on a directory entry (create, remove, rename, link) act on a final name
+//! relative to its parent: [`open_parent`] opens the parent, [`place`] does the same for
+//! the emulator (always handing back a descriptor of its own), and [`place_following`]
+//! also follows a final symbolic link by resolving its target beneath the same directory
+//! again, for the system calls that CloudABI lets follow one.
+//!
+//! ```no_run
+//! use cloudabi_caps::resolve::{Strategy, open_beneath};
+//! use rustix::fs::{Mode, OFlags};
+//! # fn demo(dir: std::os::fd::BorrowedFd<'_>) -> Result<(), cloudabi_caps::Error> {
+//! let index = open_beneath(dir, b"www/index.html", OFlags::RDONLY, Mode::empty(), true, Strategy::Auto)?;
+//! assert!(open_beneath(dir, b"../etc/passwd", OFlags::RDONLY, Mode::empty(), true, Strategy::Auto).is_err());
+//! # drop(index); Ok(()) }
+//! ```
 
+use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::Error;
+use crate::Error;
 
-/// Symbolic links followed during one resolution before giving up with `ELOOP`.
-pub(crate) const MAX_SYMLINKS: u32 = 40;
+/// Symbolic links followed during one resolution before giving up with `ELOOP`: 40, the
+/// limit the kernel applies to `openat2` (Linux's `MAXSYMLINKS`), so that the fast path,
+/// the component walk and [`place_following`] all accept the same paths. (The reference
+/// emulator's own walk allowed 127 expansions; the kernel's fast path cannot go past 40.)
+pub const MAX_SYMLINKS: u32 = 40;
 
 /// How often `openat2` is retried when it reports a possible `..` race (`EAGAIN`).
 const OPENAT2_RETRIES: u32 = 32;
 
 /// Which resolver to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Strategy {
+pub enum Strategy {
     /// `openat2` if the kernel has it, else [`Strategy::Walk`].
     Auto,
     /// Always walk component by component.
@@ -36,7 +55,12 @@ static OPENAT2: AtomicU8 = AtomicU8::new(0);
 
 /// Opens `path` beneath `dir` with `flags` (`O_CLOEXEC` is always added) and `mode`.
 /// When `follow` is false a symbolic link in the final component is not followed.
-pub(crate) fn open_beneath(
+///
+/// # Errors
+///
+/// [`Error::Escape`] for absolute paths and escapes through `..` or symbolic links,
+/// [`Error::Os`] with the system's error otherwise (`ELOOP` after [`MAX_SYMLINKS`] links).
+pub fn open_beneath(
     dir: BorrowedFd<'_>,
     path: &[u8],
     flags: OFlags,
@@ -46,8 +70,9 @@ pub(crate) fn open_beneath(
 ) -> Result<OwnedFd, Error> {
     check_relative(path)?;
     let mut flags = flags | OFlags::CLOEXEC;
-    // openat2 insists on a zero mode unless a file may be created.
-    let mode = if flags.intersects(OFlags::CREATE | OFlags::TMPFILE) {
+    // openat2 insists on a zero mode unless a file may be created. (`OFlags::TMPFILE`
+    // includes `O_DIRECTORY`, so it must be tested as a whole.)
+    let mode = if flags.contains(OFlags::CREATE) || flags.contains(OFlags::TMPFILE) {
         mode
     } else {
         Mode::empty()
@@ -80,7 +105,12 @@ pub(crate) fn open_beneath(
 }
 
 /// Rejects the paths that can never be beneath a directory.
-pub(crate) fn check_relative(path: &[u8]) -> Result<(), Error> {
+///
+/// # Errors
+///
+/// An empty path: `ENOENT`; a path containing a NUL byte: `EINVAL`; an absolute path:
+/// [`Error::Escape`].
+pub fn check_relative(path: &[u8]) -> Result<(), Error> {
     if path.is_empty() {
         return Err(Errno::NOENT.into());
     }
@@ -109,7 +139,8 @@ pub(crate) fn check_relative(path: &[u8]) -> Result<(), Error> {
 /// - an absolute path: [`Error::Escape`].
 ///
 /// ```
-/// use cloudlibc_rs::capfs::{Error, split_parent};
+/// use cloudabi_caps::Error;
+/// use cloudabi_caps::resolve::split_parent;
 ///
 /// let (parent, name) = split_parent(b"www/docs/notes.txt")?;
 /// assert_eq!((parent, name), (&b"www/docs"[..], &b"notes.txt"[..]));
@@ -136,7 +167,8 @@ pub fn split_parent(path: &[u8]) -> Result<(&[u8], &[u8]), Error> {
 }
 
 /// A directory to act in: either the capability itself or a parent opened beneath it.
-pub(crate) enum Parent<'a> {
+#[derive(Debug)]
+pub enum Parent<'a> {
     /// The path had no directory part.
     Same(BorrowedFd<'a>),
     /// The directory part, opened with `O_PATH`.
@@ -145,7 +177,8 @@ pub(crate) enum Parent<'a> {
 
 impl Parent<'_> {
     /// The descriptor to pass to the `*at` system call.
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+    #[must_use]
+    pub fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Parent::Same(fd) => *fd,
             Parent::Opened(fd) => fd.as_fd(),
@@ -153,8 +186,13 @@ impl Parent<'_> {
     }
 }
 
-/// Opens the parent directory of `path` beneath `dir` and returns it with the final name.
-pub(crate) fn open_parent<'a, 'p>(
+/// Opens the parent directory of `path` beneath `dir` (with `O_PATH`, or not at all when
+/// `path` has no directory part) and returns it with the final name.
+///
+/// # Errors
+///
+/// As [`split_parent`] and [`open_beneath`].
+pub fn open_parent<'a, 'p>(
     dir: BorrowedFd<'a>,
     path: &'p [u8],
     strategy: Strategy,
@@ -172,6 +210,100 @@ pub(crate) fn open_parent<'a, 'p>(
         strategy,
     )?;
     Ok((Parent::Opened(fd), name))
+}
+
+/// A directory entry to act on, from [`place`]: a descriptor of the directory holding it
+/// (opened beneath the original directory) and its name.
+#[derive(Debug)]
+pub struct Place {
+    parent: OwnedFd,
+    name: CString,
+    parent_path: Vec<u8>,
+}
+
+impl Place {
+    /// The directory holding the entry, to pass to the `*at` system call.
+    #[must_use]
+    pub fn parent(&self) -> BorrowedFd<'_> {
+        self.parent.as_fd()
+    }
+
+    /// The entry's name within [`Place::parent`]: a plain name, never `.` or `..`.
+    #[must_use]
+    pub fn name(&self) -> &CString {
+        &self.name
+    }
+
+    /// The path of [`Place::parent`] relative to the original directory (`.` when the
+    /// entry is in that directory itself).
+    #[must_use]
+    pub fn parent_path(&self) -> &[u8] {
+        &self.parent_path
+    }
+}
+
+/// Opens the parent of `path` beneath `dir` (always as a new descriptor, open for reading,
+/// `.` when `path` has no directory part) and returns it with the final name.
+///
+/// # Errors
+///
+/// As [`split_parent`] (the final component must be a plain name) and [`open_beneath`].
+pub fn place(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Place, Error> {
+    let (parent, name) = split_parent(path)?;
+    let parent = if parent.is_empty() { &b"."[..] } else { parent };
+    let opened = open_beneath(
+        dir,
+        parent,
+        OFlags::RDONLY | OFlags::DIRECTORY,
+        Mode::empty(),
+        true,
+        Strategy::Auto,
+    )?;
+    Ok(Place {
+        parent: opened,
+        name: CString::new(name).map_err(|_| Error::from(Errno::INVAL))?,
+        parent_path: parent.to_vec(),
+    })
+}
+
+/// Like [`place`], but when `follow` is set and the entry is a symbolic link, places its
+/// target (beneath `dir`) instead, repeatedly: at most [`MAX_SYMLINKS`] links.
+///
+/// # Errors
+///
+/// As [`place`]; [`Error::Escape`] for a link with an absolute target, `ELOOP` after
+/// [`MAX_SYMLINKS`] links.
+pub fn place_following(dir: BorrowedFd<'_>, path: &[u8], follow: bool) -> Result<Place, Error> {
+    let mut path = path.to_vec();
+    let mut links = 0;
+    loop {
+        let at = place(dir, &path)?;
+        if !follow {
+            return Ok(at);
+        }
+        let st = match rustix::fs::statat(&at.parent, at.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+        {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(at),
+            Err(e) => return Err(e.into()),
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            return Ok(at);
+        }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(Errno::LOOP.into());
+        }
+        let target =
+            rustix::fs::readlinkat(&at.parent, at.name.as_c_str(), Vec::new())?.into_bytes();
+        if target.first() == Some(&b'/') {
+            return Err(Error::Escape);
+        }
+        let mut next = at.parent_path;
+        next.push(b'/');
+        next.extend_from_slice(&target);
+        path = next;
+    }
 }
 
 /// Pushes the components of `path` onto `pending` so that the first is popped first.
