@@ -225,6 +225,8 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "-p",
             "cloudabi-types",
             "-p",
+            "cloudabi-caps",
+            "-p",
             "cloudabi-argdata",
             "-p",
             "cloudabi-program",
