@@ -405,17 +405,16 @@ impl OpenOptions {
         r
     }
 
-    /// The rights a file opened this way ends up with, given the inheriting rights.
+    /// The rights a file opened this way ends up with, given the inheriting rights: the
+    /// open flags' rule ([`rights::from_open_flags`]), and no reading rights unless asked
+    /// for (a descriptor opened for neither reading nor writing is still `O_RDONLY`).
     fn file_rights(&self, inheriting: Rights) -> Rights {
-        let mut r = inheriting & rights::REGULAR_FILE;
+        // `OFlags` are the kernel's `O_*` bits.
+        let mut r = inheriting
+            & rights::REGULAR_FILE
+            & rights::from_open_flags(self.oflags().bits() as i32);
         if !self.read {
             r -= rights::FILE_INSPECT;
-        }
-        if !self.write && !self.append {
-            r -= rights::FILE_MODIFY;
-        }
-        if self.append {
-            r -= rights::FILE_POSITIONING;
         }
         r
     }
