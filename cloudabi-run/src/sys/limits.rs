@@ -4,7 +4,7 @@
 use std::ffi::c_int;
 use std::os::fd::RawFd;
 
-use super::raw::fail;
+use super::raw::{fail, fail_with};
 use super::stage::Stage;
 
 /// Moves the child into each control group whose `cgroup.procs` is open at `procs` (writing
@@ -29,10 +29,10 @@ pub(super) unsafe fn join_cgroups(procs: &[RawFd], err_fd: RawFd) {
 /// # Safety
 /// Only in the child after `clone`; `err_fd` is the error pipe.
 pub(super) unsafe fn new_session(err_fd: RawFd) {
-    // SAFETY: `setsid` has no memory effects and is async-signal-safe.
-    if unsafe { libc::setsid() } < 0 {
+    // rustix's `setsid` is the bare system call: no allocation, no lock.
+    if let Err(e) = rustix::process::setsid() {
         // SAFETY: child side, `err_fd` is the error pipe.
-        unsafe { fail(err_fd, Stage::Setsid) };
+        unsafe { fail_with(err_fd, Stage::Setsid, e) };
     }
 }
 

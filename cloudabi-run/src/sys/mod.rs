@@ -222,16 +222,13 @@ pub(crate) fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, rustix::io::Errno> {
 
 /// How a child ended, as `waitpid` reports it.
 pub(crate) fn wait_pid(pid: libc::pid_t) -> io::Result<c_int> {
-    let mut status: c_int = 0;
+    let target = rustix::process::Pid::from_raw(pid.max(0))
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ECHILD))?;
     loop {
-        // SAFETY: plain waitpid on our own child with a valid status pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return Ok(status);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match rustix::process::waitpid(Some(target), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => return Ok(status.as_raw()),
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }

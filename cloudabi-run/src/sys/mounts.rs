@@ -6,7 +6,7 @@ use std::ffi::{CStr, c_char, c_int, c_long, c_uint};
 use std::os::fd::RawFd;
 
 use super::plan::{ExposePlan, GrantMount};
-use super::raw::{fail, set_errno, write_decimal, write_file};
+use super::raw::{fail, fail_with, set_errno, write_decimal, write_file};
 use super::stage::Stage;
 
 /// `AT_RECURSIVE`.
@@ -214,10 +214,12 @@ pub(super) unsafe fn enter_empty_root(
             }
             libc::close(tree);
         }
-        if libc::chdir(mountpoint.as_ptr()) != 0
-            || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) != 0
+        // rustix's `chdir` and `pivot_root` are bare system calls; a `&CStr` path is passed
+        // as it is, without a copy.
+        if let Err(e) = rustix::process::chdir(mountpoint)
+            .and_then(|()| rustix::process::pivot_root(c".", c"."))
         {
-            fail(err_fd, Stage::PivotRoot);
+            fail_with(err_fd, Stage::PivotRoot, e);
         }
         // The old root is now stacked on top of the new one: detach it.
         if libc::umount2(c".".as_ptr(), libc::MNT_DETACH) != 0 || libc::chdir(c"/".as_ptr()) != 0 {

@@ -41,6 +41,16 @@ pub(super) unsafe fn fail(err_fd: RawFd, stage: Stage) -> ! {
     }
 }
 
+/// Like [`fail`], reporting `e` (from a `rustix` call, which leaves errno alone).
+///
+/// # Safety
+/// As for [`fail`].
+pub(super) unsafe fn fail_with(err_fd: RawFd, stage: Stage, e: rustix::io::Errno) -> ! {
+    set_errno(e.raw_os_error());
+    // SAFETY: the caller's precondition is `fail`'s.
+    unsafe { fail(err_fd, stage) }
+}
+
 /// Writes `data` to the file `path` (child side, no allocation).
 ///
 /// # Safety
