@@ -461,9 +461,9 @@ impl Launch {
         let mut envp_ptrs: Vec<*const c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
         let listen_pid = if listen_fds {
             envp_ptrs.push(listen_pid_buf.as_ptr().cast());
-            // SAFETY: 11 is within the 32-byte buffer; the digits area is the 20 bytes after
+            // 11 is within the 32-byte buffer; the digits area is the 20 bytes after
             // "LISTEN_PID=" and the final byte stays NUL.
-            Some((unsafe { listen_pid_buf.as_mut_ptr().add(11) }, 20))
+            Some((listen_pid_buf.as_mut_ptr().wrapping_add(11), 20))
         } else {
             None
         };

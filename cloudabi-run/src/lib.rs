@@ -6,7 +6,10 @@
 //! grants descriptors, asks [`launch::Launch::fd_numbers`] which numbers the program will see,
 //! encodes the argdata with those numbers, and runs.
 //!
-//! Linux only. Raw system calls are confined to the private `sys` module.
+//! Linux only. Raw system calls are confined to the private `sys` module, the only one
+//! allowed `unsafe` code; its safe signal wrappers are public as [`signals`].
+
+#![deny(unsafe_code)]
 
 pub mod acceptor;
 pub mod cgroup;
@@ -17,6 +20,7 @@ pub mod error;
 pub mod launch;
 pub mod sandbox;
 pub mod signal_names;
+#[allow(unsafe_code)]
 mod sys;
 
 /// The command line of the `cloudabi-run` binary (options, help texts), for generating its
@@ -27,6 +31,7 @@ pub fn command() -> clap::Command {
 
 pub use error::{LaunchError, SandboxError};
 pub use sys::Stage;
+pub use sys::signals;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //!
 //! See `cloudabi-run --help` and `docs/cloudabi-run.1.md`.
 
+#![deny(unsafe_code)]
+
 mod signals;
 
 use std::io::{IsTerminal, Read, Write};

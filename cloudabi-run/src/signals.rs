@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use cloudabi_run::launch::{INIT_FORWARDED, Running};
 pub(crate) use cloudabi_run::signal_names::name;
+use cloudabi_run::signals::{SignalSet, kill};
 
 /// Signals the launcher forwards to the program (through each instance's init, which passes
 /// them on to the program's process group).
@@ -27,36 +28,24 @@ pub(crate) struct StopPolicy {
 
 /// Blocks the forwarded signals in this thread (and so in threads started later), so that
 /// one thread can wait for them. The sandboxed children start with an empty mask.
-pub(crate) fn block_forwarded() -> Option<libc::sigset_t> {
-    // SAFETY: `sigset_t` is plain data; the set is initialised by sigemptyset before use and
-    // pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, s);
-        }
-        (libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0).then_some(set)
-    }
+pub(crate) fn block_forwarded() -> Option<SignalSet> {
+    let set = SignalSet::new(&FORWARDED);
+    set.block_in_thread().is_ok().then_some(set)
 }
 
 /// Starts a thread that passes each forwarded signal on to every instance (a stopping one
 /// replaced by the policy's signal) and, after the first stopping one, kills them all if
 /// they are still running the policy's timeout later.
-pub(crate) fn forward(set: libc::sigset_t, running: &Running, policy: StopPolicy) {
+pub(crate) fn forward(set: SignalSet, running: &Running, policy: StopPolicy) {
     let pids = running.pids();
     std::thread::spawn(move || {
         let mut deadline: Option<Instant> = None;
         loop {
             let sig = match deadline {
-                None => {
-                    let mut sig: libc::c_int = 0;
-                    // SAFETY: `set` is an initialised signal set and `sig` a valid out-pointer.
-                    if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-                        return;
-                    }
-                    sig
-                }
+                None => match set.wait() {
+                    Ok(sig) => sig,
+                    Err(_) => return,
+                },
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -65,17 +54,11 @@ pub(crate) fn forward(set: libc::sigset_t, running: &Running, policy: StopPolicy
                         }
                         return;
                     }
-                    let ts = libc::timespec {
-                        tv_sec: left.as_secs() as libc::time_t,
-                        tv_nsec: left.subsec_nanos() as libc::c_long,
-                    };
-                    // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
-                    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
-                    if sig < 0 {
-                        // EAGAIN (time is up) or EINTR: check the deadline again.
-                        continue;
+                    match set.wait_timeout(left) {
+                        Some(sig) => sig,
+                        // Time is up or the wait was interrupted: check the deadline again.
+                        None => continue,
                     }
-                    sig
                 }
             };
             let stopping = STOPPING.contains(&sig);
@@ -98,8 +81,5 @@ pub(crate) fn forward(set: libc::sigset_t, running: &Running, policy: StopPolicy
 /// the instance's whole PID namespace. Once the launcher has reaped the instance this fails
 /// harmlessly with ESRCH; the launcher exits right after reaping the last instance.
 fn signal_instance(pid: i32, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid, sig);
-    }
+    kill(pid, sig);
 }
