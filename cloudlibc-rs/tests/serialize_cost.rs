@@ -195,3 +195,45 @@ fn serializing_a_memory_tree_allocates_nothing() {
         }
     }
 }
+
+#[test]
+fn nodes_are_not_allocated_one_by_one() {
+    let n = 10_000;
+    let mut nodes = Vec::with_capacity(n);
+    let count = allocations(|| {
+        for i in 0..n {
+            nodes.push(argdata_create_int_s(i as i64));
+        }
+    });
+    // Blocks hold hundreds of nodes each.
+    assert!(count <= n / 100, "{count} allocations for {n} nodes");
+    for p in nodes {
+        // SAFETY: made above, freed once.
+        unsafe { argdata_free(p) };
+    }
+}
+
+#[test]
+fn nodes_may_be_freed_by_other_threads_and_outlive_their_maker() {
+    // Made on one thread (which then exits), read and freed on another.
+    let made: Vec<usize> = std::thread::spawn(|| {
+        (0..2000)
+            .map(|i| argdata_create_int_u(i) as usize)
+            .collect()
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || {
+        for (i, p) in made.into_iter().enumerate() {
+            let p = p as *mut argdata_t;
+            let mut v = 0;
+            // SAFETY: a live node made above; `v` is valid for writes.
+            assert_eq!(unsafe { argdata_get_int_u(p, &mut v, u64::MAX) }, 0);
+            assert_eq!(v, i as u64);
+            // SAFETY: freed once.
+            unsafe { argdata_free(p) };
+        }
+    })
+    .join()
+    .unwrap();
+}

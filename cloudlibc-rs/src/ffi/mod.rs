@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 pub mod capfs;
+mod pool;
 mod serialize;
 pub mod start;
 pub mod stream;
@@ -152,7 +153,7 @@ fn errno_of(e: argdata::Error) -> c_int {
 }
 
 fn boxed(node: Node) -> *mut argdata_t {
-    Box::into_raw(Box::new(argdata_t(node)))
+    pool::alloc_node(argdata_t(node))
 }
 
 /// # Safety
@@ -319,8 +320,8 @@ pub unsafe extern "C" fn argdata_create_timestamp(ts: *const libc::timespec) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_free(ad: *mut argdata_t) {
     if !ad.is_null() {
-        // SAFETY: the pointer came from Box::into_raw in `boxed`, per the caller.
-        drop(unsafe { Box::from_raw(ad) });
+        // SAFETY: the pointer came from `boxed`, and is freed once, per the caller.
+        unsafe { pool::free_node(ad) };
     }
 }
 

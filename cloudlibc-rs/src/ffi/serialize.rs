@@ -59,7 +59,7 @@ pub(crate) struct Shape {
 
 impl Shape {
     /// The shape of a leaf, a buffer, or a container (whose shape is stored).
-    #[inline]
+    #[inline(always)]
     fn of(node: &Node) -> Shape {
         let leaf = |len| Shape {
             len,
