@@ -82,6 +82,26 @@ fn integers_encode_shortest_at_every_boundary() {
         // SAFETY: made above, freed once.
         unsafe { argdata_free(ad) };
     }
+    // The same values inside a sequence, each followed by more output.
+    let items: Vec<*const argdata_t> = signed
+        .iter()
+        .map(|&(v, _)| argdata_create_int_s(v).cast_const())
+        .collect();
+    // SAFETY: live values.
+    let seq = unsafe { argdata_create_seq(items.as_ptr(), items.len()) };
+    let mut want = vec![0x07];
+    for &(_, bytes) in signed {
+        want.push(0x80 | bytes.len() as u8);
+        want.extend_from_slice(bytes);
+    }
+    assert_eq!(encode(seq).2, want);
+    // SAFETY: each made above, freed once.
+    unsafe {
+        argdata_free(seq);
+        for p in items {
+            argdata_free(p.cast_mut());
+        }
+    }
     let unsigned: &[(u64, &[u8])] = &[
         (0, &[0x05]),
         (255, &[0x05, 0x00, 0xff]),

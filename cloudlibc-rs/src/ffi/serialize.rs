@@ -315,6 +315,23 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
+    /// Appends the low `n` bytes of `v` (`n` at most 8), big-endian.
+    #[inline]
+    fn put_low(&mut self, v: u64, n: usize) -> Result<(), c_int> {
+        let bytes = v.to_be_bytes();
+        match self.out.get_mut(self.pos..self.pos + 8) {
+            // Room for a whole word: store all 8 bytes at once, shifted so that the
+            // wanted ones come first (the rest is overwritten by what follows, or lies
+            // beyond this value's end inside the buffer, which is written later).
+            Some(dst) if n > 0 => {
+                dst.copy_from_slice(&(v << (8 * (8 - n))).to_be_bytes());
+                self.pos += n;
+                Ok(())
+            }
+            _ => self.put(&bytes[8 - n..]),
+        }
+    }
+
     #[inline]
     fn byte(&mut self, b: u8) -> Result<(), c_int> {
         *self.out.get_mut(self.pos).ok_or(libc::EINVAL)? = b;
@@ -396,7 +413,7 @@ impl Writer<'_, '_> {
             Node::IntS(v) => {
                 let n = int_s_len(v);
                 self.byte(INT_TAG)?;
-                self.put(&v.to_be_bytes()[8 - n..])
+                self.put_low(v as u64, n)
             }
             Node::IntU(v) => {
                 let n = int_u_len(v);
@@ -404,7 +421,7 @@ impl Writer<'_, '_> {
                 if n > 8 {
                     self.byte(0)?;
                 }
-                self.put(&v.to_be_bytes()[8 - n.min(8)..])
+                self.put_low(v, n.min(8))
             }
             Node::Str(p, n) => {
                 self.byte(STR_TAG)?;
