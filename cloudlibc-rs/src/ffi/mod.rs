@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 pub mod capfs;
+mod pool;
 mod serialize;
 pub mod start;
 pub mod stream;
@@ -17,6 +18,8 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
 use argdata::{Argdata, Fd, FdTable, Int64, MapIter, SeqIter, Timestamp, Value};
+
+use serialize::Shape;
 
 /// `intmax_t` and `uintmax_t` on Linux.
 type intmax_t = i64;
@@ -90,8 +93,15 @@ pub(crate) enum Node {
     Float(f64),
     IntS(i64),
     IntU(u64),
-    Map(*const *const argdata_t, *const *const argdata_t, usize),
-    Seq(*const *const argdata_t, usize),
+    /// Keys, values, number of pairs, and the shape measured when the map was made.
+    Map(
+        *const *const argdata_t,
+        *const *const argdata_t,
+        usize,
+        Shape,
+    ),
+    /// Items, their number, and the shape measured when the sequence was made.
+    Seq(*const *const argdata_t, usize, Shape),
     Str(*const u8, usize),
     /// Seconds and nanoseconds (kept apart: `Timestamp` is 16-aligned).
     Timestamp(i64, u32),
@@ -143,7 +153,7 @@ fn errno_of(e: argdata::Error) -> c_int {
 }
 
 fn boxed(node: Node) -> *mut argdata_t {
-    Box::into_raw(Box::new(argdata_t(node)))
+    pool::alloc_node(argdata_t(node))
 }
 
 /// # Safety
@@ -217,28 +227,34 @@ pub extern "C" fn argdata_create_int_u(v: uintmax_t) -> *mut argdata_t {
 ///
 /// # Safety
 ///
-/// `keys` and `values` must each point to `n` valid `argdata_t` pointers that stay valid
-/// and unchanged while the map is used.
+/// `keys` and `values` must each point to `n` pointers to live values, which are read
+/// here (the map's encoded length is computed once, as the reference does) and must stay
+/// valid and unchanged while the map is used.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_create_map(
     keys: *const *const argdata_t,
     values: *const *const argdata_t,
     n: usize,
 ) -> *mut argdata_t {
-    boxed(Node::Map(keys, values, n))
+    // SAFETY: forwarded from the caller, who promises both arrays hold `n` live values now.
+    let shape = unsafe { Shape::of_children(keys, Some(values), n) };
+    boxed(Node::Map(keys, values, n, shape))
 }
 
 /// Creates a sequence of `n` elements (array not copied).
 ///
 /// # Safety
 ///
-/// `items` must point to `n` valid `argdata_t` pointers, valid while the sequence is used.
+/// `items` must point to `n` pointers to live values, read here (as for
+/// `argdata_create_map`) and valid and unchanged while the sequence is used.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_create_seq(
     items: *const *const argdata_t,
     n: usize,
 ) -> *mut argdata_t {
-    boxed(Node::Seq(items, n))
+    // SAFETY: forwarded from the caller, who promises the array holds `n` live values now.
+    let shape = unsafe { Shape::of_children(items, None, n) };
+    boxed(Node::Seq(items, n, shape))
 }
 
 /// Creates a string value (not copied); `EILSEQ` if not UTF-8.
@@ -304,8 +320,8 @@ pub unsafe extern "C" fn argdata_create_timestamp(ts: *const libc::timespec) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_free(ad: *mut argdata_t) {
     if !ad.is_null() {
-        // SAFETY: the pointer came from Box::into_raw in `boxed`, per the caller.
-        drop(unsafe { Box::from_raw(ad) });
+        // SAFETY: the pointer came from `boxed`, and is freed once, per the caller.
+        unsafe { pool::free_node(ad) };
     }
 }
 
@@ -333,7 +349,7 @@ pub(crate) unsafe fn to_value(ad: *const argdata_t, depth: usize) -> Result<Valu
         Node::Float(f) => Value::Float(f),
         Node::IntS(v) => Value::Int(i128::from(v)),
         Node::IntU(v) => Value::Int(i128::from(v)),
-        Node::Map(keys, values, n) => {
+        Node::Map(keys, values, n, _) => {
             let d = inner()?;
             let mut out = Vec::with_capacity(n.min(1 << 16));
             for i in 0..n {
@@ -344,7 +360,7 @@ pub(crate) unsafe fn to_value(ad: *const argdata_t, depth: usize) -> Result<Valu
             }
             Value::Map(out)
         }
-        Node::Seq(items, n) => {
+        Node::Seq(items, n, _) => {
             let d = inner()?;
             let mut out = Vec::with_capacity(n.min(1 << 16));
             for i in 0..n {
@@ -429,17 +445,13 @@ pub unsafe extern "C" fn argdata_serialize(
 ) -> usize {
     let mut list = serialize::FdList::default();
     let wanted = (!fds.is_null()).then_some(&mut list);
-    // SAFETY: forwarded from the caller.
-    let bytes = match unsafe { serialize::serialize(ad, wanted) } {
-        Ok(b) => b,
-        Err(e) => {
-            set_errno(e);
-            return 0;
-        }
-    };
-    // SAFETY: `buf` holds at least as many bytes as argdata_serialized_length reported
-    // per the caller, which is `bytes.len()` for the same (unchanged) value.
-    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
+    // SAFETY: forwarded from the caller; `buf` holds as many bytes as
+    // argdata_serialized_length reported for the same (unchanged) value, which is what
+    // `serialize_into` writes.
+    if let Err(e) = unsafe { serialize::serialize_into(ad, buf.cast(), wanted) } {
+        set_errno(e);
+        return 0;
+    }
     if fds.is_null() {
         return 0;
     }
@@ -800,7 +812,7 @@ pub unsafe extern "C" fn argdata_map_iterate(
                 Err(_) => None,
             }
         }
-        Node::Map(keys, values, left) => Some(MapState::Memory { keys, values, left }),
+        Node::Map(keys, values, left, _) => Some(MapState::Memory { keys, values, left }),
         _ => None,
     };
     let (state, index) = match state {
@@ -924,7 +936,7 @@ pub unsafe extern "C" fn argdata_seq_iterate(
                 Err(_) => None,
             }
         }
-        Node::Seq(items, left) => Some(SeqState::Memory { items, left }),
+        Node::Seq(items, left, _) => Some(SeqState::Memory { items, left }),
         _ => None,
     };
     let (state, index) = match state {

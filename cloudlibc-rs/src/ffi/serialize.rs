@@ -9,10 +9,14 @@
 //! written as [`INVALID_FD_INDEX`] and stays out of the list. Both kinds of leaf count
 //! towards the fd total of `argdata_serialized_length`.
 //!
-//! Writing is two walks: the first measures (and records the size of every container
-//! built in memory, in pre-order), the second writes, so that every length prefix is
-//! known before its contents. Memory-built containers may nest at most [`MAX_DEPTH`]
-//! levels (`EINVAL` beyond); buffers are walked without recursion.
+//! As in the reference, a map or sequence measures itself once, when it is made
+//! ([`Shape::of_children`]): its encoded length, how deeply memory-built containers nest
+//! below it, and whether any fd leaf or buffer lies below. The length of a leaf follows
+//! from the leaf itself. So `argdata_serialized_length` costs nothing unless fd leaves
+//! may have to be counted, and `argdata_serialize` is one walk that writes every length
+//! prefix straight from the children's known lengths into the caller's buffer, without
+//! allocating. Memory-built containers may nest at most [`MAX_DEPTH`] levels (`EINVAL`
+//! beyond, found before anything is written); buffers are walked without recursion.
 
 use std::collections::HashMap;
 use std::ffi::c_int;
@@ -28,8 +32,142 @@ const fn tag(t: Type) -> u8 {
     }
 }
 
+const BINARY_TAG: u8 = tag(Type::Binary);
+const BOOL_TAG: u8 = tag(Type::Bool);
+const FD_TAG: u8 = tag(Type::Fd);
+const FLOAT_TAG: u8 = tag(Type::Float);
+const INT_TAG: u8 = tag(Type::Int);
 const MAP_TAG: u8 = tag(Type::Map);
 const SEQ_TAG: u8 = tag(Type::Seq);
+const STR_TAG: u8 = tag(Type::Str);
+
+/// The length recorded for a tree whose encoding would not fit in `usize` (possible by
+/// referring to one large subtree many times); serializing it fails with `ERANGE`.
+const TOO_LONG: usize = usize::MAX;
+
+/// What a memory-built container records about itself when it is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Encoded length in bytes, or [`TOO_LONG`].
+    len: usize,
+    /// Levels of memory-built containers, this one included (saturating; leaves and
+    /// buffers count 0).
+    depth: u16,
+    /// Whether an fd leaf or a buffer (which may hold fd leaves) lies below.
+    fds: bool,
+}
+
+impl Shape {
+    /// The shape of a leaf, a buffer, or a container (whose shape is stored).
+    #[inline(always)]
+    fn of(node: &Node) -> Shape {
+        let leaf = |len| Shape {
+            len,
+            depth: 0,
+            fds: false,
+        };
+        match *node {
+            Node::Map(.., s) | Node::Seq(.., s) => s,
+            Node::Buffer(b) => Shape {
+                len: b.len,
+                depth: 0,
+                fds: true,
+            },
+            Node::Fd(_) => Shape {
+                len: 5,
+                depth: 0,
+                fds: true,
+            },
+            Node::Binary(_, n) => leaf(n.checked_add(1).unwrap_or(TOO_LONG)),
+            Node::Bool(b) => leaf(1 + usize::from(b)),
+            Node::Float(_) => leaf(9),
+            Node::IntS(v) => leaf(1 + int_s_len(v)),
+            Node::IntU(v) => leaf(1 + int_u_len(v)),
+            Node::Str(_, n) => leaf(n.checked_add(2).unwrap_or(TOO_LONG)),
+            Node::Timestamp(s, ns) => leaf(
+                Timestamp::from_parts(s, ns).map_or(0, |t| Value::Timestamp(t).serialized_len()),
+            ),
+            Node::Null => leaf(0),
+        }
+    }
+
+    /// The shape of a container holding the `n` values of `first` (interleaved with those
+    /// of `second` for a map).
+    ///
+    /// # Safety
+    /// `first` (and `second`, if given) must hold `n` pointers to live values.
+    pub(crate) unsafe fn of_children(
+        first: *const *const argdata_t,
+        second: Option<*const *const argdata_t>,
+        n: usize,
+    ) -> Shape {
+        let mut total = Shape {
+            len: 1,
+            depth: 0,
+            fds: false,
+        };
+        let mut add = |child: *const argdata_t| {
+            // SAFETY: the caller promises live values.
+            let s = Shape::of(unsafe { node(child) });
+            total.len = field_len(s.len)
+                .and_then(|l| total.len.checked_add(l))
+                .unwrap_or(TOO_LONG);
+            total.depth = total.depth.max(s.depth);
+            total.fds |= s.fds;
+        };
+        for i in 0..n {
+            // SAFETY: both arrays hold `n` pointers per the caller.
+            add(unsafe { *first.add(i) });
+            if let Some(second) = second {
+                // SAFETY: as above.
+                add(unsafe { *second.add(i) });
+            }
+        }
+        total.depth = total.depth.saturating_add(1);
+        total
+    }
+}
+
+/// Bytes of the shortest two's complement encoding of `v` (none for 0).
+#[inline]
+fn int_s_len(v: i64) -> usize {
+    if v == 0 {
+        return 0;
+    }
+    // Magnitude bits of the value plus one sign bit.
+    let m = if v < 0 { !v } else { v } as u64;
+    (65 - m.leading_zeros() as usize).div_ceil(8)
+}
+
+/// Bytes of the shortest two's complement encoding of `v` (a leading zero byte when its
+/// top bit is set, so 9 for values from 2^63).
+#[inline]
+fn int_u_len(v: u64) -> usize {
+    if v == 0 {
+        return 0;
+    }
+    (65 - v.leading_zeros() as usize).div_ceil(8)
+}
+
+/// Bytes of the length prefix of a subfield of `len` bytes.
+#[inline]
+fn prefix_len(len: usize) -> usize {
+    if len < 0x80 {
+        1
+    } else {
+        (usize::BITS - len.leading_zeros()).div_ceil(7) as usize
+    }
+}
+
+/// A subfield's whole size (prefix and value), `None` if `len` is [`TOO_LONG`] or the sum
+/// overflows.
+#[inline]
+fn field_len(len: usize) -> Option<usize> {
+    if len == TOO_LONG {
+        return None;
+    }
+    len.checked_add(prefix_len(len))
+}
 
 /// The descriptors of one serialization, deduplicated in order of first appearance.
 #[derive(Default)]
@@ -56,13 +194,57 @@ impl FdList {
     }
 }
 
+/// The encoded length of `ad`, or `EINVAL` if memory-built containers nest deeper than
+/// [`MAX_DEPTH`], or `ERANGE` if the encoding would not fit in memory.
+///
+/// # Safety
+/// `ad` must point to a live value.
+unsafe fn checked_len(ad: *const argdata_t) -> Result<usize, c_int> {
+    // SAFETY: forwarded from the caller.
+    let shape = Shape::of(unsafe { node(ad) });
+    if usize::from(shape.depth) > MAX_DEPTH {
+        return Err(libc::EINVAL);
+    }
+    if shape.len == TOO_LONG {
+        return Err(libc::ERANGE);
+    }
+    Ok(shape.len)
+}
+
 /// Encoded length and number of fd leaves of `ad`.
 ///
 /// # Safety
 /// `ad` must point to a live value whose referenced memory is valid.
 pub(crate) unsafe fn length(ad: *const argdata_t) -> Result<(usize, usize), c_int> {
     // SAFETY: forwarded from the caller.
-    unsafe { measure(ad, MAX_DEPTH, &mut Vec::new()) }
+    let len = unsafe { checked_len(ad) }?;
+    // SAFETY: as above; the depth was checked.
+    Ok((len, unsafe { count_fds(ad) }))
+}
+
+/// The fd leaves below `ad`, counted the way the reference does.
+///
+/// # Safety
+/// `ad` must point to a live value nesting at most [`MAX_DEPTH`] levels.
+unsafe fn count_fds(ad: *const argdata_t) -> usize {
+    // SAFETY: forwarded from the caller.
+    let node = unsafe { node(ad) };
+    match *node {
+        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        Node::Buffer(b) => unsafe { b.view() }.fd_leaves().count(),
+        Node::Fd(_) => 1,
+        Node::Map(.., s) | Node::Seq(.., s) if !s.fds => 0,
+        Node::Map(keys, values, n, _) => (0..n)
+            // SAFETY: both arrays hold `n` live values per argdata_create_map's caller,
+            // and they nest less deeply than `ad`.
+            .map(|i| unsafe { count_fds(*keys.add(i)) + count_fds(*values.add(i)) })
+            .sum(),
+        Node::Seq(items, n, _) => (0..n)
+            // SAFETY: as above, per argdata_create_seq's caller.
+            .map(|i| unsafe { count_fds(*items.add(i)) })
+            .sum(),
+        _ => 0,
+    }
 }
 
 /// The encoding of `ad`. With `list`, fd leaves are renumbered into it; without, leaves
@@ -74,186 +256,202 @@ pub(crate) unsafe fn serialize(
     ad: *const argdata_t,
     list: Option<&mut FdList>,
 ) -> Result<Vec<u8>, c_int> {
-    let mut sizes = Vec::new();
     // SAFETY: forwarded from the caller.
-    let (len, _) = unsafe { measure(ad, MAX_DEPTH, &mut sizes) }?;
+    let len = unsafe { checked_len(ad) }?;
+    let mut out = vec![0; len];
     let mut w = Writer {
-        out: Vec::with_capacity(len),
-        sizes: &sizes,
-        next: 0,
+        out: &mut out,
+        pos: 0,
         list,
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { w.value(ad) }?;
-    debug_assert_eq!(w.out.len(), len);
-    Ok(w.out)
+    // SAFETY: forwarded from the caller; the depth was checked.
+    unsafe { w.value(ad, MAX_DEPTH) }?;
+    debug_assert_eq!(w.pos, len);
+    Ok(out)
 }
 
-/// A leaf built in memory as an owned value; `None` for buffers and containers.
+/// Writes the encoding of `ad` to `buf` (see [`serialize`]); nothing is written if the
+/// tree nests too deeply or is too long.
 ///
 /// # Safety
-/// The pointers inside `node` must be valid as their creator promised.
-unsafe fn leaf(node: &Node) -> Result<Option<Value>, c_int> {
-    Ok(Some(match *node {
-        Node::Buffer(_) | Node::Map(..) | Node::Seq(..) => return Ok(None),
-        // SAFETY: valid per the caller of argdata_create_binary.
-        Node::Binary(p, n) => Value::Binary(unsafe { slice(p, n) }.to_vec()),
-        Node::Bool(b) => Value::Bool(b),
-        Node::Fd(fd) => Value::Fd(Fd(fd)),
-        Node::Float(f) => Value::Float(f),
-        Node::IntS(v) => Value::Int(i128::from(v)),
-        Node::IntU(v) => Value::Int(i128::from(v)),
-        Node::Str(p, n) => {
-            // SAFETY: valid per the caller of argdata_create_str.
-            let bytes = unsafe { slice(p, n) };
-            Value::Str(
-                std::str::from_utf8(bytes)
-                    .map_err(|_| libc::EILSEQ)?
-                    .to_owned(),
-            )
-        }
-        Node::Timestamp(s, ns) => {
-            Value::Timestamp(Timestamp::from_parts(s, ns).ok_or(libc::EINVAL)?)
-        }
-        Node::Null => Value::Null,
-    }))
-}
-
-/// The children of a memory-built container, keys and values interleaved for maps.
-///
-/// # Safety
-/// The arrays inside `node` must hold the promised number of valid pointers.
-unsafe fn children(node: &Node) -> Option<impl Iterator<Item = *const argdata_t>> {
-    let (first, second, n) = match *node {
-        Node::Map(keys, values, n) => (keys, Some(values), n),
-        Node::Seq(items, n) => (items, None, n),
-        _ => return None,
-    };
-    Some((0..n).flat_map(move |i| {
-        // SAFETY: both arrays hold `n` valid pointers per the caller of
-        // argdata_create_map / argdata_create_seq.
-        let a = unsafe { *first.add(i) };
-        // SAFETY: as above.
-        let b = second.map(|s| unsafe { *s.add(i) });
-        std::iter::once(a).chain(b)
-    }))
-}
-
-/// Length and fd-leaf count of `ad`, appending the size of every memory-built container
-/// (in pre-order) to `sizes`.
-///
-/// # Safety
-/// `ad` must point to a live value whose referenced memory is valid.
-unsafe fn measure(
+/// As [`length`]; `buf` must be valid for writes of the length [`length`] reports.
+pub(crate) unsafe fn serialize_into(
     ad: *const argdata_t,
-    depth: usize,
-    sizes: &mut Vec<usize>,
-) -> Result<(usize, usize), c_int> {
+    buf: *mut u8,
+    list: Option<&mut FdList>,
+) -> Result<(), c_int> {
     // SAFETY: forwarded from the caller.
-    let node = unsafe { node(ad) };
-    if let Node::Buffer(b) = *node {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        return Ok((b.len, unsafe { b.view() }.fd_leaves().count()));
-    }
-    if let Node::Fd(_) = *node {
-        return Ok((Value::Fd(Fd(0)).serialized_len(), 1));
-    }
-    // SAFETY: forwarded from the caller.
-    let Some(items) = (unsafe { children(node) }) else {
-        // SAFETY: forwarded from the caller.
-        let v = unsafe { leaf(node) }?;
-        return Ok((v.map_or(0, |v| v.serialized_len()), 0));
+    let len = unsafe { checked_len(ad) }?;
+    let out: &mut [u8] = if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: `buf` is valid for `len` bytes of writes per the caller.
+        unsafe { std::slice::from_raw_parts_mut(buf, len) }
     };
-    let inner = depth.checked_sub(1).ok_or(libc::EINVAL)?;
-    let slot = sizes.len();
-    sizes.push(0);
-    let (mut len, mut fds) = (1usize, 0usize);
-    for child in items {
-        // SAFETY: the children of a live container are live values.
-        let (l, f) = unsafe { measure(child, inner, sizes) }?;
-        len = len
-            .checked_add(argdata::subfield_size(l))
-            .ok_or(libc::ERANGE)?;
-        fds += f;
-    }
-    sizes[slot] = len;
-    Ok((len, fds))
+    let mut w = Writer { out, pos: 0, list };
+    // SAFETY: forwarded from the caller; the depth was checked.
+    unsafe { w.value(ad, MAX_DEPTH) }
 }
 
-/// The second walk: writes what [`measure`] measured.
-struct Writer<'s, 'l> {
-    out: Vec<u8>,
-    /// Sizes of the memory-built containers, in pre-order, and the next one's position.
-    sizes: &'s [usize],
-    next: usize,
+/// The walk that writes: every value's length is known before it is written, so each
+/// length prefix goes straight into place.
+struct Writer<'o, 'l> {
+    out: &'o mut [u8],
+    pos: usize,
     list: Option<&'l mut FdList>,
 }
 
 impl Writer<'_, '_> {
-    /// Writes `ad`.
+    /// Appends `bytes`; `EINVAL` if they do not fit (which a value changed against its
+    /// creator's promise could cause).
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), c_int> {
+        let end = self.pos + bytes.len();
+        self.out
+            .get_mut(self.pos..end)
+            .ok_or(libc::EINVAL)?
+            .copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+
+    /// Appends the low `n` bytes of `v` (`n` at most 8), big-endian.
+    #[inline]
+    fn put_low(&mut self, v: u64, n: usize) -> Result<(), c_int> {
+        let bytes = v.to_be_bytes();
+        match self.out.get_mut(self.pos..self.pos + 8) {
+            // Room for a whole word: store all 8 bytes at once, shifted so that the
+            // wanted ones come first (the rest is overwritten by what follows, or lies
+            // beyond this value's end inside the buffer, which is written later).
+            Some(dst) if n > 0 => {
+                dst.copy_from_slice(&(v << (8 * (8 - n))).to_be_bytes());
+                self.pos += n;
+                Ok(())
+            }
+            _ => self.put(&bytes[8 - n..]),
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self, b: u8) -> Result<(), c_int> {
+        *self.out.get_mut(self.pos).ok_or(libc::EINVAL)? = b;
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// The length prefix of a subfield of `len` bytes: big-endian groups of seven bits,
+    /// the last one marked by the top bit.
+    #[inline]
+    fn prefix(&mut self, len: usize) -> Result<(), c_int> {
+        if len < 0x80 {
+            return self.byte(0x80 | len as u8);
+        }
+        let n = prefix_len(len);
+        let mut b = [0u8; 10];
+        for (i, slot) in b[..n].iter_mut().enumerate() {
+            *slot = ((len >> (7 * (n - 1 - i))) & 0x7f) as u8;
+        }
+        b[n - 1] |= 0x80;
+        self.put(&b[..n])
+    }
+
+    /// Writes a subfield: the length prefix of `child`, then `child`.
     ///
     /// # Safety
-    /// As [`measure`], on the same tree.
-    unsafe fn value(&mut self, ad: *const argdata_t) -> Result<(), c_int> {
+    /// As [`Writer::value`].
+    #[inline]
+    unsafe fn field(&mut self, child: *const argdata_t, depth: usize) -> Result<(), c_int> {
+        // SAFETY: forwarded from the caller.
+        let len = Shape::of(unsafe { node(child) }).len;
+        self.prefix(len)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.value(child, depth) }
+    }
+
+    /// Writes `ad`; `depth` is the number of container levels still allowed.
+    ///
+    /// # Safety
+    /// `ad` must point to a live value whose referenced memory is valid.
+    unsafe fn value(&mut self, ad: *const argdata_t, depth: usize) -> Result<(), c_int> {
         // SAFETY: forwarded from the caller.
         let node = unsafe { node(ad) };
         match *node {
             // SAFETY: forwarded from the caller.
             Node::Buffer(b) => unsafe { self.buffer(&b) },
-            Node::Fd(fd) => self.fd(fd),
-            Node::Map(..) | Node::Seq(..) => {
-                self.next += 1;
-                self.out.push(if matches!(node, Node::Map(..)) {
-                    MAP_TAG
-                } else {
-                    SEQ_TAG
-                });
-                // SAFETY: forwarded from the caller.
-                for child in unsafe { children(node) }.into_iter().flatten() {
-                    // SAFETY: the children of a live container are live values.
-                    let len = unsafe { self.len_of(child) }?;
-                    argdata::push_subfield_len(&mut self.out, len);
-                    // SAFETY: as above.
-                    unsafe { self.value(child) }?;
+            Node::Fd(fd) => {
+                let number = match self.list.as_deref_mut() {
+                    Some(list) => list.index_of(fd)?,
+                    // Non-negative: argdata_create_fd refuses negative numbers.
+                    None => fd as u32,
+                };
+                self.byte(FD_TAG)?;
+                self.put(&number.to_be_bytes())
+            }
+            Node::Map(keys, values, n, _) => {
+                let inner = depth.checked_sub(1).ok_or(libc::EINVAL)?;
+                self.byte(MAP_TAG)?;
+                for i in 0..n {
+                    // SAFETY: both arrays hold `n` live values per argdata_create_map's
+                    // caller.
+                    unsafe {
+                        self.field(*keys.add(i), inner)?;
+                        self.field(*values.add(i), inner)?;
+                    }
                 }
                 Ok(())
             }
-            _ => {
-                // SAFETY: forwarded from the caller.
-                if let Some(v) = unsafe { leaf(node) }? {
-                    v.encode_raw_fds_into(&mut self.out)
-                        .map_err(|e| e.errno().linux())?;
+            Node::Seq(items, n, _) => {
+                let inner = depth.checked_sub(1).ok_or(libc::EINVAL)?;
+                self.byte(SEQ_TAG)?;
+                for i in 0..n {
+                    // SAFETY: the array holds `n` live values per argdata_create_seq's
+                    // caller.
+                    unsafe { self.field(*items.add(i), inner) }?;
                 }
                 Ok(())
             }
+            Node::IntS(v) => {
+                let n = int_s_len(v);
+                self.byte(INT_TAG)?;
+                self.put_low(v as u64, n)
+            }
+            Node::IntU(v) => {
+                let n = int_u_len(v);
+                self.byte(INT_TAG)?;
+                if n > 8 {
+                    self.byte(0)?;
+                }
+                self.put_low(v, n.min(8))
+            }
+            Node::Str(p, n) => {
+                self.byte(STR_TAG)?;
+                // SAFETY: valid per the caller of argdata_create_str.
+                self.put(unsafe { slice(p, n) })?;
+                self.byte(0)
+            }
+            Node::Binary(p, n) => {
+                self.byte(BINARY_TAG)?;
+                // SAFETY: valid per the caller of argdata_create_binary.
+                self.put(unsafe { slice(p, n) })
+            }
+            Node::Bool(b) => {
+                self.byte(BOOL_TAG)?;
+                if b { self.byte(1) } else { Ok(()) }
+            }
+            Node::Float(f) => {
+                self.byte(FLOAT_TAG)?;
+                self.put(&f.to_bits().to_be_bytes())
+            }
+            Node::Timestamp(s, ns) => {
+                let t = Timestamp::from_parts(s, ns).ok_or(libc::EINVAL)?;
+                let mut b = [0u8; 32];
+                let n = Value::Timestamp(t)
+                    .encode_to_slice(&mut b, &mut Vec::new())
+                    .map_err(|_| libc::EINVAL)?;
+                self.put(&b[..n])
+            }
+            Node::Null => Ok(()),
         }
-    }
-
-    /// The length [`measure`] found for `ad`, which is written next.
-    ///
-    /// # Safety
-    /// As [`Writer::value`].
-    unsafe fn len_of(&self, ad: *const argdata_t) -> Result<usize, c_int> {
-        // SAFETY: forwarded from the caller.
-        let node = unsafe { node(ad) };
-        Ok(match *node {
-            Node::Buffer(b) => b.len,
-            Node::Fd(_) => Value::Fd(Fd(0)).serialized_len(),
-            Node::Map(..) | Node::Seq(..) => *self.sizes.get(self.next).ok_or(libc::EINVAL)?,
-            // SAFETY: forwarded from the caller.
-            _ => unsafe { leaf(node) }?.map_or(0, |v| v.serialized_len()),
-        })
-    }
-
-    fn fd(&mut self, fd: c_int) -> Result<(), c_int> {
-        let number = match self.list.as_deref_mut() {
-            // `index_of` keeps indices below 2^31.
-            Some(list) => list.index_of(fd)? as i32,
-            None => fd,
-        };
-        Value::Fd(Fd(number))
-            .encode_raw_fds_into(&mut self.out)
-            .map_err(|_| libc::EBADF)
     }
 
     /// Copies a buffer-backed value, renumbering its fd leaves if there is a list.
@@ -264,17 +462,20 @@ impl Writer<'_, '_> {
         // SAFETY: guaranteed by the caller.
         let view = unsafe { b.view() };
         let Some(list) = self.list.as_deref_mut() else {
-            self.out.extend_from_slice(view.as_bytes());
-            return Ok(());
+            return self.put(view.as_bytes());
         };
         let mut failed = None;
-        view.copy_with_fds(&mut self.out, |index| match b.convert_fd(index) {
+        let mut copy = Vec::with_capacity(b.len);
+        view.copy_with_fds(&mut copy, |index| match b.convert_fd(index) {
             Some(fd) => list.index_of(fd).unwrap_or_else(|e| {
                 failed = Some(e);
                 INVALID_FD_INDEX
             }),
             None => INVALID_FD_INDEX,
         });
-        failed.map_or(Ok(()), Err)
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        self.put(&copy)
     }
 }
