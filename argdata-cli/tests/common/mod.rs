@@ -11,6 +11,9 @@ use std::process::{Command, Output, Stdio};
 #[path = "../../../argdata/tests/common/mod.rs"]
 mod vectors;
 
+#[path = "../../../argdata/tests/common/canonical.rs"]
+pub mod canonical;
+
 pub use vectors::Row;
 
 /// Every row of the `argdata` crate's reference vectors (`argdata/tests/data/*.tsv`).
