@@ -5,18 +5,17 @@
 #![cfg(all(feature = "std", any(target_os = "linux", target_os = "android")))]
 
 use std::fs::File;
-use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::io::{IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use argdata::socket::{ArgdataReader, ArgdataWriter, SocketError};
-use rustix::event::{PollFd, PollFlags, poll};
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
-};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+use socket_support::{raw_send, same_file, write_end_closed};
+
+#[path = "common/socket_support.rs"]
+mod socket_support;
 
 /// The sequence `[!fd 0, !fd 1]`: tag 07, then two subfields of 5 bytes (`85`), each an fd
 /// leaf (tag 03) with a 4-byte big-endian index.
@@ -24,42 +23,6 @@ const SEQ_FD0_FD1: [u8; 13] = [0x07, 0x85, 0x03, 0, 0, 0, 0, 0x85, 0x03, 0, 0, 0
 
 /// The string "hi": tag 08, the text, a NUL.
 const STR_HI: [u8; 4] = [0x08, b'h', b'i', 0];
-
-/// Sends `bytes` in one `sendmsg` with `fds` attached, as the reference writer's first call.
-fn send_with_fds(socket: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) {
-    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
-    let n = sendmsg(
-        socket,
-        &[IoSlice::new(bytes)],
-        &mut control,
-        SendFlags::empty(),
-    )
-    .unwrap();
-    assert_eq!(n, bytes.len());
-}
-
-fn same_file(a: impl AsFd, b: impl AsFd) -> bool {
-    let meta = |fd: BorrowedFd<'_>| {
-        File::from(fd.try_clone_to_owned().unwrap())
-            .metadata()
-            .unwrap()
-    };
-    let (a, b) = (meta(a.as_fd()), meta(b.as_fd()));
-    (a.dev(), a.ino()) == (b.dev(), b.ino())
-}
-
-/// Whether every copy of a pipe's write end has been closed (the read end sees a hangup).
-fn write_end_closed(read_end: &impl AsFd) -> bool {
-    let mut fds = [PollFd::new(read_end, PollFlags::IN)];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    poll(&mut fds, Some(&zero)).unwrap();
-    fds[0].revents().contains(PollFlags::HUP)
-}
 
 #[test]
 fn reads_two_reference_messages_in_a_row() {
@@ -70,7 +33,7 @@ fn reads_two_reference_messages_in_a_row() {
     // Message 1: length 13, the sequence, both descriptors on this one sendmsg.
     let mut first = vec![0, 0, 0, 0, 0, 0, 0, 13];
     first.extend(SEQ_FD0_FD1);
-    send_with_fds(&a, &first, &[file.as_fd(), pipe_w.as_fd()]);
+    raw_send(&a, &first, &[file.as_fd(), pipe_w.as_fd()]);
     // Message 2: no descriptors, so the reference uses a plain write.
     a.write_all(&[0, 0, 0, 0, 0, 0, 0, 4, 0x08, b'h', b'i', 0])
         .unwrap();
@@ -105,7 +68,7 @@ fn header_written_in_pieces_is_reassembled() {
     // The reference reads the rest of a short header with further reads.
     let (mut a, b) = UnixStream::pair().unwrap();
     let file = File::open("/proc/self/exe").unwrap();
-    send_with_fds(&a, &[0, 0, 0], &[file.as_fd()]);
+    raw_send(&a, &[0, 0, 0], &[file.as_fd()]);
     a.write_all(&[0, 0, 0, 0, 13]).unwrap();
     a.write_all(&SEQ_FD0_FD1[..6]).unwrap();
     a.write_all(&SEQ_FD0_FD1[6..]).unwrap();

@@ -2,16 +2,16 @@
 #![cfg(all(feature = "std", any(target_os = "linux", target_os = "android")))]
 
 use std::fs::File;
-use std::io::{IoSlice, Read, Write};
-use std::mem::MaybeUninit;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
 use argdata::socket::{ArgdataReader, ArgdataWriter, HEADER_LEN, SocketError};
 use argdata::{Encoded, Fd, Value};
-use rustix::event::{PollFd, PollFlags, poll};
-use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+use socket_support::{raw_send, same_file, write_end_closed};
+
+#[path = "common/socket_support.rs"]
+mod socket_support;
 
 /// Sends `encoded` with the descriptors its fd list names. Every test keeps the files it
 /// encodes open until the message is sent, which is what makes borrowing them sound.
@@ -28,42 +28,6 @@ fn send(writer: &ArgdataWriter, socket: &UnixStream, encoded: &Encoded) -> Resul
 
 fn header(len: u64) -> [u8; HEADER_LEN] {
     len.to_be_bytes()
-}
-
-/// Sends `bytes` in one `sendmsg` with `fds` attached, like the reference writer does.
-fn raw_send(socket: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) {
-    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
-    let n = sendmsg(
-        socket,
-        &[IoSlice::new(bytes)],
-        &mut control,
-        SendFlags::empty(),
-    )
-    .unwrap();
-    assert_eq!(n, bytes.len());
-}
-
-/// Whether every copy of a pipe's write end has been closed (the read end sees a hangup).
-fn write_end_closed(read_end: &impl AsFd) -> bool {
-    let mut fds = [PollFd::new(read_end, PollFlags::IN)];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    poll(&mut fds, Some(&zero)).unwrap();
-    fds[0].revents().contains(PollFlags::HUP)
-}
-
-fn same_file(a: impl AsFd, b: impl AsFd) -> bool {
-    let a = File::from(a.as_fd().try_clone_to_owned().unwrap())
-        .metadata()
-        .unwrap();
-    let b = File::from(b.as_fd().try_clone_to_owned().unwrap())
-        .metadata()
-        .unwrap();
-    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 #[test]

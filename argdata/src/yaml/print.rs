@@ -297,17 +297,10 @@ fn container<W: Write + ?Sized>(
     if is_map {
         let mut it = ad.map()?;
         loop {
-            let (k, v) = match it.next() {
-                None => break,
-                Some(Ok(entry)) => entry,
-                // The reference stops at the first entry that does not parse.
-                Some(Err(_)) if style.lenient => {
-                    if entries == 0 {
-                        return Ok(false);
-                    }
-                    break;
-                }
-                Some(Err(e)) => return Err(e),
+            let (k, v) = match next_entry(it.next(), style.lenient, entries)? {
+                Next::Entry(entry) => entry,
+                Next::End => break,
+                Next::Unprintable => return Ok(false),
             };
             if entries == 0 {
                 out.write_str(open)?;
@@ -324,17 +317,10 @@ fn container<W: Write + ?Sized>(
     } else {
         let mut it = ad.seq()?;
         loop {
-            let item = match it.next() {
-                None => break,
-                Some(Ok(item)) => item,
-                // The reference stops at the first entry that does not parse.
-                Some(Err(_)) if style.lenient => {
-                    if entries == 0 {
-                        return Ok(false);
-                    }
-                    break;
-                }
-                Some(Err(e)) => return Err(e),
+            let item = match next_entry(it.next(), style.lenient, entries)? {
+                Next::Entry(item) => item,
+                Next::End => break,
+                Next::Unprintable => return Ok(false),
             };
             if entries == 0 {
                 out.write_str(open)?;
@@ -574,4 +560,26 @@ fn escape<W: Write + ?Sized>(s: &str, out: &mut W) -> fmt::Result {
         }
     }
     out.write_str(&s[run_start..])
+}
+
+/// What the printer does with the next entry of a map or sequence.
+enum Next<T> {
+    /// Print it.
+    Entry(T),
+    /// Close the container here.
+    End,
+    /// Print the whole container as `!!null "null"`.
+    Unprintable,
+}
+
+/// The strict printer fails on an entry that does not parse; the lenient one, as the
+/// reference, stops at it (or, when it is the first, gives up on the container).
+fn next_entry<T>(next: Option<Result<T>>, lenient: bool, printed: usize) -> Result<Next<T>> {
+    match next {
+        None => Ok(Next::End),
+        Some(Ok(entry)) => Ok(Next::Entry(entry)),
+        Some(Err(_)) if lenient && printed == 0 => Ok(Next::Unprintable),
+        Some(Err(_)) if lenient => Ok(Next::End),
+        Some(Err(e)) => Err(e),
+    }
 }
