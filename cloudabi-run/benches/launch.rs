@@ -80,20 +80,8 @@ fn median(mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    const INSIDE: &str = "CLOUDABI_RUN_BENCH_INSIDE_UNSHARE";
     let program = common::hostile_program();
-    if std::env::var_os(INSIDE).is_none() {
-        let exe = std::env::current_exe().expect("current_exe");
-        let status = Command::new("unshare")
-            .args(["-m", "--propagation", "private"])
-            .arg(exe)
-            .args(std::env::args_os().skip(1))
-            .env(INSIDE, "1")
-            .env("CLOUDABI_RUN_TEST_HOSTILE", &program)
-            .status()
-            .expect("run unshare");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    common::bench_in_private_mount_ns(&[("CLOUDABI_RUN_TEST_HOSTILE", program.as_os_str())]);
     let file = std::env::temp_dir().join(format!("cloudabi-run-bench-{}", std::process::id()));
     std::fs::write(&file, b"x").expect("scratch file");
     let have_bwrap = std::path::Path::new(BWRAP).exists();

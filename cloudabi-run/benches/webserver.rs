@@ -80,12 +80,7 @@ fn sandboxed(server: &Path, dir: &common::Scratch, port: u16) -> Child {
     let conf = dir.path("sandboxed.yaml");
     std::fs::write(
         &conf,
-        format!(
-            "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nsocket: !socket {{bind: '127.0.0.1:{port}'}}\n\
-             root: !file {{path: {}}}\nlog: !file {{path: {}, mode: append, create: true}}\n",
-            dir.p("www"),
-            dir.p("sandboxed.log")
-        ),
+        common::webserver_config(port, &dir.p("www"), &dir.p("sandboxed.log")),
     )
     .unwrap();
     let child = Command::new(common::launcher())
@@ -198,24 +193,12 @@ impl Totals {
 }
 
 fn main() {
-    const INSIDE: &str = "CLOUDABI_RUN_BENCH_INSIDE_UNSHARE";
     // `cargo test --benches` runs this with `--test`: nothing to measure then.
     if std::env::args().any(|a| a == "--test") {
         return;
     }
     let server = server();
-    if std::env::var_os(INSIDE).is_none() {
-        let exe = std::env::current_exe().expect("current_exe");
-        let status = Command::new("unshare")
-            .args(["-m", "--propagation", "private"])
-            .arg(exe)
-            .args(std::env::args_os().skip(1))
-            .env(INSIDE, "1")
-            .env("CLOUDABI_RUN_BENCH_WEBSERVER", &server)
-            .status()
-            .expect("run unshare");
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    common::bench_in_private_mount_ns(&[("CLOUDABI_RUN_BENCH_WEBSERVER", server.as_os_str())]);
     let requests: usize = std::env::var("CLOUDABI_RUN_BENCH_REQUESTS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -114,12 +114,7 @@ pub fn start(s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
     let conf = s.path("webserver.yaml");
     std::fs::write(
         &conf,
-        format!(
-            "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nsocket: !socket {{bind: '127.0.0.1:{port}'}}\n\
-             root: !file {{path: {}}}\nlog: !file {{path: {}, mode: append, create: true}}\n",
-            s.p("www"),
-            s.p("access.log")
-        ),
+        common::webserver_config(port, &s.p("www"), &s.p("access.log")),
     )
     .unwrap();
     let child = Command::new(launcher())

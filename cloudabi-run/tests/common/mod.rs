@@ -196,6 +196,32 @@ pub fn rerun_in_private_mount_ns(test_name: &str, env: &[(&str, String)]) -> boo
     false
 }
 
+/// For a benchmark's `main`: unless already inside, runs this executable again, with the same
+/// arguments and `env` set, under `unshare -m --propagation private` and exits with its status.
+pub fn bench_in_private_mount_ns(env: &[(&str, &std::ffi::OsStr)]) {
+    if in_rerun() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let status = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(INSIDE, "1")
+        .envs(env.iter().copied())
+        .status()
+        .expect("run unshare");
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// The demo web server's configuration: serving `www` on 127.0.0.1:`port`, appending to `log`.
+pub fn webserver_config(port: u16, www: &str, log: &str) -> String {
+    format!(
+        "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nsocket: !socket {{bind: '127.0.0.1:{port}'}}\n\
+         root: !file {{path: {www}}}\nlog: !file {{path: {log}, mode: append, create: true}}\n"
+    )
+}
+
 /// [`rerun_in_private_mount_ns`] for tests that run the hostile program: it is built before
 /// re-executing, and its path handed down.
 pub fn inside_private_mount_ns(test_name: &str) -> bool {
