@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 pub mod capfs;
+mod node;
 mod pool;
 mod serialize;
 pub mod start;
@@ -19,6 +20,8 @@ use std::ptr;
 
 use argdata::{Argdata, Fd, FdTable, Int64, MapIter, SeqIter, Timestamp, Value};
 
+pub use node::argdata_t;
+use node::{Buf, Node, boxed, node};
 use serialize::Shape;
 
 /// `intmax_t` and `uintmax_t` on Linux.
@@ -27,50 +30,6 @@ type uintmax_t = u64;
 
 /// The `convert_fd` callback of `argdata_from_buffer`.
 pub type ConvertFd = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
-
-/// An encoded buffer with the callback translating its fd indices.
-#[derive(Clone, Copy)]
-pub(crate) struct Buf {
-    pub(crate) ptr: *const u8,
-    pub(crate) len: usize,
-    pub(crate) convert: Option<ConvertFd>,
-    pub(crate) arg: *mut c_void,
-}
-
-impl Buf {
-    /// A reader view of the buffer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be valid for reads of `len` bytes that do not change while the view (of
-    /// any lifetime the caller picks) is used; C callers promise this for the buffers they
-    /// hand to `argdata_from_buffer`, and the reader keeps its own buffers alive.
-    unsafe fn view<'a>(&self) -> Argdata<'a> {
-        if self.len == 0 {
-            return Argdata::NULL;
-        }
-        // SAFETY: guaranteed by this function's contract.
-        Argdata::new(unsafe { std::slice::from_raw_parts(self.ptr, self.len) })
-    }
-
-    fn child(&self, ad: Argdata<'_>) -> argdata_t {
-        argdata_t(Node::Buffer(Buf {
-            ptr: ad.as_bytes().as_ptr(),
-            len: ad.as_bytes().len(),
-            convert: self.convert,
-            arg: self.arg,
-        }))
-    }
-
-    /// Translates fd index `index` through the callback; `None` if rejected.
-    fn convert_fd(&self, index: u32) -> Option<c_int> {
-        let convert = self.convert?;
-        // SAFETY: the callback and its argument were supplied together by the C caller of
-        // argdata_from_buffer (or by this crate), who promises they may be called so.
-        let fd = unsafe { convert(self.arg, index as usize) };
-        (fd >= 0).then_some(fd)
-    }
-}
 
 /// The converter for a buffer's fd leaves, for the `argdata` reader.
 struct BufFds<'b>(&'b Buf);
@@ -83,64 +42,15 @@ impl argdata::FdConverter for BufFds<'_> {
     }
 }
 
-/// What an `argdata_t` holds.
-#[derive(Clone, Copy)]
-pub(crate) enum Node {
-    Buffer(Buf),
-    Binary(*const u8, usize),
-    Bool(bool),
-    Fd(c_int),
-    Float(f64),
-    IntS(i64),
-    IntU(u64),
-    /// Keys, values, number of pairs, and the shape measured when the map was made.
-    Map(
-        *const *const argdata_t,
-        *const *const argdata_t,
-        usize,
-        Shape,
-    ),
-    /// Items, their number, and the shape measured when the sequence was made.
-    Seq(*const *const argdata_t, usize, Shape),
-    Str(*const u8, usize),
-    /// Seconds and nanoseconds (kept apart: `Timestamp` is 16-aligned).
-    Timestamp(i64, u32),
-    Null,
-}
-
-/// An argdata value as C sees it (opaque; only pointers cross the boundary).
-#[derive(Clone, Copy)]
-pub struct argdata_t(pub(crate) Node);
-
-impl argdata_t {
-    /// The buffer of a buffer-backed value (an empty one without fd callback otherwise).
-    fn buf(&self) -> Buf {
-        match self.0 {
-            Node::Buffer(b) => b,
-            _ => Buf {
-                ptr: ptr::null(),
-                len: 0,
-                convert: None,
-                arg: ptr::null_mut(),
-            },
-        }
-    }
-}
-
-// SAFETY: an argdata_t is never mutated after creation; the pointers it holds refer to
-// data the C caller promises not to change while the value is in use, so sharing it
-// between threads is as safe as sharing that data, which C programs already coordinate.
-unsafe impl Sync for argdata_t {}
-
 /// The constant `false`.
 #[unsafe(no_mangle)]
-pub static argdata_false: argdata_t = argdata_t(Node::Bool(false));
+pub static argdata_false: argdata_t = argdata_t::new(Node::Bool(false));
 /// The constant `true`.
 #[unsafe(no_mangle)]
-pub static argdata_true: argdata_t = argdata_t(Node::Bool(true));
+pub static argdata_true: argdata_t = argdata_t::new(Node::Bool(true));
 /// The constant null value.
 #[unsafe(no_mangle)]
-pub static argdata_null: argdata_t = argdata_t(Node::Null);
+pub static argdata_null: argdata_t = argdata_t::new(Node::Null);
 
 /// Stores `e` in the calling thread's `errno`.
 pub(crate) fn set_errno(e: c_int) {
@@ -150,17 +60,6 @@ pub(crate) fn set_errno(e: c_int) {
 
 fn errno_of(e: argdata::Error) -> c_int {
     e.errno().linux()
-}
-
-fn boxed(node: Node) -> *mut argdata_t {
-    pool::alloc_node(argdata_t(node))
-}
-
-/// # Safety
-/// `ad` must point to a live `argdata_t`.
-unsafe fn node<'a>(ad: *const argdata_t) -> &'a Node {
-    // SAFETY: guaranteed by the caller.
-    unsafe { &(*ad).0 }
 }
 
 /// Creates a value viewing `len` encoded bytes at `buf`.
@@ -334,7 +233,7 @@ pub(crate) unsafe fn to_value(ad: *const argdata_t, depth: usize) -> Result<Valu
     // SAFETY: forwarded from the caller.
     let node = unsafe { node(ad) };
     let inner = || depth.checked_sub(1).ok_or(libc::EINVAL);
-    Ok(match *node {
+    Ok(match node {
         Node::Buffer(b) => {
             // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
             let view = unsafe { b.view() };
@@ -465,7 +364,7 @@ pub unsafe extern "C" fn argdata_serialize(
 macro_rules! getter {
     ($ad:expr, $out:expr, |$b:ident| $from_buf:expr, $($pat:pat => $val:expr),* $(,)?) => {{
         // SAFETY: the C caller passes a pointer to a live value.
-        let result: Result<_, c_int> = match *unsafe { node($ad) } {
+        let result: Result<_, c_int> = match unsafe { node($ad) } {
             Node::Buffer($b) => $from_buf,
             $($pat => $val,)*
             _ => Err(libc::EINVAL),
@@ -557,7 +456,7 @@ pub unsafe extern "C" fn argdata_get_float(ad: *const argdata_t, v: *mut f64) ->
 /// `ad` must point to a live value.
 unsafe fn int_of(ad: *const argdata_t) -> Result<i128, c_int> {
     // SAFETY: forwarded from the caller.
-    match *unsafe { node(ad) } {
+    match unsafe { node(ad) } {
         Node::Buffer(b) => {
             // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
             unsafe { b.view() }
@@ -799,15 +698,15 @@ pub unsafe extern "C" fn argdata_map_iterate(
     it: *mut argdata_map_iterator_t,
 ) {
     // SAFETY: `ad` is live per the caller.
-    let state = match *unsafe { node(ad) } {
+    let state = match unsafe { node(ad) } {
         Node::Buffer(b) => {
             // SAFETY: the buffer is valid per the caller of argdata_from_buffer, for as long
             // as the value (and so this iterator) is used.
             match unsafe { b.view() }.map() {
                 Ok(iter) => Some(MapState::Buffer {
                     iter,
-                    key: argdata_t(Node::Buffer(b)),
-                    value: argdata_t(Node::Buffer(b)),
+                    key: argdata_t::new(Node::Buffer(b)),
+                    value: argdata_t::new(Node::Buffer(b)),
                 }),
                 Err(_) => None,
             }
@@ -925,13 +824,13 @@ pub unsafe extern "C" fn argdata_seq_iterate(
     it: *mut argdata_seq_iterator_t,
 ) {
     // SAFETY: `ad` is live per the caller.
-    let state = match *unsafe { node(ad) } {
+    let state = match unsafe { node(ad) } {
         Node::Buffer(b) => {
             // SAFETY: as in argdata_map_iterate.
             match unsafe { b.view() }.seq() {
                 Ok(iter) => Some(SeqState::Buffer {
                     iter,
-                    item: argdata_t(Node::Buffer(b)),
+                    item: argdata_t::new(Node::Buffer(b)),
                 }),
                 Err(_) => None,
             }

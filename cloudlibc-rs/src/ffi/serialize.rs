@@ -23,7 +23,8 @@ use std::ffi::c_int;
 
 use argdata::{Fd, INVALID_FD_INDEX, MAX_DEPTH, Timestamp, Type, Value};
 
-use super::{Buf, Node, argdata_t, node, slice};
+use super::node::{Buf, Node, argdata_t, node};
+use super::slice;
 
 const fn tag(t: Type) -> u8 {
     match t.tag() {
@@ -49,24 +50,24 @@ const TOO_LONG: usize = usize::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Encoded length in bytes, or [`TOO_LONG`].
-    len: usize,
+    pub(crate) len: usize,
     /// Levels of memory-built containers, this one included (saturating; leaves and
     /// buffers count 0).
-    depth: u16,
+    pub(crate) depth: u16,
     /// Whether an fd leaf or a buffer (which may hold fd leaves) lies below.
-    fds: bool,
+    pub(crate) fds: bool,
 }
 
 impl Shape {
     /// The shape of a leaf, a buffer, or a container (whose shape is stored).
     #[inline(always)]
-    fn of(node: &Node) -> Shape {
+    fn of(node: Node) -> Shape {
         let leaf = |len| Shape {
             len,
             depth: 0,
             fds: false,
         };
-        match *node {
+        match node {
             Node::Map(.., s) | Node::Seq(.., s) => s,
             Node::Buffer(b) => Shape {
                 len: b.len,
@@ -91,6 +92,21 @@ impl Shape {
         }
     }
 
+    /// Counts `child` into the shape of the container being measured.
+    ///
+    /// # Safety
+    /// `child` must point to a live value.
+    #[inline(always)]
+    unsafe fn add(&mut self, child: *const argdata_t) {
+        // SAFETY: guaranteed by the caller.
+        let s = Shape::of(unsafe { node(child) });
+        self.len = field_len(s.len)
+            .and_then(|l| self.len.checked_add(l))
+            .unwrap_or(TOO_LONG);
+        self.depth = self.depth.max(s.depth);
+        self.fds |= s.fds;
+    }
+
     /// The shape of a container holding the `n` values of `first` (interleaved with those
     /// of `second` for a map).
     ///
@@ -106,21 +122,13 @@ impl Shape {
             depth: 0,
             fds: false,
         };
-        let mut add = |child: *const argdata_t| {
-            // SAFETY: the caller promises live values.
-            let s = Shape::of(unsafe { node(child) });
-            total.len = field_len(s.len)
-                .and_then(|l| total.len.checked_add(l))
-                .unwrap_or(TOO_LONG);
-            total.depth = total.depth.max(s.depth);
-            total.fds |= s.fds;
-        };
         for i in 0..n {
-            // SAFETY: both arrays hold `n` pointers per the caller.
-            add(unsafe { *first.add(i) });
-            if let Some(second) = second {
-                // SAFETY: as above.
-                add(unsafe { *second.add(i) });
+            // SAFETY: both arrays hold `n` pointers to live values per the caller.
+            unsafe {
+                total.add(*first.add(i));
+                if let Some(second) = second {
+                    total.add(*second.add(i));
+                }
             }
         }
         total.depth = total.depth.saturating_add(1);
@@ -229,7 +237,7 @@ pub(crate) unsafe fn length(ad: *const argdata_t) -> Result<(usize, usize), c_in
 unsafe fn count_fds(ad: *const argdata_t) -> usize {
     // SAFETY: forwarded from the caller.
     let node = unsafe { node(ad) };
-    match *node {
+    match node {
         // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
         Node::Buffer(b) => unsafe { b.view() }.fd_leaves().count(),
         Node::Fd(_) => 1,
@@ -304,7 +312,7 @@ struct Writer<'o, 'l> {
 impl Writer<'_, '_> {
     /// Appends `bytes`; `EINVAL` if they do not fit (which a value changed against its
     /// creator's promise could cause).
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<(), c_int> {
         let end = self.pos + bytes.len();
         self.out
@@ -316,7 +324,7 @@ impl Writer<'_, '_> {
     }
 
     /// Appends the low `n` bytes of `v` (`n` at most 8), big-endian.
-    #[inline]
+    #[inline(always)]
     fn put_low(&mut self, v: u64, n: usize) -> Result<(), c_int> {
         let bytes = v.to_be_bytes();
         match self.out.get_mut(self.pos..self.pos + 8) {
@@ -332,7 +340,7 @@ impl Writer<'_, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self, b: u8) -> Result<(), c_int> {
         *self.out.get_mut(self.pos).ok_or(libc::EINVAL)? = b;
         self.pos += 1;
@@ -341,7 +349,7 @@ impl Writer<'_, '_> {
 
     /// The length prefix of a subfield of `len` bytes: big-endian groups of seven bits,
     /// the last one marked by the top bit.
-    #[inline]
+    #[inline(always)]
     fn prefix(&mut self, len: usize) -> Result<(), c_int> {
         if len < 0x80 {
             return self.byte(0x80 | len as u8);
@@ -359,13 +367,18 @@ impl Writer<'_, '_> {
     ///
     /// # Safety
     /// As [`Writer::value`].
-    #[inline]
+    #[inline(always)]
     unsafe fn field(&mut self, child: *const argdata_t, depth: usize) -> Result<(), c_int> {
         // SAFETY: forwarded from the caller.
-        let len = Shape::of(unsafe { node(child) }).len;
-        self.prefix(len)?;
-        // SAFETY: forwarded from the caller.
-        unsafe { self.value(child, depth) }
+        let node = unsafe { node(child) };
+        self.prefix(Shape::of(node).len)?;
+        match node {
+            // SAFETY: forwarded from the caller.
+            Node::Buffer(_) | Node::Map(..) | Node::Seq(..) => unsafe { self.node(node, depth) },
+            // Leaves, the bulk of a large tree, are written here, in the container's loop.
+            // SAFETY: forwarded from the caller.
+            _ => unsafe { self.leaf(node) },
+        }
     }
 
     /// Writes `ad`; `depth` is the number of container levels still allowed.
@@ -374,19 +387,17 @@ impl Writer<'_, '_> {
     /// `ad` must point to a live value whose referenced memory is valid.
     unsafe fn value(&mut self, ad: *const argdata_t, depth: usize) -> Result<(), c_int> {
         // SAFETY: forwarded from the caller.
-        let node = unsafe { node(ad) };
-        match *node {
+        unsafe { self.node(node(ad), depth) }
+    }
+
+    /// Writes `node`, read from a live value (see [`Writer::value`]).
+    ///
+    /// # Safety
+    /// As [`Writer::value`].
+    unsafe fn node(&mut self, node: Node, depth: usize) -> Result<(), c_int> {
+        match node {
             // SAFETY: forwarded from the caller.
             Node::Buffer(b) => unsafe { self.buffer(&b) },
-            Node::Fd(fd) => {
-                let number = match self.list.as_deref_mut() {
-                    Some(list) => list.index_of(fd)?,
-                    // Non-negative: argdata_create_fd refuses negative numbers.
-                    None => fd as u32,
-                };
-                self.byte(FD_TAG)?;
-                self.put(&number.to_be_bytes())
-            }
             Node::Map(keys, values, n, _) => {
                 let inner = depth.checked_sub(1).ok_or(libc::EINVAL)?;
                 self.byte(MAP_TAG)?;
@@ -409,6 +420,27 @@ impl Writer<'_, '_> {
                     unsafe { self.field(*items.add(i), inner) }?;
                 }
                 Ok(())
+            }
+            // SAFETY: forwarded from the caller.
+            _ => unsafe { self.leaf(node) },
+        }
+    }
+
+    /// Writes `node`, which is neither a container nor a buffer.
+    ///
+    /// # Safety
+    /// As [`Writer::value`].
+    #[inline(always)]
+    unsafe fn leaf(&mut self, node: Node) -> Result<(), c_int> {
+        match node {
+            Node::Fd(fd) => {
+                let number = match self.list.as_deref_mut() {
+                    Some(list) => list.index_of(fd)?,
+                    // Non-negative: argdata_create_fd refuses negative numbers.
+                    None => fd as u32,
+                };
+                self.byte(FD_TAG)?;
+                self.put(&number.to_be_bytes())
             }
             Node::IntS(v) => {
                 let n = int_s_len(v);
@@ -451,6 +483,8 @@ impl Writer<'_, '_> {
                 self.put(&b[..n])
             }
             Node::Null => Ok(()),
+            // Callers route these to `Writer::node`; refusing them keeps the match total.
+            Node::Buffer(_) | Node::Map(..) | Node::Seq(..) => Err(libc::EINVAL),
         }
     }
 

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use argdata::MAX_DEPTH;
 
-use super::{Buf, Node, argdata_t, set_errno, to_value};
+use super::node::{Buf, Node, argdata_t};
+use super::{set_errno, to_value};
 
 /// The root value handed to `program_main`, built once at start-up.
 struct Root(argdata_t);
@@ -58,7 +59,7 @@ pub unsafe extern "C" fn __cloudlibc_rs_start(
     program::startup::close_diagnostics();
     let bytes = startup.bytes();
     let root = ROOT.get_or_init(|| {
-        Root(argdata_t(Node::Buffer(Buf {
+        Root(argdata_t::new(Node::Buffer(Buf {
             ptr: bytes.as_ptr(),
             len: bytes.len(),
             convert: Some(convert_granted),

@@ -15,7 +15,8 @@ use std::ptr;
 use argdata::MAX_DEPTH;
 use argdata::socket::{ArgdataReader, OutgoingMessage};
 
-use super::{Buf, Node, argdata_t, to_value};
+use super::node::{Buf, Node, argdata_t};
+use super::to_value;
 
 /// Reads argdata messages from a stream; see `argdata.h`.
 pub struct argdata_reader_t {
@@ -40,7 +41,7 @@ pub extern "C" fn argdata_reader_create(
         eof: false,
         data: Vec::new(),
         fds: Vec::new(),
-        root: argdata_t(Node::Null),
+        root: argdata_t::new(Node::Null),
     }))
 }
 
@@ -119,7 +120,7 @@ pub unsafe extern "C" fn argdata_reader_pull(ar: *mut argdata_reader_t, fd: c_in
     if r.finished {
         r.finished = false;
         r.eof = false;
-        r.root = argdata_t(Node::Null);
+        r.root = argdata_t::new(Node::Null);
         r.data = Vec::new();
         close_all(&mut r.fds);
     }
@@ -140,7 +141,7 @@ pub unsafe extern "C" fn argdata_reader_pull(ar: *mut argdata_reader_t, fd: c_in
             r.data = data;
             r.fds = fds.into_iter().map(IntoRawFd::into_raw_fd).collect();
             let arg: *mut argdata_reader_t = r;
-            r.root = argdata_t(Node::Buffer(Buf {
+            r.root = argdata_t::new(Node::Buffer(Buf {
                 ptr: r.data.as_ptr(),
                 len: r.data.len(),
                 convert: Some(lookup_fd),
