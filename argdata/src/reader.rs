@@ -309,20 +309,10 @@ impl<'a> Argdata<'a> {
     /// Wrong type, or [`ErrorKind::OutOfRange`] if the value does not fit `T`.
     #[inline]
     pub fn as_int<T: Int>(&self) -> Result<T> {
-        // Fast path: up to 8 payload bytes fit an i64 without any range checks. When 8
-        // bytes follow the tag in the message, one fixed-size load reads them all and a
-        // shift by the payload length drops the bytes past the value.
-        if let Some((&[tag, ref window @ ..], _)) = self.data.split_first_chunk::<9>()
-            && tag == 5
-            && (1..=9).contains(&self.len)
-        {
-            let v = int::decode_window(*window, self.len - 1);
+        if let Some(v) = self.small_int() {
             return int::convert_small(v, self.offset);
         }
         let payload = self.payload(Type::Int)?;
-        if payload.len() <= 8 {
-            return int::convert_small(int::decode_small(payload), self.offset);
-        }
         int::convert(int::decode(payload, self.offset)?, self.offset)
     }
 
@@ -339,8 +329,30 @@ impl<'a> Argdata<'a> {
     ///
     /// # Errors
     /// Wrong type, or [`ErrorKind::IntTooWide`] (class `ERANGE`) if it fits neither.
+    #[inline]
     pub fn as_int64(&self) -> Result<crate::Int64> {
+        if let Some(v) = self.small_int() {
+            return Ok(crate::Int64::Signed(v));
+        }
         int::narrow(self.wide_int()?, self.offset)
+    }
+
+    /// The value of an integer with at most 8 payload bytes (which always fits `i64`);
+    /// `None` for anything else, including a longer integer and another type.
+    #[inline(always)]
+    fn small_int(&self) -> Option<i64> {
+        // When 8 bytes follow the tag in the message, one fixed-size load reads them all
+        // and a shift by the payload length drops the bytes past the value.
+        if let Some((&[tag, ref window @ ..], _)) = self.data.split_first_chunk::<9>()
+            && Some(tag) == Type::Int.tag()
+            && (1..=9).contains(&self.len)
+        {
+            return Some(int::decode_window(*window, self.len - 1));
+        }
+        match self.payload(Type::Int) {
+            Ok(payload) if payload.len() <= 8 => Some(int::decode_small(payload)),
+            _ => None,
+        }
     }
 
     pub(crate) fn wide_int(&self) -> Result<Wide> {

@@ -448,24 +448,22 @@ pub unsafe extern "C" fn argdata_get_float(ad: *const argdata_t, v: *mut f64) ->
     }, Node::Float(x) => Ok(x))
 }
 
-/// The integer of a value as `i128`, or an errno (`EINVAL`, `ERANGE`). Buffer integers
-/// go through [`Argdata::as_int64`], the reference's rule: one that fits neither
-/// `int64_t` nor `uint64_t` is out of range for every getter.
+/// The integer of a value, or an errno (`EINVAL`, `ERANGE`). Buffer integers go through
+/// [`Argdata::as_int64`], the reference's rule: one that fits neither `int64_t` nor
+/// `uint64_t` is out of range for every getter.
 ///
 /// # Safety
 /// `ad` must point to a live value.
-unsafe fn int_of(ad: *const argdata_t) -> Result<i128, c_int> {
+#[inline(always)]
+unsafe fn int_of(ad: *const argdata_t) -> Result<Int64, c_int> {
     // SAFETY: forwarded from the caller.
     match unsafe { node(ad) } {
         Node::Buffer(b) => {
             // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-            unsafe { b.view() }
-                .as_int64()
-                .map(Int64::to_i128)
-                .map_err(errno_of)
+            unsafe { b.view() }.as_int64().map_err(errno_of)
         }
-        Node::IntS(v) => Ok(i128::from(v)),
-        Node::IntU(v) => Ok(i128::from(v)),
+        Node::IntS(v) => Ok(Int64::Signed(v)),
+        Node::IntU(v) => Ok(i64::try_from(v).map_or(Int64::Unsigned(v), Int64::Signed)),
         _ => Err(libc::EINVAL),
     }
 }
@@ -484,11 +482,12 @@ pub unsafe extern "C" fn argdata_get_int_s(
 ) -> c_int {
     // SAFETY: forwarded from the caller.
     match unsafe { int_of(ad) } {
-        Ok(x) if x >= i128::from(min) && x <= i128::from(max) => {
-            // SAFETY: valid for writes per the caller; the range check makes it fit.
-            unsafe { *v = x as intmax_t };
+        Ok(Int64::Signed(x)) if (min..=max).contains(&x) => {
+            // SAFETY: valid for writes per the caller.
+            unsafe { *v = x };
             0
         }
+        // Above `i64::MAX`, so above any `max`.
         Ok(_) => libc::ERANGE,
         Err(e) => e,
     }
@@ -506,14 +505,18 @@ pub unsafe extern "C" fn argdata_get_int_u(
     max: uintmax_t,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    match unsafe { int_of(ad) } {
-        Ok(x) if x >= 0 && x <= i128::from(max) => {
-            // SAFETY: valid for writes per the caller; the range check makes it fit.
-            unsafe { *v = x as uintmax_t };
+    let x = match unsafe { int_of(ad) } {
+        Ok(Int64::Signed(x)) => u64::try_from(x).ok(),
+        Ok(Int64::Unsigned(x)) => Some(x),
+        Err(e) => return e,
+    };
+    match x {
+        Some(x) if x <= max => {
+            // SAFETY: valid for writes per the caller.
+            unsafe { *v = x };
             0
         }
-        Ok(_) => libc::ERANGE,
-        Err(e) => e,
+        _ => libc::ERANGE,
     }
 }
 
