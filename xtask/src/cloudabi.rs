@@ -389,7 +389,7 @@ pub(crate) fn host_target_dir() -> std::path::PathBuf {
 }
 
 /// Builds the static `cloudabi-emulate` for `arch`; returns its path.
-fn emulator(arch: &str) -> Result<std::path::PathBuf, String> {
+pub(crate) fn emulator(arch: &str) -> Result<std::path::PathBuf, String> {
     let root = root();
     let triple = match arch {
         "x86_64" => "x86_64-unknown-linux-gnu",
