@@ -19,6 +19,27 @@
 pub mod parse;
 pub mod print;
 
+// The parser's private parts; `parse` is their public face. Dependencies go one way:
+// `node` <- `error` <- `resolver`; `scalar`, `base64` and `timestamp` stand alone;
+// `tree` (events to nodes) uses `node` and `error`; `schema` (nodes to values) uses all
+// of those but `tree`; `parse` uses `tree` and `schema`.
+#[cfg(feature = "yaml")]
+mod base64;
+#[cfg(feature = "yaml")]
+mod error;
+#[cfg(feature = "yaml")]
+mod node;
+#[cfg(feature = "yaml")]
+mod resolver;
+#[cfg(feature = "yaml")]
+mod scalar;
+#[cfg(feature = "yaml")]
+mod schema;
+#[cfg(feature = "yaml")]
+mod timestamp;
+#[cfg(feature = "yaml")]
+mod tree;
+
 #[cfg(feature = "yaml")]
 pub use parse::{
     DefaultResolver, FdSpec, Node, NodeKind, ParseError, ParseErrorKind, Parser, ResolverError,
