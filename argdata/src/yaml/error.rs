@@ -1,5 +1,5 @@
-//! The parser's error: what went wrong ([`ParseErrorKind`]) and where (line, column and
-//! the file name if one was given).
+//! The YAML parser's error ([`Error`], with its [`Result`]): what went wrong
+//! ([`ErrorKind`]) and where (line, column and the file name if one was given).
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -9,29 +9,32 @@ use saphyr_parser::Marker;
 
 use super::node::Node;
 
-/// The error type a [`TagResolver`](super::TagResolver) returns; wrapped into [`ParseErrorKind::Resolver`].
+/// The error type a [`TagResolver`](super::TagResolver) returns; wrapped into [`ErrorKind::Resolver`].
 pub type ResolverError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A YAML parse error: what went wrong and where.
+/// Result type of the YAML parser.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// The YAML parser's error: what went wrong and where.
 ///
 /// Displays as `FILE:LINE:COLUMN: message`, or `LINE:COLUMN: message` without a file name.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}:{}: {kind}", file_prefix(.file.as_deref()), .line, .column)]
-pub struct ParseError {
+pub struct Error {
     file: Option<String>,
     line: usize,
     column: usize,
     #[source]
-    kind: ParseErrorKind,
+    kind: ErrorKind,
 }
 
 fn file_prefix(file: Option<&str>) -> String {
     file.map(|f| format!("{f}:")).unwrap_or_default()
 }
 
-impl ParseError {
-    pub(super) fn new(kind: ParseErrorKind, line: usize, column: usize) -> Self {
-        ParseError {
+impl Error {
+    pub(super) fn new(kind: ErrorKind, line: usize, column: usize) -> Self {
+        Error {
             file: None,
             line,
             column,
@@ -39,12 +42,12 @@ impl ParseError {
         }
     }
 
-    pub(super) fn at_node(kind: ParseErrorKind, node: &Node) -> Self {
-        ParseError::new(kind, node.line, node.column)
+    pub(super) fn at_node(kind: ErrorKind, node: &Node) -> Self {
+        Error::new(kind, node.line, node.column)
     }
 
-    pub(super) fn at_marker(kind: ParseErrorKind, m: Marker) -> Self {
-        ParseError::new(kind, m.line(), m.col() + 1)
+    pub(super) fn at_marker(kind: ErrorKind, m: Marker) -> Self {
+        Error::new(kind, m.line(), m.col() + 1)
     }
 
     /// The same error, naming the input `file`.
@@ -55,7 +58,7 @@ impl ParseError {
 
     /// What went wrong.
     #[must_use]
-    pub fn kind(&self) -> &ParseErrorKind {
+    pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
 
@@ -81,7 +84,7 @@ impl ParseError {
 /// What went wrong while parsing, without the position.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ParseErrorKind {
+pub enum ErrorKind {
     /// The text is not well-formed YAML.
     #[error("{0}")]
     Syntax(String),

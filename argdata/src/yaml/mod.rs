@@ -2,6 +2,10 @@
 //! a parser that reads it, or any YAML document, back into a `Value`: see the `parse`
 //! module for the schema, the tags and the `TagResolver` hook.
 //!
+//! The parser reports a `yaml::Error` with its line and column (and
+//! `yaml::Result`); the printer reports the reader's [`argdata::Error`](crate::Error) with
+//! the byte offset of the value it could not print.
+//!
 //! ```
 //! # #[cfg(feature = "yaml")] {
 //! let value = argdata::yaml::from_str("server:\n  port: 80\n  name: www\n")?;
@@ -42,7 +46,7 @@ mod tree;
 
 #[cfg(feature = "yaml")]
 pub use parse::{
-    DefaultResolver, FdSpec, Node, NodeKind, ParseError, ParseErrorKind, Parser, ResolverError,
+    DefaultResolver, Error, ErrorKind, FdSpec, Node, NodeKind, Parser, ResolverError, Result,
     TagResolver, from_str,
 };
 pub use print::{HEADER, write_yaml, write_yaml_lenient};

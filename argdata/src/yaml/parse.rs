@@ -36,12 +36,12 @@
 //!
 //! let err = yaml::Parser::new("a: !!int x\n").with_file_name("conf.yaml").parse().unwrap_err();
 //! assert_eq!(err.to_string(), "conf.yaml:1:4: invalid !!int value \"x\"");
-//! # Ok::<(), yaml::ParseError>(())
+//! # Ok::<(), yaml::Error>(())
 //! ```
 
 use alloc::string::String;
 
-pub use super::error::{ParseError, ParseErrorKind, ResolverError};
+pub use super::error::{Error, ErrorKind, ResolverError, Result};
 pub use super::node::{Node, NodeKind};
 pub use super::resolver::{DefaultResolver, FdSpec, TagResolver};
 pub use super::tree::CLOUDABI_TAG_PREFIX;
@@ -55,7 +55,7 @@ pub const DEFAULT_MAX_LEN: usize = 16 << 20;
 ///
 /// # Errors
 /// See [`Parser::parse_with`].
-pub fn from_str(text: &str) -> Result<Value, ParseError> {
+pub fn from_str(text: &str) -> Result<Value> {
     Parser::new(text).parse()
 }
 
@@ -95,7 +95,7 @@ impl<'t> Parser<'t> {
     }
 
     /// Refuses a mapping that has the same scalar key twice (compared as written: tag,
-    /// plain or quoted, text), with [`ParseErrorKind::DuplicateKey`] at the second one. Off
+    /// plain or quoted, text), with [`ErrorKind::DuplicateKey`] at the second one. Off
     /// by default: an argdata map may repeat a key, and the YAML printer prints such maps as
     /// they are. Configuration files, where a repeated key is a mistake, turn
     /// it on.
@@ -117,7 +117,7 @@ impl<'t> Parser<'t> {
     ///
     /// # Errors
     /// See [`Parser::parse_with`].
-    pub fn parse(&self) -> Result<Value, ParseError> {
+    pub fn parse(&self) -> Result<Value> {
         self.parse_with(&mut DefaultResolver)
     }
 
@@ -126,7 +126,7 @@ impl<'t> Parser<'t> {
     /// # Errors
     /// Syntax errors, an input over the length limit, no document or more than one,
     /// aliases, and nesting deeper than [`MAX_DEPTH`](crate::MAX_DEPTH).
-    pub fn parse_nodes(&self) -> Result<Node, ParseError> {
+    pub fn parse_nodes(&self) -> Result<Node> {
         tree::build(self.text, self.max_len, self.unique_keys).map_err(|e| self.name(e))
     }
 
@@ -136,15 +136,12 @@ impl<'t> Parser<'t> {
     /// As [`Parser::parse_nodes`], plus unknown tags, tags on the wrong kind of node,
     /// scalars that are not valid for their tag, numbers out of range, and whatever the
     /// resolver reports.
-    pub fn parse_with<R: TagResolver + ?Sized>(
-        &self,
-        resolver: &mut R,
-    ) -> Result<Value, ParseError> {
+    pub fn parse_with<R: TagResolver + ?Sized>(&self, resolver: &mut R) -> Result<Value> {
         let root = self.parse_nodes()?;
         schema::node_to_value(&root, resolver).map_err(|e| self.name(e))
     }
 
-    fn name(&self, e: ParseError) -> ParseError {
+    fn name(&self, e: Error) -> Error {
         e.with_file(self.file.clone())
     }
 }

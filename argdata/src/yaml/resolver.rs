@@ -77,7 +77,7 @@ impl FdSpec {
 pub trait TagResolver {
     /// Resolves a node tagged `!tag` (`tag` is the part after `!`, never `fd`). Returns
     /// `None` for tags it does not know, which makes them an
-    /// [`UnknownTag`](super::ParseErrorKind::UnknownTag) error.
+    /// [`UnknownTag`](super::ErrorKind::UnknownTag) error.
     ///
     /// # Errors
     /// Whatever the resolver finds wrong with the node; the parser adds the position.

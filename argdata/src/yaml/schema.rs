@@ -5,7 +5,7 @@ use alloc::borrow::ToOwned;
 use alloc::vec::Vec;
 
 use super::base64::base64_decode;
-use super::error::{ParseError, ParseErrorKind};
+use super::error::{Error, ErrorKind, Result};
 use super::node::{Node, NodeKind};
 use super::resolver::{FdSpec, TagResolver};
 use super::scalar::{is_decimal, is_null, parse_bool, parse_float, parse_int};
@@ -13,10 +13,7 @@ use super::timestamp::parse_timestamp;
 use crate::value::Value;
 
 /// Applies tags and the core schema to a node tree.
-pub(super) fn node_to_value<R: TagResolver + ?Sized>(
-    node: &Node,
-    r: &mut R,
-) -> Result<Value, ParseError> {
+pub(super) fn node_to_value<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value> {
     let Some(tag) = node.tag.as_deref() else {
         return untagged(node, r);
     };
@@ -27,10 +24,7 @@ pub(super) fn node_to_value<R: TagResolver + ?Sized>(
         .strip_prefix('!')
         .filter(|t| !t.starts_with('<') && !t.is_empty());
     let Some(local) = local else {
-        return Err(ParseError::at_node(
-            ParseErrorKind::UnknownTag(tag.to_owned()),
-            node,
-        ));
+        return Err(Error::at_node(ErrorKind::UnknownTag(tag.to_owned()), node));
     };
     let resolved = if local == "fd" {
         let text = scalar_for(node, tag)?;
@@ -40,19 +34,16 @@ pub(super) fn node_to_value<R: TagResolver + ?Sized>(
         match r.resolve(local, node) {
             Some(result) => result,
             None => {
-                return Err(ParseError::at_node(
-                    ParseErrorKind::UnknownTag(tag.to_owned()),
-                    node,
-                ));
+                return Err(Error::at_node(ErrorKind::UnknownTag(tag.to_owned()), node));
             }
         }
     };
-    resolved.map_err(|e| ParseError::at_node(ParseErrorKind::Resolver(e), node))
+    resolved.map_err(|e| Error::at_node(ErrorKind::Resolver(e), node))
 }
 
-fn invalid(tag: &'static str, node: &Node, text: &str) -> ParseError {
-    ParseError::at_node(
-        ParseErrorKind::InvalidScalar {
+fn invalid(tag: &'static str, node: &Node, text: &str) -> Error {
+    Error::at_node(
+        ErrorKind::InvalidScalar {
             tag,
             value: text.to_owned(),
         },
@@ -60,9 +51,9 @@ fn invalid(tag: &'static str, node: &Node, text: &str) -> ParseError {
     )
 }
 
-fn out_of_range(tag: &'static str, node: &Node, text: &str) -> ParseError {
-    ParseError::at_node(
-        ParseErrorKind::OutOfRange {
+fn out_of_range(tag: &'static str, node: &Node, text: &str) -> Error {
+    Error::at_node(
+        ErrorKind::OutOfRange {
             tag,
             value: text.to_owned(),
         },
@@ -70,10 +61,10 @@ fn out_of_range(tag: &'static str, node: &Node, text: &str) -> ParseError {
     )
 }
 
-fn scalar_for<'n>(node: &'n Node, tag: &str) -> Result<&'n str, ParseError> {
+fn scalar_for<'n>(node: &'n Node, tag: &str) -> Result<&'n str> {
     node.as_scalar().ok_or_else(|| {
-        ParseError::at_node(
-            ParseErrorKind::WrongNodeKind {
+        Error::at_node(
+            ErrorKind::WrongNodeKind {
                 tag: tag.to_owned(),
                 found: node.kind_name(),
             },
@@ -82,7 +73,7 @@ fn scalar_for<'n>(node: &'n Node, tag: &str) -> Result<&'n str, ParseError> {
     })
 }
 
-fn collection<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value, ParseError> {
+fn collection<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value> {
     match &node.kind {
         NodeKind::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
@@ -102,7 +93,7 @@ fn collection<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value, 
     }
 }
 
-fn untagged<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value, ParseError> {
+fn untagged<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value> {
     let NodeKind::Scalar(text) = &node.kind else {
         return collection(node, r);
     };
@@ -126,11 +117,7 @@ fn untagged<R: TagResolver + ?Sized>(node: &Node, r: &mut R) -> Result<Value, Pa
     Ok(Value::Str(text.clone()))
 }
 
-fn core_tagged<R: TagResolver + ?Sized>(
-    core: &str,
-    node: &Node,
-    r: &mut R,
-) -> Result<Value, ParseError> {
+fn core_tagged<R: TagResolver + ?Sized>(core: &str, node: &Node, r: &mut R) -> Result<Value> {
     let tag = node.tag.as_deref().unwrap_or_default();
     match core {
         "map" | "seq" => {
@@ -139,8 +126,8 @@ fn core_tagged<R: TagResolver + ?Sized>(
                 (NodeKind::Map(_), "map") | (NodeKind::Seq(_), "seq")
             );
             if !fits {
-                return Err(ParseError::at_node(
-                    ParseErrorKind::WrongNodeKind {
+                return Err(Error::at_node(
+                    ErrorKind::WrongNodeKind {
                         tag: tag.to_owned(),
                         found: node.kind_name(),
                     },
@@ -197,9 +184,6 @@ fn core_tagged<R: TagResolver + ?Sized>(
                 None => Err(invalid("!!timestamp", node, text)),
             }
         }
-        _ => Err(ParseError::at_node(
-            ParseErrorKind::UnknownTag(tag.to_owned()),
-            node,
-        )),
+        _ => Err(Error::at_node(ErrorKind::UnknownTag(tag.to_owned()), node)),
     }
 }

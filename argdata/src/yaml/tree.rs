@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use saphyr_parser::{Event, ScalarStyle, Span, Tag};
 
-use super::error::{ParseError, ParseErrorKind};
+use super::error::{Error, ErrorKind, Result};
 use super::node::{Node, NodeKind};
 use crate::reader::MAX_DEPTH;
 
@@ -20,10 +20,10 @@ const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
 /// Parses `text` into a node tree; `max_len` and `unique_keys` as [`Parser`](super::Parser)
 /// sets them.
-pub(super) fn build(text: &str, max_len: usize, unique_keys: bool) -> Result<Node, ParseError> {
+pub(super) fn build(text: &str, max_len: usize, unique_keys: bool) -> Result<Node> {
     if text.len() > max_len {
-        return Err(ParseError::new(
-            ParseErrorKind::TooLarge {
+        return Err(Error::new(
+            ErrorKind::TooLarge {
                 len: text.len(),
                 limit: max_len,
             },
@@ -41,8 +41,8 @@ pub(super) fn build(text: &str, max_len: usize, unique_keys: bool) -> Result<Nod
             None => break,
             Some(Ok(e)) => e,
             Some(Err(e)) => {
-                return Err(ParseError::at_marker(
-                    ParseErrorKind::Syntax(e.info().to_owned()),
+                return Err(Error::at_marker(
+                    ErrorKind::Syntax(e.info().to_owned()),
                     *e.marker(),
                 ));
             }
@@ -51,9 +51,7 @@ pub(super) fn build(text: &str, max_len: usize, unique_keys: bool) -> Result<Nod
             break;
         }
     }
-    builder
-        .root
-        .ok_or(ParseError::new(ParseErrorKind::NoDocument, 1, 1))
+    builder.root.ok_or(Error::new(ErrorKind::NoDocument, 1, 1))
 }
 
 /// An open collection while the tree is built.
@@ -109,7 +107,7 @@ impl TreeBuilder {
         }
     }
 
-    fn finish(&mut self, node: Node) -> Result<(), ParseError> {
+    fn finish(&mut self, node: Node) -> Result<()> {
         match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
@@ -128,8 +126,8 @@ impl TreeBuilder {
                                     .seen
                                     .insert((node.tag.clone(), node.plain, text.clone()))
                             {
-                                return Err(ParseError::new(
-                                    ParseErrorKind::DuplicateKey(text.clone()),
+                                return Err(Error::new(
+                                    ErrorKind::DuplicateKey(text.clone()),
                                     node.line,
                                     node.column,
                                 ));
@@ -145,12 +143,9 @@ impl TreeBuilder {
         }
     }
 
-    fn open(&mut self, node: Node, span: Span) -> Result<(), ParseError> {
+    fn open(&mut self, node: Node, span: Span) -> Result<()> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(ParseError::at_marker(
-                ParseErrorKind::TooDeep(MAX_DEPTH),
-                span.start,
-            ));
+            return Err(Error::at_marker(ErrorKind::TooDeep(MAX_DEPTH), span.start));
         }
         self.stack.push(Open {
             node,
@@ -160,7 +155,7 @@ impl TreeBuilder {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), ParseError> {
+    fn close(&mut self) -> Result<()> {
         match self.stack.pop() {
             Some(open) => self.finish(open.node),
             None => Ok(()),
@@ -168,21 +163,18 @@ impl TreeBuilder {
     }
 
     /// Handles one event; returns whether the stream has ended.
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool, ParseError> {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool> {
         match event {
             Event::StreamEnd => return Ok(true),
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
             Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    return Err(ParseError::at_marker(
-                        ParseErrorKind::MultipleDocuments,
-                        span.start,
-                    ));
+                    return Err(Error::at_marker(ErrorKind::MultipleDocuments, span.start));
                 }
             }
             Event::Alias(_) => {
-                return Err(ParseError::at_marker(ParseErrorKind::Alias, span.start));
+                return Err(Error::at_marker(ErrorKind::Alias, span.start));
             }
             Event::Scalar(text, style, _anchor, tag) => {
                 let plain = style == ScalarStyle::Plain;
