@@ -90,6 +90,15 @@ pub const fn decode_header(header: [u8; HEADER_LEN]) -> u64 {
 }
 
 /// Errors from [`ArgdataWriter::push`] and [`ArgdataReader::pull`].
+///
+/// ```
+/// use argdata::socket;
+///
+/// let err = socket::Error::TooManyFds { count: 3, max: 2 };
+/// assert_eq!(err.to_string(), "message with 3 file descriptors exceeds the limit of 2");
+/// assert_eq!(err.errno(), 90); // EMSGSIZE, as the reference reports it
+/// assert!(!err.is_resumable());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -181,6 +190,23 @@ fn call<T>(
 /// `push` always sends a whole message: it loops over partial writes, retries after
 /// `EINTR` and, on a non-blocking socket, waits with `poll` when the socket is full.
 /// [`OutgoingMessage`] sends one step at a time instead.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use argdata::socket::{self, ArgdataReader, ArgdataWriter};
+///
+/// let (a, b) = UnixStream::pair()?;
+/// let writer = ArgdataWriter::new(16, 0);
+/// // `"hi"`: a string (08) with its NUL; no descriptors.
+/// writer.push(&a, b"\x08hi\x00", &[])?;
+/// let message = ArgdataReader::new(16, 0).pull(&b)?.expect("a message");
+/// assert_eq!(message.argdata().as_str()?, "hi");
+///
+/// // The writer refuses what the reader would.
+/// let err = writer.push(&a, &[0; 17], &[]).unwrap_err();
+/// assert!(matches!(err, socket::Error::TooLong { len: 17, max: 16 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ArgdataWriter {
     max_len: usize,
@@ -329,6 +355,32 @@ impl<D: AsRef<[u8]>> OutgoingMessage<D> {
 ///
 /// The reader keeps the progress of the message it is reading, so that
 /// [`try_pull`](Self::try_pull) can stop at `EAGAIN` and carry on later.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// use argdata::socket::{ArgdataReader, encode_header};
+///
+/// let (mut a, b) = UnixStream::pair()?;
+/// b.set_nonblocking(true)?;
+/// let mut reader = ArgdataReader::new(1024, 4);
+///
+/// // Half a message: the header of a 2-byte value (`true`) and its first byte.
+/// a.write_all(&encode_header(2))?;
+/// a.write_all(b"\x02")?;
+/// let err = reader.try_pull(&b).unwrap_err();
+/// assert!(err.is_resumable(), "{err}");
+///
+/// // The rest arrives; the reader carries on where it stopped.
+/// a.write_all(b"\x01")?;
+/// let message = reader.try_pull(&b)?.expect("a message");
+/// assert!(message.argdata().as_bool()?);
+///
+/// // The peer closes between messages: the clean end of the stream.
+/// drop(a);
+/// assert!(reader.try_pull(&b)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ArgdataReader {
     max_len: usize,

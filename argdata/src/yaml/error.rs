@@ -18,6 +18,15 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// The YAML parser's error: what went wrong and where.
 ///
 /// Displays as `FILE:LINE:COLUMN: message`, or `LINE:COLUMN: message` without a file name.
+///
+/// ```
+/// use argdata::yaml::{self, ErrorKind};
+///
+/// let err = yaml::from_str("[&x 1, *x]").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Alias));
+/// assert_eq!((err.line(), err.column(), err.file_name()), (1, 8, None));
+/// assert_eq!(err.to_string(), "1:8: aliases are not supported");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}:{}: {kind}", file_prefix(.file.as_deref()), .line, .column)]
 pub struct Error {

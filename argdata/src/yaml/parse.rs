@@ -53,6 +53,21 @@ pub const DEFAULT_MAX_LEN: usize = 16 << 20;
 
 /// Parses one YAML document into a [`Value`] with the [`DefaultResolver`].
 ///
+/// ```
+/// use argdata::{Value, yaml};
+///
+/// let value = yaml::from_str("{port: 80, hosts: [a, b], debug: false}")?;
+/// assert_eq!(
+///     value,
+///     Value::map([
+///         ("port", Value::from(80)),
+///         ("hosts", Value::seq(["a", "b"])),
+///         ("debug", Value::from(false)),
+///     ])
+/// );
+/// # Ok::<(), yaml::Error>(())
+/// ```
+///
 /// # Errors
 /// See [`Parser::parse_with`].
 pub fn from_str(text: &str) -> Result<Value> {
@@ -60,6 +75,24 @@ pub fn from_str(text: &str) -> Result<Value> {
 }
 
 /// A configurable YAML parser; see the [module documentation](self).
+///
+/// ```
+/// use argdata::yaml::{ErrorKind, Parser};
+///
+/// let parser = Parser::new("a: 1\nb: 2\na: 3\n")
+///     .with_file_name("app.yaml")
+///     .with_max_len(1024)
+///     .with_unique_keys();
+/// let err = parser.parse().unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::DuplicateKey(key) if key == "a"));
+/// assert_eq!(err.to_string(), "app.yaml:3:1: duplicate key \"a\" in a mapping");
+///
+/// // The tree as written, before tags and the core schema apply.
+/// let root = Parser::new("port: !!str 80\n").parse_nodes()?;
+/// let port = root.get("port").unwrap();
+/// assert_eq!((port.tag.as_deref(), port.as_scalar()), (Some("!!str"), Some("80")));
+/// # Ok::<(), argdata::yaml::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Parser<'t> {
     text: &'t str,
