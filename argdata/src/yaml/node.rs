@@ -1,5 +1,5 @@
 //! The document as written: a tree of [`Node`]s, before tags are applied. A
-//! [`TagResolver`](super::TagResolver)(super::TagResolver) sees the node it resolves in this form.
+//! [`TagResolver`](super::TagResolver) sees the node it resolves in this form.
 
 use alloc::string::String;
 use alloc::vec::Vec;
