@@ -9,7 +9,8 @@ use saphyr_parser::Marker;
 
 use super::node::Node;
 
-/// The error type a [`TagResolver`](super::TagResolver) returns; wrapped into [`ErrorKind::Resolver`].
+/// The error type a [`TagResolver`](super::TagResolver) returns; wrapped into
+/// [`ErrorKind::Resolver`].
 pub type ResolverError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Result type of the YAML parser.
