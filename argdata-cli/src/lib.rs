@@ -127,7 +127,7 @@ pub enum Failure {
     },
     /// `encode`: the YAML does not parse; the error names file, line and column.
     #[error("{0}")]
-    Yaml(#[from] argdata::yaml::ParseError),
+    Yaml(#[from] argdata::yaml::Error),
     /// `encode`: the value cannot be encoded (a negative `!fd` index).
     #[error("{name}: {source}")]
     Encode {

@@ -135,6 +135,19 @@ impl ErrorKind {
 ///
 /// Offsets count from the start of the buffer given to [`Argdata::new`](crate::Argdata::new)
 /// (or from the base given to [`Argdata::with_offset`](crate::Argdata::with_offset)).
+///
+/// ```
+/// use argdata::{Argdata, Errno, ErrorKind, Type};
+///
+/// // `{a: 1}`, its value (an int, at offset 6) read as a string.
+/// let ad = Argdata::new(b"\x06\x83\x08a\x00\x82\x05\x01");
+/// let err = ad.get("a")?.unwrap().as_str().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::WrongType { expected: Type::Str, found: Type::Int });
+/// assert_eq!(err.offset(), Some(6));
+/// assert_eq!(err.errno(), Errno::Inval);
+/// assert_eq!(err.to_string(), "expected str, found int at byte offset 6");
+/// # Ok::<(), argdata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("{kind}{}", OffsetSuffix(*.offset))]
 pub struct Error {

@@ -70,6 +70,25 @@
 //! * `arbitrary`: `arbitrary::Arbitrary` for [`Value`], [`Fd`] and [`Timestamp`].
 //! * `proptest` (implies `std`): `proptest` module with strategies for [`Value`].
 //!
+//! # Errors
+//!
+//! Each layer has one error type, named `Error` in its module, with a `Result<T, E = Error>`
+//! beside it; where an error has several causes, an `ErrorKind` in the same module tells
+//! them apart (as in `serde_json::Error` and its category, or `toml::de::Error`):
+//!
+//! | Layer | Error | Kind | Result | Position |
+//! | --- | --- | --- | --- | --- |
+//! | reader, encoder, YAML printer | [`Error`] | [`ErrorKind`] | [`Result`] | byte offset |
+//! | YAML parser (feature `yaml`) | `yaml::Error` | `yaml::ErrorKind` | `yaml::Result` | file, line, column |
+//! | serde (feature `serde`) | `serde::Error` | `serde::ErrorKind` | `serde::Result` | path and byte offset |
+//! | sockets (feature `std`, Linux) | `socket::Error` | (the enum itself) | `socket::Result` | none |
+//!
+//! The YAML printer reports the reader's [`Error`], since what can fail while printing is
+//! the data it reads (or the output sink). A layer built on another converts its errors
+//! with `From` (`?` turns an [`Error`] into a `serde::Error`, an `std::io::Error` into a
+//! `socket::Error`). The serde functions re-exported here (`from_slice`, `to_vec`, ...)
+//! return `serde::Result`, as they do in their own module.
+//!
 //! # Limits
 //!
 //! Walks over a whole tree ([`Argdata::validate`], [`Value::from_argdata`], the YAML

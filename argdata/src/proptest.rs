@@ -65,6 +65,21 @@ pub fn value_with(depth: u32, size: u32, items: u32) -> impl Strategy<Value = Va
 }
 
 /// Any [`Value`]: up to 6 levels deep, about 64 nodes, at most 8 entries per container.
+///
+/// ```
+/// use proptest::prelude::*;
+/// use argdata::{Argdata, Value};
+///
+/// proptest! {
+///     fn decoding_an_encoding_gives_the_value_back(v in argdata::proptest::value()) {
+///         let encoded = v.encode();
+///         let back = Value::from_argdata(Argdata::new(&encoded.bytes)).unwrap();
+///         // Floats compare by bits: NaN is a valid value too.
+///         prop_assert_eq!(back.encode().bytes, encoded.bytes);
+///     }
+/// }
+/// # decoding_an_encoding_gives_the_value_back();
+/// ```
 pub fn value() -> impl Strategy<Value = Value> {
     value_with(6, 64, 8)
 }

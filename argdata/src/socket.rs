@@ -45,9 +45,9 @@
 //!
 //! # Errors and the stream
 //!
-//! The reference reports errors as `errno` values; [`SocketError::errno`] gives the one
+//! The reference reports errors as `errno` values; [`Error::errno`] gives the one
 //! it would return (`EMSGSIZE` for limits, `EBADMSG` for a truncated message). After an
-//! error other than an interrupted or would-block [`SocketError::Io`], the stream is at an
+//! error other than an interrupted or would-block [`Error::Io`], the stream is at an
 //! unknown position inside a message and the connection should be dropped; descriptors
 //! received with a rejected message are closed.
 #![forbid(unsafe_code)]
@@ -90,9 +90,18 @@ pub const fn decode_header(header: [u8; HEADER_LEN]) -> u64 {
 }
 
 /// Errors from [`ArgdataWriter::push`] and [`ArgdataReader::pull`].
+///
+/// ```
+/// use argdata::socket;
+///
+/// let err = socket::Error::TooManyFds { count: 3, max: 2 };
+/// assert_eq!(err.to_string(), "message with 3 file descriptors exceeds the limit of 2");
+/// assert_eq!(err.errno(), 90); // EMSGSIZE, as the reference reports it
+/// assert!(!err.is_resumable());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SocketError {
+pub enum Error {
     /// A system call failed.
     #[error("socket I/O failed: {0}")]
     Io(#[from] io::Error),
@@ -122,7 +131,7 @@ pub enum SocketError {
     ControlTruncated,
 }
 
-impl SocketError {
+impl Error {
     /// The `errno` value the reference library returns for this error: `EMSGSIZE` for
     /// [`TooLong`](Self::TooLong), [`TooManyFds`](Self::TooManyFds) and
     /// [`ControlTruncated`](Self::ControlTruncated), `EBADMSG` for
@@ -131,11 +140,11 @@ impl SocketError {
     #[must_use]
     pub fn errno(&self) -> i32 {
         match self {
-            SocketError::Io(e) => e.raw_os_error().unwrap_or(Errno::IO.raw_os_error()),
-            SocketError::TooLong { .. }
-            | SocketError::TooManyFds { .. }
-            | SocketError::ControlTruncated => Errno::MSGSIZE.raw_os_error(),
-            SocketError::UnexpectedEof => Errno::BADMSG.raw_os_error(),
+            Error::Io(e) => e.raw_os_error().unwrap_or(Errno::IO.raw_os_error()),
+            Error::TooLong { .. } | Error::TooManyFds { .. } | Error::ControlTruncated => {
+                Errno::MSGSIZE.raw_os_error()
+            }
+            Error::UnexpectedEof => Errno::BADMSG.raw_os_error(),
         }
     }
 
@@ -143,15 +152,15 @@ impl SocketError {
     /// [`Io`](Self::Io) error from a `try_` method, which keeps its progress.
     #[must_use]
     pub fn is_resumable(&self) -> bool {
-        matches!(self, SocketError::Io(e) if matches!(
+        matches!(self, Error::Io(e) if matches!(
             e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
         ))
     }
 }
 
-/// Result type of this module.
-pub type Result<T, E = SocketError> = core::result::Result<T, E>;
+/// Result type of the socket layer.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Makes a system call. When `wait` is set it is retried after `EINTR`, and after
 /// `EAGAIN` once `poll` reports the socket ready; otherwise every error is returned.
@@ -181,6 +190,23 @@ fn call<T>(
 /// `push` always sends a whole message: it loops over partial writes, retries after
 /// `EINTR` and, on a non-blocking socket, waits with `poll` when the socket is full.
 /// [`OutgoingMessage`] sends one step at a time instead.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use argdata::socket::{self, ArgdataReader, ArgdataWriter};
+///
+/// let (a, b) = UnixStream::pair()?;
+/// let writer = ArgdataWriter::new(16, 0);
+/// // `"hi"`: a string (08) with its NUL; no descriptors.
+/// writer.push(&a, b"\x08hi\x00", &[])?;
+/// let message = ArgdataReader::new(16, 0).pull(&b)?.expect("a message");
+/// assert_eq!(message.argdata().as_str()?, "hi");
+///
+/// // The writer refuses what the reader would.
+/// let err = writer.push(&a, &[0; 17], &[]).unwrap_err();
+/// assert!(matches!(err, socket::Error::TooLong { len: 17, max: 16 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ArgdataWriter {
     max_len: usize,
@@ -204,7 +230,7 @@ impl ArgdataWriter {
     /// `socket` may also be a pipe or a file.
     ///
     /// # Errors
-    /// [`SocketError::TooLong`], [`SocketError::TooManyFds`] or the system call's error
+    /// [`Error::TooLong`], [`Error::TooManyFds`] or the system call's error
     /// (`ENOTSOCK` for descriptors to a non-socket). After an I/O error part of the
     /// message may have been sent.
     ///
@@ -212,13 +238,13 @@ impl ArgdataWriter {
     pub fn push(&self, socket: impl AsFd, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
         let socket = socket.as_fd();
         if bytes.len() > self.max_len {
-            return Err(SocketError::TooLong {
+            return Err(Error::TooLong {
                 len: bytes.len() as u64,
                 max: self.max_len,
             });
         }
         if fds.len() > self.max_fds {
-            return Err(SocketError::TooManyFds {
+            return Err(Error::TooManyFds {
                 count: fds.len(),
                 max: self.max_fds,
             });
@@ -329,6 +355,32 @@ impl<D: AsRef<[u8]>> OutgoingMessage<D> {
 ///
 /// The reader keeps the progress of the message it is reading, so that
 /// [`try_pull`](Self::try_pull) can stop at `EAGAIN` and carry on later.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// use argdata::socket::{ArgdataReader, encode_header};
+///
+/// let (mut a, b) = UnixStream::pair()?;
+/// b.set_nonblocking(true)?;
+/// let mut reader = ArgdataReader::new(1024, 4);
+///
+/// // Half a message: the header of a 2-byte value (`true`) and its first byte.
+/// a.write_all(&encode_header(2))?;
+/// a.write_all(b"\x02")?;
+/// let err = reader.try_pull(&b).unwrap_err();
+/// assert!(err.is_resumable(), "{err}");
+///
+/// // The rest arrives; the reader carries on where it stopped.
+/// a.write_all(b"\x01")?;
+/// let message = reader.try_pull(&b)?.expect("a message");
+/// assert!(message.argdata().as_bool()?);
+///
+/// // The peer closes between messages: the clean end of the stream.
+/// drop(a);
+/// assert!(reader.try_pull(&b)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ArgdataReader {
     max_len: usize,
@@ -372,10 +424,10 @@ impl ArgdataReader {
     /// pipe or a file, for messages without descriptors.
     ///
     /// # Errors
-    /// [`SocketError::TooLong`] if the header announces more than `max_len`,
-    /// [`SocketError::ControlTruncated`] or [`SocketError::TooManyFds`] if more than
+    /// [`Error::TooLong`] if the header announces more than `max_len`,
+    /// [`Error::ControlTruncated`] or [`Error::TooManyFds`] if more than
     /// `max_fds` descriptors arrive,
-    /// [`SocketError::UnexpectedEof`] if the connection closes inside a message, or the
+    /// [`Error::UnexpectedEof`] if the connection closes inside a message, or the
     /// system call's error. Descriptors received with a failed message are closed.
     pub fn pull(&mut self, socket: impl AsFd) -> Result<Option<Message>> {
         self.advance(socket.as_fd(), true)
@@ -383,7 +435,7 @@ impl ArgdataReader {
 
     /// Like [`pull`](Self::pull), but makes each system call once: on a non-blocking
     /// socket that has no more bytes yet it returns the `EAGAIN` error (and `EINTR` when
-    /// interrupted), see [`SocketError::is_resumable`], keeping what it has read so far;
+    /// interrupted), see [`Error::is_resumable`], keeping what it has read so far;
     /// the next call carries on.
     ///
     /// # Errors
@@ -415,7 +467,7 @@ impl ArgdataReader {
                 match self.recv_first(socket, wait) {
                     Ok(0) => return Ok(None),
                     Ok(n) => self.header_len = n,
-                    Err(SocketError::Io(e))
+                    Err(Error::Io(e))
                         if e.raw_os_error() == Some(Errno::NOTSOCK.raw_os_error()) => {}
                     Err(e) => return Err(e),
                 }
@@ -431,7 +483,7 @@ impl ArgdataReader {
                 return if self.header_len == 0 {
                     Ok(None)
                 } else {
-                    Err(SocketError::UnexpectedEof)
+                    Err(Error::UnexpectedEof)
                 };
             }
             self.header_len += n;
@@ -440,7 +492,7 @@ impl ArgdataReader {
         let len = match usize::try_from(announced) {
             Ok(l) if l <= self.max_len => l,
             _ => {
-                return Err(SocketError::TooLong {
+                return Err(Error::TooLong {
                     len: announced,
                     max: self.max_len,
                 });
@@ -462,7 +514,7 @@ impl ArgdataReader {
             };
             self.data.truncate(start + n);
             if n == 0 {
-                return Err(SocketError::UnexpectedEof);
+                return Err(Error::UnexpectedEof);
             }
         }
         Ok(Some(Message {
@@ -491,12 +543,12 @@ impl ArgdataReader {
             }
         }
         if msg.flags.contains(ReturnFlags::CTRUNC) {
-            return Err(SocketError::ControlTruncated);
+            return Err(Error::ControlTruncated);
         }
         // The control buffer may have room for a few more than `max_fds` (alignment
         // padding, which the reference also lets through); this reader is strict.
         if self.fds.len() > self.max_fds {
-            return Err(SocketError::TooManyFds {
+            return Err(Error::TooManyFds {
                 count: self.fds.len(),
                 max: self.max_fds,
             });

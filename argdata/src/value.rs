@@ -113,6 +113,15 @@ impl Value {
     /// Copies a borrowed value into an owned one; fd indices become `Fd(index)`
     /// (see [`IdentityFds`]).
     ///
+    /// ```
+    /// use argdata::{Argdata, Fd, Value};
+    ///
+    /// // A sequence of fd index 1 (`85` + 4 bytes) and `null` (an empty subfield).
+    /// let value = Value::from_argdata(Argdata::new(b"\x07\x85\x03\x00\x00\x00\x01\x80"))?;
+    /// assert_eq!(value, Value::seq([Value::from(Fd(1)), Value::Null]));
+    /// # Ok::<(), argdata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// Any error the getters report, or [`ErrorKind::TooDeep`] beyond [`MAX_DEPTH`];
     /// [`ErrorKind::OutOfRange`] for integers above `i128::MAX`.

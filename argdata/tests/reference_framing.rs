@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use argdata::socket::{ArgdataReader, ArgdataWriter, SocketError};
+use argdata::socket::{self, ArgdataReader, ArgdataWriter};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
 use socket_support::{raw_send, same_file, write_end_closed};
 
@@ -131,7 +131,7 @@ fn oversized_length_is_rejected_without_allocating_it() {
     assert!(
         matches!(
             err,
-            SocketError::TooLong {
+            socket::Error::TooLong {
                 len: u64::MAX,
                 max: 1048576
             }
@@ -146,7 +146,7 @@ fn oversized_length_is_rejected_without_allocating_it() {
     drop(a);
     let err = ArgdataReader::new(4, 0).pull(&b).unwrap_err();
     assert!(
-        matches!(err, SocketError::TooLong { len: 5, max: 4 }),
+        matches!(err, socket::Error::TooLong { len: 5, max: 4 }),
         "{err}"
     );
     let (mut a, b) = UnixStream::pair().unwrap();
@@ -164,11 +164,11 @@ fn end_of_stream_inside_a_message_is_an_error() {
     a.write_all(&[0, 0, 0]).unwrap();
     drop(a);
     let err = ArgdataReader::new(64, 1).pull(&b).unwrap_err();
-    assert!(matches!(err, SocketError::UnexpectedEof), "{err}");
+    assert!(matches!(err, socket::Error::UnexpectedEof), "{err}");
     // Inside the data.
     let (mut a, b) = UnixStream::pair().unwrap();
     a.write_all(&[0, 0, 0, 0, 0, 0, 0, 4, 0x08, b'h']).unwrap();
     drop(a);
     let err = ArgdataReader::new(64, 1).pull(&b).unwrap_err();
-    assert!(matches!(err, SocketError::UnexpectedEof), "{err}");
+    assert!(matches!(err, socket::Error::UnexpectedEof), "{err}");
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use argdata::socket::{ArgdataReader, ArgdataWriter, HEADER_LEN, SocketError};
+use argdata::socket::{self, ArgdataReader, ArgdataWriter, HEADER_LEN};
 use argdata::{Encoded, Fd, Value};
 use socket_support::{raw_send, same_file, write_end_closed};
 
@@ -15,7 +15,11 @@ mod socket_support;
 
 /// Sends `encoded` with the descriptors its fd list names. Every test keeps the files it
 /// encodes open until the message is sent, which is what makes borrowing them sound.
-fn send(writer: &ArgdataWriter, socket: &UnixStream, encoded: &Encoded) -> Result<(), SocketError> {
+fn send(
+    writer: &ArgdataWriter,
+    socket: &UnixStream,
+    encoded: &Encoded,
+) -> Result<(), socket::Error> {
     let fds: Vec<BorrowedFd<'_>> = encoded
         .fds
         .iter()
@@ -146,20 +150,20 @@ fn too_long_messages_are_rejected() {
     let e = Value::binary(vec![0u8; 100]).encode();
     let err = send(&ArgdataWriter::new(50, 0), &a, &e).unwrap_err();
     assert!(
-        matches!(err, SocketError::TooLong { len: 101, max: 50 }),
+        matches!(err, socket::Error::TooLong { len: 101, max: 50 }),
         "{err}"
     );
     send(&ArgdataWriter::new(200, 0), &a, &e).unwrap();
     let err = ArgdataReader::new(100, 0).pull(&b).unwrap_err();
     assert!(
-        matches!(err, SocketError::TooLong { len: 101, max: 100 }),
+        matches!(err, socket::Error::TooLong { len: 101, max: 100 }),
         "{err}"
     );
     // A header announcing an absurd length is refused before anything is allocated.
     let (mut a, b) = UnixStream::pair().unwrap();
     a.write_all(&header(u64::MAX)).unwrap();
     let err = ArgdataReader::new(1 << 20, 0).pull(&b).unwrap_err();
-    assert!(matches!(err, SocketError::TooLong { .. }), "{err}");
+    assert!(matches!(err, socket::Error::TooLong { .. }), "{err}");
 }
 
 #[test]
@@ -174,7 +178,7 @@ fn too_many_fds_are_rejected_and_closed() {
         .push(&a, &data, &[w, w, w])
         .unwrap_err();
     assert!(
-        matches!(err, SocketError::TooManyFds { count: 3, max: 2 }),
+        matches!(err, socket::Error::TooManyFds { count: 3, max: 2 }),
         "{err}"
     );
     assert_eq!(err.errno(), libc_emsgsize());
@@ -186,7 +190,7 @@ fn too_many_fds_are_rejected_and_closed() {
     assert!(
         matches!(
             err,
-            SocketError::ControlTruncated | SocketError::TooManyFds { .. }
+            socket::Error::ControlTruncated | socket::Error::TooManyFds { .. }
         ),
         "{err}"
     );
@@ -275,7 +279,7 @@ fn try_pull_resumes_after_eagain() {
     b.set_nonblocking(true).unwrap();
     let file = File::open("/proc/self/exe").unwrap();
     let mut reader = ArgdataReader::new(64, 1);
-    let would_block = |r: Result<Option<argdata::socket::Message>, SocketError>| match r {
+    let would_block = |r: Result<Option<argdata::socket::Message>, socket::Error>| match r {
         Err(e) => e.is_resumable() && e.errno() == rustix::io::Errno::AGAIN.raw_os_error(),
         Ok(_) => false,
     };
@@ -297,10 +301,10 @@ fn try_pull_resumes_after_eagain() {
 #[test]
 fn errors_map_to_the_reference_errno() {
     assert_eq!(
-        SocketError::UnexpectedEof.errno(),
+        socket::Error::UnexpectedEof.errno(),
         rustix::io::Errno::BADMSG.raw_os_error()
     );
-    let long = SocketError::TooLong { len: 9, max: 8 };
+    let long = socket::Error::TooLong { len: 9, max: 8 };
     assert_eq!(long.errno(), libc_emsgsize());
     assert!(!long.is_resumable());
 }
@@ -312,14 +316,14 @@ fn eof_inside_a_message_is_an_error() {
     a.write_all(&header(10)[..5]).unwrap();
     drop(a);
     let err = ArgdataReader::new(64, 0).pull(&b).unwrap_err();
-    assert!(matches!(err, SocketError::UnexpectedEof), "{err}");
+    assert!(matches!(err, socket::Error::UnexpectedEof), "{err}");
     // Inside the data.
     let (mut a, b) = UnixStream::pair().unwrap();
     a.write_all(&header(10)).unwrap();
     a.write_all(b"\x01abc").unwrap();
     drop(a);
     let err = ArgdataReader::new(64, 0).pull(&b).unwrap_err();
-    assert!(matches!(err, SocketError::UnexpectedEof), "{err}");
+    assert!(matches!(err, socket::Error::UnexpectedEof), "{err}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use argdata::yaml::{self, FdSpec, Node, NodeKind, ParseErrorKind, Parser, ResolverError};
+use argdata::yaml::{self, FdSpec, Node, NodeKind, Parser, ResolverError};
 use argdata::{Argdata, Fd, MAX_DEPTH, Timestamp, Value};
 use canonical::{canonical, printer_is_lossy};
 use common::rows;
@@ -167,7 +167,7 @@ fn resolver_handles_local_tags_and_fds() {
         .parse_with(&mut launcher)
         .unwrap_err();
     assert_eq!(err.to_string(), "app.yaml:2:6: bad mode \"rw\"");
-    assert!(matches!(err.kind(), ParseErrorKind::Resolver(_)));
+    assert!(matches!(err.kind(), yaml::ErrorKind::Resolver(_)));
     assert!(std::error::Error::source(&err).is_some());
 
     let err = Parser::new("- !fd 11\n")
@@ -310,7 +310,7 @@ fn limits_bound_depth_size_and_aliases() {
     let too_deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
     let err = yaml::from_str(&too_deep).unwrap_err();
     assert!(
-        matches!(err.kind(), ParseErrorKind::TooDeep(MAX_DEPTH)),
+        matches!(err.kind(), yaml::ErrorKind::TooDeep(MAX_DEPTH)),
         "{err}"
     );
     assert_eq!(err.column(), MAX_DEPTH + 1);
@@ -321,7 +321,7 @@ fn limits_bound_depth_size_and_aliases() {
         block.push_str("- \n");
     }
     let err = yaml::from_str(&block).unwrap_err();
-    assert!(matches!(err.kind(), ParseErrorKind::TooDeep(_)), "{err}");
+    assert!(matches!(err.kind(), yaml::ErrorKind::TooDeep(_)), "{err}");
     // The size limit.
     let err = Parser::new("[1, 2, 3]")
         .with_max_len(8)
@@ -329,11 +329,11 @@ fn limits_bound_depth_size_and_aliases() {
         .unwrap_err();
     assert!(matches!(
         err.kind(),
-        ParseErrorKind::TooLarge { len: 9, limit: 8 }
+        yaml::ErrorKind::TooLarge { len: 9, limit: 8 }
     ));
     assert!(Parser::new("[1, 2, 3]").with_max_len(9).parse().is_ok());
     // Billion laughs: the first alias stops the parse.
     let laughs = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n";
     let err = yaml::from_str(laughs).unwrap_err();
-    assert!(matches!(err.kind(), ParseErrorKind::Alias));
+    assert!(matches!(err.kind(), yaml::ErrorKind::Alias));
 }

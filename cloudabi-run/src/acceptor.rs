@@ -60,7 +60,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use argdata::socket::{ArgdataWriter, SocketError};
+use argdata::socket::{self, ArgdataWriter};
 use argdata::{Fd, Value};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
@@ -216,7 +216,7 @@ pub enum Ended {
     ProgramClosed,
     /// Sending a connection failed on the last open channel (the program closed its end
     /// while it was being sent, or too many descriptors are in flight).
-    SendFailed(SocketError),
+    SendFailed(socket::Error),
     /// `accept` or `poll` failed in a way that retrying cannot fix.
     Listener(io::Error),
     /// The thread panicked (a bug).

@@ -22,6 +22,25 @@
 //! The program's end of a `!connections` channel is one of the descriptors (its
 //! [`Resource`] keeps the launcher's side), and the launcher accepts and passes connections
 //! exactly as for a native program.
+//!
+//! ```
+//! use std::path::Path;
+//! use argdata::{Fd, Value};
+//! use cloudabi_run::config::{self, AmbientAuthority};
+//! use cloudabi_run::emulate;
+//!
+//! let authority = AmbientAuthority::claim();
+//! let executable = Path::new("/bin/sh"); // any readable file: it is only opened
+//! let yaml = "out: !fd stdout\ntmp: !file {path: /tmp}\n";
+//! let resolved = config::resolve(yaml, "demo.yaml", executable, &authority)?;
+//! let wrapped = emulate::wrap(resolved, executable)?;
+//! // The program's descriptors in order of first appearance, then the executable.
+//! assert_eq!(wrapped.value.get("fds"), Some(&Value::seq([Fd(0), Fd(1)])));
+//! assert_eq!(wrapped.value.get("modes"), Some(&Value::seq([Value::Null, Value::from("read")])));
+//! assert_eq!(wrapped.value.get("executable"), Some(&Value::from(Fd(2))));
+//! assert_eq!(wrapped.resources.len(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fs::File;
 use std::os::fd::OwnedFd;

@@ -1,4 +1,23 @@
-//! Errors of the launcher.
+//! Errors of the launcher: [`SandboxError`] (building the policy), inside
+//! [`LaunchError`] (starting the program), whose [`Blame`] picks the exit status
+//! (125: the launcher, 126: the program cannot run, 127: it is not there).
+//!
+//! ```
+//! use cloudabi_run::error::{Blame, LaunchError, SandboxError};
+//!
+//! let e = LaunchError::from(SandboxError::LandlockAbi(0));
+//! assert_eq!(
+//!     e.to_string(),
+//!     "Landlock ABI 7 required, kernel provides 0 (use best-effort mode to run anyway)"
+//! );
+//! assert_eq!(e.blame(), Blame::Launcher);
+//!
+//! let e = LaunchError::Program {
+//!     path: "/no/such/program".into(),
+//!     source: std::io::Error::from_raw_os_error(libc::ENOENT),
+//! };
+//! assert_eq!(e.blame(), Blame::ProgramNotFound);
+//! ```
 
 use std::os::fd::RawFd;
 

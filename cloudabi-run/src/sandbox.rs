@@ -24,6 +24,27 @@
 //! 4. **seccomp**: what Landlock cannot see, see [`denied_syscalls`].
 //!
 //! `docs/threat-model.md` says what each layer guarantees and what it leaves open.
+//!
+//! ```
+//! use cloudabi_run::sandbox::{self, DirAccess, FileMode, SandboxOptions};
+//! use landlock::AccessFs;
+//!
+//! // What the seccomp filter refuses whatever the arguments, by errno.
+//! let groups = sandbox::denied_syscalls();
+//! let eperm = groups.iter().find(|g| g.errno == libc::EPERM).expect("an EPERM group");
+//! assert!(eperm.always.iter().any(|&(_, name)| name == "ptrace"));
+//!
+//! // A directory granted `read` may be listed and read beneath, nothing more.
+//! assert_eq!(FileMode::Read.dir_access(), AccessFs::ReadFile | AccessFs::ReadDir);
+//!
+//! // On a kernel without Landlock ABI 7 the full sandbox is refused; best effort runs
+//! // anyway and reports what it skipped.
+//! let options = SandboxOptions {
+//!     best_effort: sandbox::landlock_abi() < 7,
+//!     ..SandboxOptions::default()
+//! };
+//! # let _ = options;
+//! ```
 
 use std::collections::BTreeMap;
 use std::os::fd::{BorrowedFd, OwnedFd};

@@ -183,7 +183,7 @@ pub enum StartupError {
     Usage(OsString),
     /// The file named by `--argdata-yaml` is not valid argdata YAML.
     #[error("{0}")]
-    Yaml(#[source] argdata::yaml::ParseError),
+    Yaml(#[source] argdata::yaml::Error),
     /// The YAML names a descriptor that cannot be encoded.
     #[error("cannot encode the argdata from YAML: {0}")]
     Encode(#[source] argdata::Error),

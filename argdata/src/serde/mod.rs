@@ -97,6 +97,18 @@ pub(crate) const TIMESTAMP_MARKER: &str = "$argdata::private::Timestamp";
 ///
 /// The value is encoded first, so this costs a copy; prefer [`from_slice`] on bytes.
 ///
+/// ```
+/// use argdata::{Fd, Value};
+///
+/// #[derive(serde::Deserialize, Debug, PartialEq)]
+/// struct Listen { port: u16, socket: Fd }
+///
+/// let value = Value::map([("socket", Value::from(Fd(7))), ("port", Value::from(443))]);
+/// let listen: Listen = argdata::from_value(&value)?;
+/// assert_eq!(listen, Listen { port: 443, socket: Fd(7) });
+/// # Ok::<(), argdata::serde::Error>(())
+/// ```
+///
 /// # Errors
 /// As [`from_slice`].
 pub fn from_value<T: ::serde::de::DeserializeOwned>(value: &Value) -> Result<T> {

@@ -61,6 +61,17 @@ pub fn to_vec_with_fds<T: Serialize + ?Sized>(value: &T) -> Result<Encoded> {
 
 /// Serializes `value` into an owned [`Value`].
 ///
+/// ```
+/// use argdata::{Fd, Value};
+///
+/// #[derive(serde::Serialize)]
+/// struct Listen { port: u16, socket: Fd }
+///
+/// let value = argdata::to_value(&Listen { port: 80, socket: Fd(3) })?;
+/// assert_eq!(value, Value::map([("port", Value::from(80)), ("socket", Value::from(Fd(3)))]));
+/// # Ok::<(), argdata::serde::Error>(())
+/// ```
+///
 /// # Errors
 /// As [`to_vec`].
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value> {

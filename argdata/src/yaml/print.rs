@@ -109,6 +109,20 @@ where
 
 /// The YAML document for `ad` as a string (feature `alloc`).
 ///
+/// ```
+/// use argdata::{Argdata, ErrorKind, yaml};
+///
+/// // `true`: a bool (02) with payload 01.
+/// let text = yaml::to_string(Argdata::new(b"\x02\x01"))?;
+/// assert_eq!(text, "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!bool \"true\"\n");
+///
+/// // A bool with payload 05 is malformed: an error with its offset.
+/// let err = yaml::to_string(Argdata::new(b"\x02\x05")).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::BadEncoding(argdata::Type::Bool));
+/// assert_eq!(err.offset(), Some(0));
+/// # Ok::<(), argdata::Error>(())
+/// ```
+///
 /// # Errors
 /// As [`write_yaml`].
 #[cfg(feature = "alloc")]
@@ -119,6 +133,14 @@ pub fn to_string(ad: Argdata<'_>) -> Result<alloc::string::String> {
 }
 
 /// The document [`write_yaml_lenient`] writes, as a string (feature `alloc`).
+///
+/// ```
+/// use argdata::{Argdata, IdentityFds, yaml};
+///
+/// // What the strict printer refuses, this one prints as the reference does.
+/// let text = yaml::to_string_lenient(Argdata::new(b"\x02\x05"), &IdentityFds);
+/// assert_eq!(text, "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n!!null \"null\"\n");
+/// ```
 #[cfg(feature = "alloc")]
 #[must_use]
 pub fn to_string_lenient<C: FdConverter<Fd = Fd>>(

@@ -54,7 +54,7 @@ mod resolve;
 use std::path::Path;
 
 use argdata::Value;
-use argdata::yaml::{FdSpec, Node, ParseErrorKind, Parser, ResolverError, TagResolver};
+use argdata::yaml::{self, FdSpec, Node, Parser, ResolverError, TagResolver};
 
 pub use created::CreatedPaths;
 pub use error::{ConfigError, ConfigErrorKind, Location};
@@ -206,8 +206,8 @@ fn resolve_with(
                 column: e.column(),
             };
             let kind = match (e.kind(), failure) {
-                (ParseErrorKind::Resolver(_), Some(kind)) => kind,
-                (ParseErrorKind::UnknownTag(t), _) => {
+                (yaml::ErrorKind::Resolver(_), Some(kind)) => kind,
+                (yaml::ErrorKind::UnknownTag(t), _) => {
                     ConfigErrorKind::UnknownTag(t.trim_start_matches('!').to_owned())
                 }
                 (other, _) => ConfigErrorKind::Syntax(other.to_string()),
