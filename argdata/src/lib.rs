@@ -115,6 +115,8 @@ mod timestamp;
 mod utf8;
 pub mod yaml;
 
+pub use utf8::from_utf8 as str_from_utf8;
+
 #[cfg(feature = "alloc")]
 mod encode;
 #[cfg(feature = "alloc")]

@@ -329,7 +329,7 @@ impl<'a> Argdata<'a> {
     ///
     /// # Errors
     /// Wrong type, or [`ErrorKind::IntTooWide`] (class `ERANGE`) if it fits neither.
-    #[inline]
+    #[inline(always)]
     pub fn as_int64(&self) -> Result<crate::Int64> {
         if let Some(v) = self.small_int() {
             return Ok(crate::Int64::Signed(v));
@@ -543,7 +543,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Parses the next subfield; on error the run is emptied so iteration stops.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_field(&mut self) -> Result<Argdata<'a>> {
         match parse_subfield(self.rest()) {
             Some((header, len)) => {

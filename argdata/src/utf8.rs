@@ -70,9 +70,18 @@ fn is_ascii(b: &[u8]) -> bool {
 }
 
 /// `bytes` as a `&str` if they are valid UTF-8; the same result as
-/// `core::str::from_utf8`, faster on short ASCII text.
+/// `core::str::from_utf8`, faster on short ASCII text (the crate root exports it as
+/// `str_from_utf8`, the check the reader's string getters make).
+///
+/// ```
+/// assert_eq!(argdata::str_from_utf8(b"key"), Ok("key"));
+/// assert_eq!(argdata::str_from_utf8(b"\xff").unwrap_err().valid_up_to(), 0);
+/// ```
+///
+/// # Errors
+/// Where the bytes are not UTF-8, the error `core::str::from_utf8` gives.
 #[inline]
-pub(crate) fn from_utf8(bytes: &[u8]) -> Result<&str, Utf8Error> {
+pub fn from_utf8(bytes: &[u8]) -> Result<&str, Utf8Error> {
     if is_ascii(bytes) {
         // SAFETY: `is_ascii` returned true, so every byte of `bytes` is below 0x80. Each
         // such byte is a complete one-byte UTF-8 sequence, so `bytes` is valid UTF-8.

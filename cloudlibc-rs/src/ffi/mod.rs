@@ -169,7 +169,7 @@ pub unsafe extern "C" fn argdata_create_str(s: *const c_char, len: usize) -> *mu
         // SAFETY: guaranteed by the caller.
         unsafe { std::slice::from_raw_parts(s.cast::<u8>(), len) }
     };
-    if std::str::from_utf8(bytes).is_err() {
+    if argdata::str_from_utf8(bytes).is_err() {
         set_errno(libc::EILSEQ);
         return ptr::null_mut();
     }
