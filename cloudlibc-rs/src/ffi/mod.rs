@@ -667,6 +667,7 @@ unsafe fn seq_state(it: *const argdata_seq_iterator_t) -> *mut SeqState {
 }
 
 /// Loads the next entry of a buffer map into the state; returns the new index.
+#[inline(always)]
 fn map_advance(state: &mut MapState, index: usize) -> usize {
     match state {
         MapState::Buffer { iter, key, value } => match iter.next() {
@@ -796,6 +797,7 @@ pub unsafe extern "C" fn argdata_map_next(it: *mut argdata_map_iterator_t) {
     unsafe { (*it).index = next };
 }
 
+#[inline(always)]
 fn seq_advance(state: &mut SeqState, index: usize) -> usize {
     match state {
         SeqState::Buffer { iter, item } => match iter.next() {

@@ -17,7 +17,14 @@
  * Built with -DWITH_REF and linked with an object that defines the same functions with
  * a ref_ prefix (for instance the reference C library compiled with its symbols
  * renamed; it is not part of this repository), the same rounds are timed against it,
- * alternating, in the same run, and the ratios printed.
+ * alternating, in the same run, and the ratios printed. One way to make that object from a
+ * checkout of the reference sources (NuxiNL/argdata, src/):
+ *
+ *   cc -O2 -c -Isrc src/argdata_{create_*,free,from_buffer,serialize*,get_int_s,get_str,\
+ *      map_*,seq_*}.c && ld -r *.o -o all.o
+ *   nm all.o | awk '$2=="T" && $3 ~ /^argdata_/ {print $3, "ref_" $3}' > syms
+ *   objcopy --redefine-syms=syms all.o ref.o
+ *   cc -O2 -DWITH_REF ... capi_throughput.c libcloudlibc_rs.a ref.o ...
  *
  *   cargo build --release -p cloudlibc-rs
  *   cc -O2 -Icloudlibc-rs/include argdata/benches/compare/capi/capi_throughput.c \
