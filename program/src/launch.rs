@@ -27,7 +27,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use argdata::{Fd, MAX_DEPTH, Value};
+use argdata::{Fd, MAX_DEPTH, MapFdsError, Value};
 use rustix::fs::{MemfdFlags, SealFlags};
 
 use crate::startup::ARGDATA_FD_ENV;
@@ -73,56 +73,39 @@ impl Plan {
             stdio: [None; 3],
             granted: Vec::new(),
         };
-        let renumbered = plan.renumber(value, MAX_DEPTH)?;
+        let mut renumbered = value.clone();
+        renumbered
+            .map_fds(|fd| plan.number(fd))
+            .map_err(|e| match e {
+                MapFdsError::TooDeep => LaunchError::TooDeep,
+                MapFdsError::Fd(e) => e,
+            })?;
         renumbered
             .encode_raw_fds_into(&mut plan.bytes)
             .map_err(|_| LaunchError::BadFd(-1))?;
         Ok(plan)
     }
 
-    fn renumber(&mut self, value: &Value, depth: usize) -> Result<Value, LaunchError> {
-        Ok(match value {
-            Value::Fd(Fd(fd)) => {
-                let fd = *fd;
-                if fd < 0 {
-                    return Err(LaunchError::BadFd(fd));
-                }
-                if fd <= 2 {
-                    self.stdio[fd as usize] = Some(fd);
-                    Value::Fd(Fd(fd))
-                } else {
-                    let index = match self.granted.iter().position(|&g| g == fd) {
-                        Some(i) => i,
-                        None => {
-                            self.granted.push(fd);
-                            self.granted.len() - 1
-                        }
-                    };
-                    Value::Fd(Fd(
-                        3 + i32::try_from(index).map_err(|_| LaunchError::BadFd(fd))?
-                    ))
-                }
+    /// The new program's number for `fd`: 0, 1 and 2 stay, any other descriptor gets the
+    /// next free number from 3 on its first appearance.
+    fn number(&mut self, Fd(fd): Fd) -> Result<Fd, LaunchError> {
+        if fd < 0 {
+            return Err(LaunchError::BadFd(fd));
+        }
+        if fd <= 2 {
+            self.stdio[fd as usize] = Some(fd);
+            return Ok(Fd(fd));
+        }
+        let index = match self.granted.iter().position(|&g| g == fd) {
+            Some(i) => i,
+            None => {
+                self.granted.push(fd);
+                self.granted.len() - 1
             }
-            Value::Map(entries) => {
-                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
-                let mut out = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let k = self.renumber(k, depth)?;
-                    let v = self.renumber(v, depth)?;
-                    out.push((k, v));
-                }
-                Value::Map(out)
-            }
-            Value::Seq(items) => {
-                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.renumber(item, depth)?);
-                }
-                Value::Seq(out)
-            }
-            other => other.clone(),
-        })
+        };
+        Ok(Fd(
+            3 + i32::try_from(index).map_err(|_| LaunchError::BadFd(fd))?
+        ))
     }
 
     /// The encoded value, fd leaves holding the new program's numbers.
