@@ -28,9 +28,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use argdata::{Fd, MAX_DEPTH, MapFdsError, Value};
-use rustix::fs::{MemfdFlags, SealFlags};
+use rustix::fs::MemfdFlags;
 
-use crate::startup::ARGDATA_FD_ENV;
+use crate::startup::{ARGDATA_FD_ENV, DIAGNOSTICS_FD_ENV, REQUIRED_SEALS};
 
 /// Why a value could not be handed to a new program.
 #[derive(Debug, thiserror::Error)]
@@ -162,23 +162,53 @@ impl Plan {
     }
 }
 
-/// Writes `bytes` into a memfd named `argdata` and seals it as the protocol requires.
+/// Writes `bytes` into a memfd named `argdata`, seals it as the protocol requires and
+/// leaves its offset at 0 (`docs/startup.md`). Every launcher's argdata memfd comes from
+/// here.
 ///
 /// # Errors
 ///
-/// Any error of `memfd_create`, `write` or `fcntl(F_ADD_SEALS)`.
+/// Any error of `memfd_create`, `write` (an interrupted write is retried),
+/// `fcntl(F_ADD_SEALS)` or `lseek`.
 pub fn sealed_memfd(bytes: &[u8]) -> io::Result<OwnedFd> {
     let fd = rustix::fs::memfd_create("argdata", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
     let mut rest = bytes;
     while !rest.is_empty() {
-        let n = rustix::io::write(&fd, rest)?;
-        rest = &rest[n..];
+        match rustix::io::write(&fd, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    rustix::fs::fcntl_add_seals(
-        &fd,
-        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
-    )?;
+    rustix::fs::fcntl_add_seals(&fd, REQUIRED_SEALS)?;
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
     Ok(fd)
+}
+
+/// The environment entry `CLOUDABI_ARGDATA_FD=<memfd>` that announces the argdata memfd.
+///
+/// ```
+/// assert_eq!(program::launch::argdata_fd_env(5).as_bytes(), b"CLOUDABI_ARGDATA_FD=5");
+/// ```
+#[must_use]
+pub fn argdata_fd_env(memfd: RawFd) -> CString {
+    env_entry(ARGDATA_FD_ENV, memfd)
+}
+
+/// The environment entry `CLOUDABI_DIAGNOSTICS_FD=<fd>` that announces the diagnostics
+/// pipe ([`crate::startup::DIAGNOSTICS_FD_ENV`]).
+#[must_use]
+pub fn diagnostics_fd_env(fd: RawFd) -> CString {
+    env_entry(DIAGNOSTICS_FD_ENV, fd)
+}
+
+/// `NAME=<number>`: neither part can hold a NUL byte.
+fn env_entry(name: &str, number: RawFd) -> CString {
+    let mut bytes = Vec::with_capacity(name.len() + 12);
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(b'=');
+    bytes.extend_from_slice(number.to_string().as_bytes());
+    CString::new(bytes).unwrap_or_default()
 }
 
 /// Descriptors ready to be moved into place, in a child after `fork` or before `exec`.
@@ -319,8 +349,7 @@ fn exec_inner(
     let mut prepared = plan.prepare()?;
     let base = prepared.memfd_number() + 1;
     let exe = rustix::io::fcntl_dupfd_cloexec(executable, base.max(64)).map_err(io::Error::from)?;
-    let env = CString::new(format!("{ARGDATA_FD_ENV}={}", prepared.memfd_number()))
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let env = argdata_fd_env(prepared.memfd_number());
     let arg0 = exe_name(exe.as_fd());
     prepared.arrange()?;
     let argv = [arg0.as_ptr(), std::ptr::null()];

@@ -152,3 +152,24 @@ fn no_argdata_exits_64() {
     let out = Command::new(probe()).arg("--bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn the_sealed_memfd_is_read_from_offset_zero() {
+    // docs/startup.md: the launcher leaves the memfd's offset at 0, so a receiver that
+    // reads it with read(2) sees the whole value.
+    let fd = program::launch::sealed_memfd(b"\x06abc").unwrap();
+    assert_eq!(
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::Current(0)).unwrap(),
+        0
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(rustix::io::read(&fd, &mut buf).unwrap(), 4);
+    assert_eq!(
+        program::launch::argdata_fd_env(7).as_bytes(),
+        b"CLOUDABI_ARGDATA_FD=7"
+    );
+    assert_eq!(
+        program::launch::diagnostics_fd_env(8).as_bytes(),
+        b"CLOUDABI_DIAGNOSTICS_FD=8"
+    );
+}
