@@ -262,34 +262,106 @@ impl Prepared {
 
 /// Marks every descriptor from `base` up close-on-exec.
 fn cloexec_from(base: RawFd) {
-    let first = libc::c_uint::try_from(base).unwrap_or(libc::c_uint::MAX);
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags in the descriptor table.
+    let first = u32::try_from(base).unwrap_or(u32::MAX);
+    // SAFETY: marking descriptors close-on-exec closes none of them.
+    unsafe { close_range(first, u32::MAX, RangeAction::CloseOnExec) };
+}
+
+/// What [`close_range`] does to each descriptor of its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeAction {
+    /// Close it.
+    Close,
+    /// Set its close-on-exec flag, leaving it open until the next `exec`.
+    CloseOnExec,
+}
+
+/// Closes, or marks close-on-exec, every descriptor numbered `first ..= last`; an empty
+/// range (`first > last`) does nothing. This is the one `close_range` of the workspace:
+/// the launchers and the emulator clear their descriptor tables with it.
+///
+/// It makes system calls only (no allocation, no locks), so a child may call it between
+/// `fork` or `clone` and `exec`. It uses `close_range(2)`; where that fails (Linux before
+/// 5.9, or a filter that refuses the call) it falls back to one `close` or `fcntl` per
+/// number, up to the soft `RLIMIT_NOFILE` (at most 2^20 numbers; 2^16 when the limit
+/// cannot be read). Numbers that are not open are skipped.
+///
+/// # Safety
+///
+/// With [`RangeAction::Close`], nothing in this process may still use a descriptor of the
+/// range afterwards (typically: the caller is a fresh child that is about to `exec` or
+/// `_exit`, or that has dropped every object owning such a descriptor). With
+/// [`RangeAction::CloseOnExec`] there is no requirement beyond what `exec` itself implies.
+pub unsafe fn close_range(first: u32, last: u32, action: RangeAction) {
+    if first > last {
+        return;
+    }
+    let flags = match action {
+        RangeAction::Close => 0,
+        RangeAction::CloseOnExec => libc::CLOSE_RANGE_CLOEXEC,
+    };
+    // SAFETY: close_range takes numbers only; the caller vouches for the range (above).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            first,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
+            libc::c_uint::from(first),
+            libc::c_uint::from(last),
+            flags,
         )
     };
     if ret == 0 {
         return;
     }
-    // Older kernels: set the flag one by one up to the descriptor limit.
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: `limit` is valid for writes of a `struct rlimit`.
-    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        RawFd::try_from(limit.rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
+    // SAFETY: `limit` is a valid local for getrlimit to write a `struct rlimit` into.
+    let max: u32 = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        u32::try_from(limit.rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
     } else {
         1 << 16
     };
-    for fd in base..max {
-        // SAFETY: F_SETFD on an unused number fails harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let end = max.min(last.saturating_add(1));
+    for fd in first..end {
+        let Ok(fd) = libc::c_int::try_from(fd) else {
+            break;
+        };
+        match action {
+            // SAFETY: as for close_range above, one number at a time; EBADF for a number
+            // that is not open is harmless.
+            RangeAction::Close => unsafe {
+                libc::close(fd);
+            },
+            // SAFETY: F_SETFD only sets a flag; EBADF as above.
+            RangeAction::CloseOnExec => unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            },
+        }
     }
+}
+
+/// Closes every descriptor of this process except those in `keep` (sorted ascending,
+/// without duplicates; negative numbers are ignored), through [`close_range`].
+///
+/// # Safety
+///
+/// As for [`close_range`] with [`RangeAction::Close`], for every descriptor not in `keep`.
+pub unsafe fn close_all_but(keep: &[RawFd]) {
+    let mut next: u32 = 0;
+    for &fd in keep {
+        let Ok(fd) = u32::try_from(fd) else {
+            continue;
+        };
+        if fd > next {
+            // SAFETY: the caller's promise, for the numbers below this kept one.
+            unsafe { close_range(next, fd - 1, RangeAction::Close) };
+        }
+        next = next.max(fd.saturating_add(1));
+    }
+    // SAFETY: the caller's promise, for the numbers above the last kept one (a descriptor
+    // number is at most `i32::MAX`, so `next` is above every kept one).
+    unsafe { close_range(next, u32::MAX, RangeAction::Close) };
 }
 
 /// A [`Command`] that starts `program` with `value` through the startup protocol. The

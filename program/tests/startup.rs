@@ -173,3 +173,28 @@ fn the_sealed_memfd_is_read_from_offset_zero() {
         b"CLOUDABI_DIAGNOSTICS_FD=8"
     );
 }
+
+#[test]
+fn close_range_marks_a_range_close_on_exec() {
+    let files: Vec<std::fs::File> = (0..3)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    for fd in &fds {
+        // SAFETY: clears a flag of a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_SETFD, 0) }, 0);
+    }
+    let (lo, hi) = (*fds.iter().min().unwrap(), *fds.iter().max().unwrap());
+    // SAFETY: marking close-on-exec closes nothing.
+    unsafe {
+        program::launch::close_range(
+            lo as u32,
+            hi as u32,
+            program::launch::RangeAction::CloseOnExec,
+        )
+    };
+    for fd in &fds {
+        // SAFETY: reads the flags of a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_GETFD) }, libc::FD_CLOEXEC);
+    }
+}
