@@ -134,7 +134,7 @@ pub use opaque::{FdLeaf, FdLeaves, INVALID_FD_INDEX};
 pub use reader::{Argdata, MAX_DEPTH, MapIter, SeqIter, Type};
 pub use timestamp::Timestamp;
 #[cfg(feature = "alloc")]
-pub use value::Value;
+pub use value::{MapFdsError, Value};
 
 #[cfg(feature = "serde")]
 pub mod serde;

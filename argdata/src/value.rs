@@ -277,6 +277,90 @@ impl From<Vec<(Value, Value)>> for Value {
     }
 }
 
+/// Why [`Value::map_fds`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MapFdsError<E> {
+    /// Maps and sequences nest deeper than [`MAX_DEPTH`] (the limit [`Argdata::validate`]
+    /// and the YAML parser apply: leaves do not count as a level).
+    #[error("maps and sequences nest deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// The mapping function refused a descriptor.
+    #[error("{0}")]
+    Fd(E),
+}
+
+impl Value {
+    /// Replaces every fd leaf `fd` by `f(fd)`, in place.
+    ///
+    /// `f` sees the leaves depth first, a map's key before its value, so numbering the
+    /// descriptors in the order `f` first sees them gives the order of [`Encoded::fds`].
+    /// This is the one walk the launchers renumber descriptors with before they hand a
+    /// value to a new program.
+    ///
+    /// ```
+    /// use argdata::{Fd, Value};
+    /// let mut v = Value::map([("a", Value::from(Fd(9))), ("b", Value::seq([Fd(4), Fd(9)]))]);
+    /// let mut seen = Vec::new();
+    /// v.map_fds(|fd| {
+    ///     let n = seen.iter().position(|s| *s == fd).unwrap_or_else(|| {
+    ///         seen.push(fd);
+    ///         seen.len() - 1
+    ///     });
+    ///     Ok::<_, ()>(Fd(n as i32))
+    /// })
+    /// .unwrap();
+    /// assert_eq!(seen, [Fd(9), Fd(4)]);
+    /// assert_eq!(v.get("b"), Some(&Value::seq([Fd(1), Fd(0)])));
+    /// ```
+    ///
+    /// # Errors
+    /// [`MapFdsError::Fd`] with the first error of `f`, [`MapFdsError::TooDeep`] when maps
+    /// and sequences nest deeper than [`MAX_DEPTH`]. The leaves visited before the error
+    /// have already been replaced.
+    ///
+    /// [`Encoded::fds`]: crate::Encoded::fds
+    pub fn map_fds<E, F>(&mut self, mut f: F) -> core::result::Result<(), MapFdsError<E>>
+    where
+        F: FnMut(Fd) -> core::result::Result<Fd, E>,
+    {
+        map_fds_depth(self, &mut f, MAX_DEPTH)
+    }
+}
+
+fn map_fds_depth<E, F>(
+    value: &mut Value,
+    f: &mut F,
+    depth_left: usize,
+) -> core::result::Result<(), MapFdsError<E>>
+where
+    F: FnMut(Fd) -> core::result::Result<Fd, E>,
+{
+    match value {
+        Value::Fd(fd) => *fd = f(*fd).map_err(MapFdsError::Fd)?,
+        Value::Map(entries) => {
+            let inner = depth_left.checked_sub(1).ok_or(MapFdsError::TooDeep)?;
+            for (k, v) in entries {
+                map_fds_depth(k, f, inner)?;
+                map_fds_depth(v, f, inner)?;
+            }
+        }
+        Value::Seq(items) => {
+            let inner = depth_left.checked_sub(1).ok_or(MapFdsError::TooDeep)?;
+            for item in items {
+                map_fds_depth(item, f, inner)?;
+            }
+        }
+        Value::Null
+        | Value::Binary(_)
+        | Value::Bool(_)
+        | Value::Float(_)
+        | Value::Int(_)
+        | Value::Str(_)
+        | Value::Timestamp(_) => {}
+    }
+    Ok(())
+}
+
 impl<T: Into<Value>> FromIterator<T> for Value {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Value {
         Value::seq(iter)

@@ -441,3 +441,63 @@ fn encoder_matches_a_naive_oracle() {
         assert_eq!((buf, fds), (want, want_fds));
     }
 }
+
+/// `levels` sequences nested inside each other around `leaf`.
+fn nested(levels: usize, leaf: Value) -> Value {
+    (0..levels).fold(leaf, |inner, _| Value::seq([inner]))
+}
+
+#[test]
+fn map_fds_visits_leaves_in_encoder_order() {
+    let mut v = Value::map([
+        (Value::from(Fd(5)), Value::seq([Fd(2), Fd(5)])),
+        (Value::from("x"), Value::from(Fd(8))),
+    ]);
+    let expected = v.encode().fds;
+    let mut seen = Vec::new();
+    v.map_fds(|fd| {
+        seen.push(fd);
+        Ok::<_, ()>(Fd(fd.0 * 10))
+    })
+    .unwrap();
+    assert_eq!(seen, [Fd(5), Fd(2), Fd(5), Fd(8)]);
+    let mut first = Vec::new();
+    for fd in seen {
+        if !first.contains(&fd) {
+            first.push(fd);
+        }
+    }
+    assert_eq!(first, expected);
+    assert_eq!(v.get("x"), Some(&Value::from(Fd(80))));
+}
+
+#[test]
+fn map_fds_depth_limit_is_the_readers() {
+    // Leaves do not count as a level: MAX_DEPTH containers around an fd are fine, as
+    // `Argdata::validate` accepts them.
+    let mut ok = nested(argdata::MAX_DEPTH, Value::from(Fd(1)));
+    ok.encode().argdata().validate().unwrap();
+    ok.map_fds(|_| Ok::<_, ()>(Fd(0))).unwrap();
+    assert!(ok.encode().argdata().validate().is_ok());
+    let mut deep = nested(argdata::MAX_DEPTH + 1, Value::Null);
+    assert_eq!(
+        deep.map_fds(Ok::<_, ()>),
+        Err(argdata::MapFdsError::TooDeep)
+    );
+}
+
+#[test]
+fn map_fds_stops_at_the_first_refusal() {
+    let mut v = Value::seq([Fd(1), Fd(-1), Fd(2)]);
+    let mut calls = 0;
+    let r = v.map_fds(|fd| {
+        calls += 1;
+        if fd.0 < 0 {
+            Err(fd.0)
+        } else {
+            Ok(Fd(fd.0 + 1))
+        }
+    });
+    assert_eq!(r, Err(argdata::MapFdsError::Fd(-1)));
+    assert_eq!(calls, 2);
+}

@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
+use rustix::fs::{Mode, OFlags};
 
 use crate::acceptor::{Accepting, Acceptor};
 use crate::cgroup::{CgroupError, CgroupLimits, InstanceCgroups};
@@ -429,16 +429,10 @@ impl Launch {
             .iter()
             .map(|a| CString::new(a.as_bytes()).map_err(|_| LaunchError::NulByte))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut env_c = vec![
-            CString::new(format!("CLOUDABI_ARGDATA_FD={memfd_number}"))
-                .map_err(|_| LaunchError::NulByte)?,
-        ];
+        let mut env_c = vec![program::launch::argdata_fd_env(memfd_number)];
         let diagnostics_number = memfd_number + 1;
         if diagnostics {
-            env_c.push(
-                CString::new(format!("CLOUDABI_DIAGNOSTICS_FD={diagnostics_number}"))
-                    .map_err(|_| LaunchError::NulByte)?,
-            );
+            env_c.push(program::launch::diagnostics_fd_env(diagnostics_number));
         }
         let mut listen_pid_buf: Vec<u8> = Vec::new();
         if listen_fds {
@@ -541,7 +535,8 @@ impl Launch {
             if let (Some(v), false) = (limits.memory, cgroups.limits_memory()) {
                 rlimits.push((libc::RLIMIT_AS as c_int, v));
             }
-            let memfd = make_memfd(&argdata)?;
+            let memfd = program::launch::sealed_memfd(&argdata)
+                .map_err(LaunchError::io("creating the argdata memfd"))?;
             let last = if diagnostics {
                 diagnostics_number
             } else {
@@ -834,28 +829,6 @@ fn find_mountpoint() -> Result<CString, LaunchError> {
         }
     }
     Err(SandboxError::NoMountpoint.into())
-}
-
-/// A sealed memfd holding `bytes`, offset 0.
-fn make_memfd(bytes: &[u8]) -> Result<OwnedFd, LaunchError> {
-    let err = |what| move |e: rustix::io::Errno| LaunchError::io(what)(e.into());
-    let fd = rustix::fs::memfd_create("argdata", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
-        .map_err(err("memfd_create"))?;
-    let mut off = 0;
-    while off < bytes.len() {
-        match rustix::io::write(&fd, &bytes[off..]) {
-            Ok(n) => off += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(err("writing the argdata memfd")(e)),
-        }
-    }
-    rustix::fs::fcntl_add_seals(
-        &fd,
-        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
-    )
-    .map_err(err("sealing the argdata memfd"))?;
-    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0)).map_err(err("seeking the memfd"))?;
-    Ok(fd)
 }
 
 /// An append relay process (see `sys::spawn_relay`): the launcher's child, but not its

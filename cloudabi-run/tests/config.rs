@@ -608,3 +608,23 @@ fn the_demo_configuration_resolves() {
     let index = rustix::fs::openat(&p.grants[1].fd, "index.html", OFlags::RDONLY, 0.into());
     assert!(index.is_ok(), "examples/www/index.html is missing");
 }
+
+#[test]
+fn an_fd_inside_the_deepest_nesting_the_parser_accepts_is_planned() {
+    // The parser and the reader allow MAX_DEPTH nested collections (leaves are no level);
+    // planning used to count the leaf as one more level and refused this tree.
+    let _g = lock();
+    let depth = argdata::MAX_DEPTH;
+    let yaml = format!("{}!fd stdout{}\n", "[".repeat(depth), "]".repeat(depth));
+    let p = plan(&yaml);
+    let mut v = value(&p);
+    for _ in 0..depth {
+        let Value::Seq(mut items) = v else {
+            panic!("not a sequence: {v:?}")
+        };
+        v = items.remove(0);
+    }
+    assert_eq!(v, Value::from(argdata::Fd(1)));
+    let too_deep = format!("{}1{}\n", "[".repeat(depth + 1), "]".repeat(depth + 1));
+    assert!(resolve(&too_deep).is_err());
+}

@@ -27,10 +27,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use argdata::{Fd, MAX_DEPTH, Value};
-use rustix::fs::{MemfdFlags, SealFlags};
+use argdata::{Fd, MAX_DEPTH, MapFdsError, Value};
+use rustix::fs::MemfdFlags;
 
-use crate::startup::ARGDATA_FD_ENV;
+use crate::startup::{ARGDATA_FD_ENV, DIAGNOSTICS_FD_ENV, REQUIRED_SEALS};
 
 /// Why a value could not be handed to a new program.
 #[derive(Debug, thiserror::Error)]
@@ -73,56 +73,39 @@ impl Plan {
             stdio: [None; 3],
             granted: Vec::new(),
         };
-        let renumbered = plan.renumber(value, MAX_DEPTH)?;
+        let mut renumbered = value.clone();
+        renumbered
+            .map_fds(|fd| plan.number(fd))
+            .map_err(|e| match e {
+                MapFdsError::TooDeep => LaunchError::TooDeep,
+                MapFdsError::Fd(e) => e,
+            })?;
         renumbered
             .encode_raw_fds_into(&mut plan.bytes)
             .map_err(|_| LaunchError::BadFd(-1))?;
         Ok(plan)
     }
 
-    fn renumber(&mut self, value: &Value, depth: usize) -> Result<Value, LaunchError> {
-        Ok(match value {
-            Value::Fd(Fd(fd)) => {
-                let fd = *fd;
-                if fd < 0 {
-                    return Err(LaunchError::BadFd(fd));
-                }
-                if fd <= 2 {
-                    self.stdio[fd as usize] = Some(fd);
-                    Value::Fd(Fd(fd))
-                } else {
-                    let index = match self.granted.iter().position(|&g| g == fd) {
-                        Some(i) => i,
-                        None => {
-                            self.granted.push(fd);
-                            self.granted.len() - 1
-                        }
-                    };
-                    Value::Fd(Fd(
-                        3 + i32::try_from(index).map_err(|_| LaunchError::BadFd(fd))?
-                    ))
-                }
+    /// The new program's number for `fd`: 0, 1 and 2 stay, any other descriptor gets the
+    /// next free number from 3 on its first appearance.
+    fn number(&mut self, Fd(fd): Fd) -> Result<Fd, LaunchError> {
+        if fd < 0 {
+            return Err(LaunchError::BadFd(fd));
+        }
+        if fd <= 2 {
+            self.stdio[fd as usize] = Some(fd);
+            return Ok(Fd(fd));
+        }
+        let index = match self.granted.iter().position(|&g| g == fd) {
+            Some(i) => i,
+            None => {
+                self.granted.push(fd);
+                self.granted.len() - 1
             }
-            Value::Map(entries) => {
-                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
-                let mut out = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let k = self.renumber(k, depth)?;
-                    let v = self.renumber(v, depth)?;
-                    out.push((k, v));
-                }
-                Value::Map(out)
-            }
-            Value::Seq(items) => {
-                let depth = depth.checked_sub(1).ok_or(LaunchError::TooDeep)?;
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.renumber(item, depth)?);
-                }
-                Value::Seq(out)
-            }
-            other => other.clone(),
-        })
+        };
+        Ok(Fd(
+            3 + i32::try_from(index).map_err(|_| LaunchError::BadFd(fd))?
+        ))
     }
 
     /// The encoded value, fd leaves holding the new program's numbers.
@@ -179,23 +162,53 @@ impl Plan {
     }
 }
 
-/// Writes `bytes` into a memfd named `argdata` and seals it as the protocol requires.
+/// Writes `bytes` into a memfd named `argdata`, seals it as the protocol requires and
+/// leaves its offset at 0 (`docs/startup.md`). Every launcher's argdata memfd comes from
+/// here.
 ///
 /// # Errors
 ///
-/// Any error of `memfd_create`, `write` or `fcntl(F_ADD_SEALS)`.
+/// Any error of `memfd_create`, `write` (an interrupted write is retried),
+/// `fcntl(F_ADD_SEALS)` or `lseek`.
 pub fn sealed_memfd(bytes: &[u8]) -> io::Result<OwnedFd> {
     let fd = rustix::fs::memfd_create("argdata", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
     let mut rest = bytes;
     while !rest.is_empty() {
-        let n = rustix::io::write(&fd, rest)?;
-        rest = &rest[n..];
+        match rustix::io::write(&fd, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    rustix::fs::fcntl_add_seals(
-        &fd,
-        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
-    )?;
+    rustix::fs::fcntl_add_seals(&fd, REQUIRED_SEALS)?;
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
     Ok(fd)
+}
+
+/// The environment entry `CLOUDABI_ARGDATA_FD=<memfd>` that announces the argdata memfd.
+///
+/// ```
+/// assert_eq!(program::launch::argdata_fd_env(5).as_bytes(), b"CLOUDABI_ARGDATA_FD=5");
+/// ```
+#[must_use]
+pub fn argdata_fd_env(memfd: RawFd) -> CString {
+    env_entry(ARGDATA_FD_ENV, memfd)
+}
+
+/// The environment entry `CLOUDABI_DIAGNOSTICS_FD=<fd>` that announces the diagnostics
+/// pipe ([`crate::startup::DIAGNOSTICS_FD_ENV`]).
+#[must_use]
+pub fn diagnostics_fd_env(fd: RawFd) -> CString {
+    env_entry(DIAGNOSTICS_FD_ENV, fd)
+}
+
+/// `NAME=<number>`: neither part can hold a NUL byte.
+fn env_entry(name: &str, number: RawFd) -> CString {
+    let mut bytes = Vec::with_capacity(name.len() + 12);
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(b'=');
+    bytes.extend_from_slice(number.to_string().as_bytes());
+    CString::new(bytes).unwrap_or_default()
 }
 
 /// Descriptors ready to be moved into place, in a child after `fork` or before `exec`.
@@ -249,34 +262,106 @@ impl Prepared {
 
 /// Marks every descriptor from `base` up close-on-exec.
 fn cloexec_from(base: RawFd) {
-    let first = libc::c_uint::try_from(base).unwrap_or(libc::c_uint::MAX);
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags in the descriptor table.
+    let first = u32::try_from(base).unwrap_or(u32::MAX);
+    // SAFETY: marking descriptors close-on-exec closes none of them.
+    unsafe { close_range(first, u32::MAX, RangeAction::CloseOnExec) };
+}
+
+/// What [`close_range`] does to each descriptor of its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeAction {
+    /// Close it.
+    Close,
+    /// Set its close-on-exec flag, leaving it open until the next `exec`.
+    CloseOnExec,
+}
+
+/// Closes, or marks close-on-exec, every descriptor numbered `first ..= last`; an empty
+/// range (`first > last`) does nothing. This is the one `close_range` of the workspace:
+/// the launchers and the emulator clear their descriptor tables with it.
+///
+/// It makes system calls only (no allocation, no locks), so a child may call it between
+/// `fork` or `clone` and `exec`. It uses `close_range(2)`; where that fails (Linux before
+/// 5.9, or a filter that refuses the call) it falls back to one `close` or `fcntl` per
+/// number, up to the soft `RLIMIT_NOFILE` (at most 2^20 numbers; 2^16 when the limit
+/// cannot be read). Numbers that are not open are skipped.
+///
+/// # Safety
+///
+/// With [`RangeAction::Close`], nothing in this process may still use a descriptor of the
+/// range afterwards (typically: the caller is a fresh child that is about to `exec` or
+/// `_exit`, or that has dropped every object owning such a descriptor). With
+/// [`RangeAction::CloseOnExec`] there is no requirement beyond what `exec` itself implies.
+pub unsafe fn close_range(first: u32, last: u32, action: RangeAction) {
+    if first > last {
+        return;
+    }
+    let flags = match action {
+        RangeAction::Close => 0,
+        RangeAction::CloseOnExec => libc::CLOSE_RANGE_CLOEXEC,
+    };
+    // SAFETY: close_range takes numbers only; the caller vouches for the range (above).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            first,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
+            libc::c_uint::from(first),
+            libc::c_uint::from(last),
+            flags,
         )
     };
     if ret == 0 {
         return;
     }
-    // Older kernels: set the flag one by one up to the descriptor limit.
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: `limit` is valid for writes of a `struct rlimit`.
-    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        RawFd::try_from(limit.rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
+    // SAFETY: `limit` is a valid local for getrlimit to write a `struct rlimit` into.
+    let max: u32 = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        u32::try_from(limit.rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
     } else {
         1 << 16
     };
-    for fd in base..max {
-        // SAFETY: F_SETFD on an unused number fails harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let end = max.min(last.saturating_add(1));
+    for fd in first..end {
+        let Ok(fd) = libc::c_int::try_from(fd) else {
+            break;
+        };
+        match action {
+            // SAFETY: as for close_range above, one number at a time; EBADF for a number
+            // that is not open is harmless.
+            RangeAction::Close => unsafe {
+                libc::close(fd);
+            },
+            // SAFETY: F_SETFD only sets a flag; EBADF as above.
+            RangeAction::CloseOnExec => unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            },
+        }
     }
+}
+
+/// Closes every descriptor of this process except those in `keep` (sorted ascending,
+/// without duplicates; negative numbers are ignored), through [`close_range`].
+///
+/// # Safety
+///
+/// As for [`close_range`] with [`RangeAction::Close`], for every descriptor not in `keep`.
+pub unsafe fn close_all_but(keep: &[RawFd]) {
+    let mut next: u32 = 0;
+    for &fd in keep {
+        let Ok(fd) = u32::try_from(fd) else {
+            continue;
+        };
+        if fd > next {
+            // SAFETY: the caller's promise, for the numbers below this kept one.
+            unsafe { close_range(next, fd - 1, RangeAction::Close) };
+        }
+        next = next.max(fd.saturating_add(1));
+    }
+    // SAFETY: the caller's promise, for the numbers above the last kept one (a descriptor
+    // number is at most `i32::MAX`, so `next` is above every kept one).
+    unsafe { close_range(next, u32::MAX, RangeAction::Close) };
 }
 
 /// A [`Command`] that starts `program` with `value` through the startup protocol. The
@@ -336,8 +421,7 @@ fn exec_inner(
     let mut prepared = plan.prepare()?;
     let base = prepared.memfd_number() + 1;
     let exe = rustix::io::fcntl_dupfd_cloexec(executable, base.max(64)).map_err(io::Error::from)?;
-    let env = CString::new(format!("{ARGDATA_FD_ENV}={}", prepared.memfd_number()))
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let env = argdata_fd_env(prepared.memfd_number());
     let arg0 = exe_name(exe.as_fd());
     prepared.arrange()?;
     let argv = [arg0.as_ptr(), std::ptr::null()];

@@ -127,7 +127,7 @@ pub const EXIT_USAGE: u8 = 64;
 pub const EXIT_OSERR: u8 = 71;
 
 /// The seals a launcher must have put on the argdata memfd.
-const REQUIRED_SEALS: SealFlags = SealFlags::SEAL
+pub(crate) const REQUIRED_SEALS: SealFlags = SealFlags::SEAL
     .union(SealFlags::SHRINK)
     .union(SealFlags::GROW)
     .union(SealFlags::WRITE);

@@ -152,3 +152,49 @@ fn no_argdata_exits_64() {
     let out = Command::new(probe()).arg("--bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn the_sealed_memfd_is_read_from_offset_zero() {
+    // docs/startup.md: the launcher leaves the memfd's offset at 0, so a receiver that
+    // reads it with read(2) sees the whole value.
+    let fd = program::launch::sealed_memfd(b"\x06abc").unwrap();
+    assert_eq!(
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::Current(0)).unwrap(),
+        0
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(rustix::io::read(&fd, &mut buf).unwrap(), 4);
+    assert_eq!(
+        program::launch::argdata_fd_env(7).as_bytes(),
+        b"CLOUDABI_ARGDATA_FD=7"
+    );
+    assert_eq!(
+        program::launch::diagnostics_fd_env(8).as_bytes(),
+        b"CLOUDABI_DIAGNOSTICS_FD=8"
+    );
+}
+
+#[test]
+fn close_range_marks_a_range_close_on_exec() {
+    let files: Vec<std::fs::File> = (0..3)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    for fd in &fds {
+        // SAFETY: clears a flag of a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_SETFD, 0) }, 0);
+    }
+    let (lo, hi) = (*fds.iter().min().unwrap(), *fds.iter().max().unwrap());
+    // SAFETY: marking close-on-exec closes nothing.
+    unsafe {
+        program::launch::close_range(
+            lo as u32,
+            hi as u32,
+            program::launch::RangeAction::CloseOnExec,
+        )
+    };
+    for fd in &fds {
+        // SAFETY: reads the flags of a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_GETFD) }, libc::FD_CLOEXEC);
+    }
+}

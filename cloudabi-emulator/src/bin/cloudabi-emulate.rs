@@ -175,7 +175,7 @@ fn from_launcher(ad: Argdata<'_>) -> Result<Emulator, String> {
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let emulator = if std::env::var_os("CLOUDABI_ARGDATA_FD").is_some() {
+    let emulator = if std::env::var_os(program::startup::ARGDATA_FD_ENV).is_some() {
         // SAFETY: first thing in main, single-threaded, nothing else owns the descriptor.
         match unsafe { program::init(std::iter::empty()) } {
             Ok(startup) => from_launcher(Argdata::new(startup.bytes())),

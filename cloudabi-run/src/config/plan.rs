@@ -2,7 +2,7 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use argdata::{Fd, MAX_DEPTH, Value};
+use argdata::{Fd, MAX_DEPTH, MapFdsError, Value};
 
 use super::created::CreatedPaths;
 use super::resolve::{Deferred, Origin, Resource};
@@ -115,7 +115,20 @@ impl Resolved {
             number_of[*i] = Some(*n);
         }
         let mut names = vec![None; count];
-        let value = renumber(value, &number_of, &resources, &mut names, MAX_DEPTH)?;
+        socket_names(&value, &resources, &mut names, MAX_DEPTH);
+        let mut value = value;
+        value
+            .map_fds(|Fd(i)| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| number_of.get(i).copied().flatten())
+                    .map(Fd)
+                    .ok_or(PlanError::UnknownResource(i))
+            })
+            .map_err(|e| match e {
+                MapFdsError::TooDeep => PlanError::TooDeep,
+                MapFdsError::Fd(e) => e,
+            })?;
         let mut bytes = Vec::new();
         value
             .encode_raw_fds_into(&mut bytes)
@@ -146,48 +159,39 @@ impl Resolved {
     }
 }
 
-/// Replaces resource indices by program-side numbers and records, for each socket, the first
-/// string map key it appears under.
-fn renumber(
-    value: Value,
-    number_of: &[Option<RawFd>],
-    resources: &[Resource],
-    names: &mut [Option<String>],
-    depth: usize,
-) -> Result<Value, PlanError> {
-    let depth = depth.checked_sub(1).ok_or(PlanError::TooDeep)?;
-    Ok(match value {
-        Value::Fd(Fd(i)) => {
-            let n = usize::try_from(i)
-                .ok()
-                .and_then(|i| number_of.get(i).copied().flatten())
-                .ok_or(PlanError::UnknownResource(i))?;
-            Value::Fd(Fd(n))
+/// Records, for each socket, the first string map key it appears under (depth first, in the
+/// order [`Value::map_fds`] visits the leaves). Stops descending where `depth` runs out
+/// (counted in maps and sequences, as `map_fds` does, which then reports the tree as too
+/// deep).
+fn socket_names(value: &Value, resources: &[Resource], names: &mut [Option<String>], depth: usize) {
+    let children = match value {
+        Value::Seq(_) | Value::Map(_) => match depth.checked_sub(1) {
+            Some(d) => d,
+            None => return,
+        },
+        _ => return,
+    };
+    match value {
+        Value::Seq(items) => {
+            for v in items {
+                socket_names(v, resources, names, children);
+            }
         }
-        Value::Seq(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|v| renumber(v, number_of, resources, names, depth))
-                .collect::<Result<_, _>>()?,
-        ),
         Value::Map(entries) => {
-            let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                let k = renumber(k, number_of, resources, names, depth)?;
-                if let (Value::Str(key), Value::Fd(Fd(i))) = (&k, &v)
+                socket_names(k, resources, names, children);
+                if let (Value::Str(key), Value::Fd(Fd(i))) = (k, v)
                     && let Some(idx) = usize::try_from(*i).ok().filter(|i| *i < resources.len())
                     && resources[idx].kind == GrantKind::Socket
                     && names[idx].is_none()
                 {
                     names[idx] = Some(key.clone());
                 }
-                let v = renumber(v, number_of, resources, names, depth)?;
-                out.push((k, v));
+                socket_names(v, resources, names, children);
             }
-            Value::Map(out)
         }
-        other => other,
-    })
+        _ => {}
+    }
 }
 
 /// A name systemd accepts in `LISTEN_FDNAMES`: at most 255 printable ASCII characters other

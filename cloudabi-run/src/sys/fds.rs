@@ -1,7 +1,6 @@
 //! The descriptor table the program starts with: the granted descriptors at exactly
 //! `0 ..= last`, the launcher's helper descriptors right after them, nothing else.
 
-use std::ffi::c_uint;
 use std::os::fd::RawFd;
 
 use super::plan::ChildPlan;
@@ -27,7 +26,7 @@ pub(super) struct Placed {
 /// so that no placement overwrites a descriptor still to be moved.
 ///
 /// # Safety
-/// Only in the child after `clone` (async-signal-safe `fcntl`, `dup3` and `close_range` on
+/// Only in the child after `clone` (async-signal-safe `fcntl`, `dup3` and `program::launch::close_range` on
 /// numbers only; the only memory written is `plan.scratch`, which the parent allocated with
 /// the length of `plan.moves`); `plan.moves` targets are exactly `0 ..= last`.
 pub(super) unsafe fn place_descriptors(plan: &mut ChildPlan) -> Placed {
@@ -90,9 +89,12 @@ pub(super) unsafe fn place_descriptors(plan: &mut ChildPlan) -> Placed {
         {
             fail(err_fd, Stage::Descriptors);
         }
-        if libc::syscall(libc::SYS_close_range, ruleset_target + 1, c_uint::MAX, 0) != 0 {
-            fail(err_fd, Stage::CloseOthers);
-        }
+        // Everything this child still uses sits at or below `ruleset_target`.
+        program::launch::close_range(
+            u32::try_from(ruleset_target + 1).unwrap_or(u32::MAX),
+            u32::MAX,
+            program::launch::RangeAction::Close,
+        );
     }
     Placed {
         err: err_fd,

@@ -1,7 +1,7 @@
 //! The append relay: a process of its own, under strict seccomp, that appends what the
 //! program writes to a pipe to the real append-only file.
 
-use std::ffi::{c_int, c_long, c_uint};
+use std::ffi::{c_int, c_long};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
@@ -52,14 +52,8 @@ unsafe fn relay_main(from: RawFd, to: RawFd, buf: *mut u8, len: usize) -> ! {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-        let (lo, hi) = (from.min(to) as c_uint, from.max(to) as c_uint);
-        if lo > 0 {
-            libc::syscall(libc::SYS_close_range, 0 as c_uint, lo - 1, 0 as c_uint);
-        }
-        if hi > lo + 1 {
-            libc::syscall(libc::SYS_close_range, lo + 1, hi - 1, 0 as c_uint);
-        }
-        libc::syscall(libc::SYS_close_range, hi + 1, c_uint::MAX, 0 as c_uint);
+        // This process only ever uses the two ends it copies between.
+        program::launch::close_all_but(&[from.min(to), from.max(to)]);
         // Hardening only: where seccomp is unavailable the copy runs all the same.
         libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_STRICT, 0, 0, 0);
         let exit = |code: c_int| -> ! {

@@ -25,8 +25,6 @@ pub enum Stage {
     GrantMount,
     /// Moving the granted descriptors to their numbers.
     Descriptors,
-    /// Closing every descriptor that was not granted.
-    CloseOthers,
     /// `setsid`.
     Setsid,
     /// A resource limit.
@@ -56,7 +54,7 @@ pub enum Stage {
 impl Stage {
     pub(super) fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 22] = [
+        const ALL: [Stage; 21] = [
             UserNamespaceMap,
             MountPrivate,
             MountEmptyRoot,
@@ -67,7 +65,6 @@ impl Stage {
             MemfdNoexec,
             GrantMount,
             Descriptors,
-            CloseOthers,
             Setsid,
             ResourceLimit,
             NoNewPrivs,
@@ -99,7 +96,6 @@ impl std::fmt::Display for Stage {
             Stage::MemfdNoexec => "refusing executable memfds (vm.memfd_noexec = 2)",
             Stage::GrantMount => "giving a granted file or directory a mount of its own",
             Stage::Descriptors => "placing the granted descriptors",
-            Stage::CloseOthers => "closing ungranted descriptors",
             Stage::Setsid => "setsid",
             Stage::ResourceLimit => "setting a resource limit",
             Stage::NoNewPrivs => "setting no_new_privs",

@@ -3,19 +3,9 @@
 
 use core::cell::UnsafeCell;
 
-use super::sys;
+use cloudabi_types::AuxType;
 
-/// Auxiliary vector entry types (`cloudabi_auxtype_t`).
-mod at {
-    pub(super) const NULL: u32 = 0;
-    pub(super) const PHDR: u32 = 3;
-    pub(super) const PHNUM: u32 = 4;
-    pub(super) const PAGESZ: u32 = 6;
-    pub(super) const BASE: u32 = 7;
-    pub(super) const ARGDATA: u32 = 256;
-    pub(super) const ARGDATALEN: u32 = 257;
-    pub(super) const SYSINFO_EHDR: u32 = 262;
-}
+use super::sys;
 
 #[cfg(target_arch = "x86_64")]
 const R_RELATIVE: u32 = 8;
@@ -34,17 +24,6 @@ pub(crate) struct Aux {
     pub(crate) vdso: usize,
 }
 
-/// Stops the process with an invalid instruction.
-pub(crate) fn trap() -> ! {
-    // SAFETY: raises SIGILL; nothing after it runs.
-    unsafe {
-        #[cfg(target_arch = "x86_64")]
-        core::arch::asm!("ud2", options(noreturn, nomem, nostack));
-        #[cfg(target_arch = "aarch64")]
-        core::arch::asm!("udf #0", options(noreturn, nomem, nostack));
-    }
-}
-
 /// Reads the auxiliary vector.
 ///
 /// # Safety
@@ -58,15 +37,15 @@ unsafe fn read_auxv(mut auxv: *const u64) -> Aux {
     loop {
         // SAFETY: each entry is two words (type in the low 32 bits, then the value).
         let (ty, val) = unsafe { (*auxv as u32, *auxv.add(1) as usize) };
-        match ty {
-            at::NULL => return a,
-            at::ARGDATA => a.argdata = val,
-            at::ARGDATALEN => a.argdata_len = val,
-            at::BASE => a.base = val,
-            at::PHDR => a.phdr = val,
-            at::PHNUM => a.phnum = val,
-            at::PAGESZ => a.pagesz = val.max(1),
-            at::SYSINFO_EHDR => a.vdso = val,
+        match AuxType(ty) {
+            AuxType::NULL => return a,
+            AuxType::ARGDATA => a.argdata = val,
+            AuxType::ARGDATALEN => a.argdata_len = val,
+            AuxType::BASE => a.base = val,
+            AuxType::PHDR => a.phdr = val,
+            AuxType::PHNUM => a.phnum = val,
+            AuxType::PAGESZ => a.pagesz = val.max(1),
+            AuxType::SYSINFO_EHDR => a.vdso = val,
             _ => {}
         }
         // SAFETY: not at AT_NULL yet, so the next entry exists.

@@ -509,7 +509,7 @@ pub unsafe fn thread_create(
 pub fn thread_exit(lock: &core::sync::atomic::AtomicU32) -> ! {
     // Scope 4: CLOUDABI_SCOPE_PRIVATE.
     let _ = call!(THREAD_EXIT, (lock.as_ptr(), 4), (*mut u32, u8));
-    crate::cloudabi::rt::trap()
+    trap()
 }
 
 /// Lets other threads run.
@@ -535,5 +535,16 @@ pub fn proc_exec(fd: u32, data: &[u8], fds: &[u32]) -> Errno {
 pub fn proc_exit(code: u32) -> ! {
     let _ = call!(PROC_EXIT, (code), (u32));
     // Without a working proc_exit there is no way out: stop with an invalid instruction.
-    crate::cloudabi::rt::trap()
+    trap()
+}
+
+/// Stops the process with an invalid instruction.
+pub(crate) fn trap() -> ! {
+    // SAFETY: raises SIGILL; nothing after it runs.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("ud2", options(noreturn, nomem, nostack));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("udf #0", options(noreturn, nomem, nostack));
+    }
 }
