@@ -431,7 +431,11 @@ fn walk(
     loop {
         let cur = stack.last().map_or(dir, |fd| fd.as_fd());
         let Some(comp) = pending.pop() else {
-            // Only `.`, `..` or slashes were left: the result is the current directory.
+            // Only `.`, `..` or slashes were left: the result is the current directory
+            // (which cannot be created: `EISDIR`, as `openat2` says).
+            if flags.contains(OFlags::CREATE) {
+                return Err(Errno::ISDIR.into());
+            }
             return Ok(rustix::fs::openat(
                 cur,
                 c".",
@@ -464,6 +468,12 @@ fn walk(
                 _ => return Err(Errno::NOTDIR.into()),
             }
             continue;
+        }
+        // Creating under a name that must be a directory: Linux answers `EISDIR` without
+        // looking the name up (whatever it is), as `openat2` shows; `openat` with
+        // `O_CREAT | O_DIRECTORY` would say `EINVAL` instead.
+        if must_be_dir && flags.contains(OFlags::CREATE) {
+            return Err(Errno::ISDIR.into());
         }
         let mut last_flags = flags | OFlags::NOFOLLOW;
         if must_be_dir {

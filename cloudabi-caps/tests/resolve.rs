@@ -223,6 +223,41 @@ fn a_trailing_slash_needs_a_directory_on_every_strategy() {
     }
 }
 
+/// Creating under a name with a trailing slash, or a name that ends in `.` or `..`: the
+/// walk answers as `openat2` does, `EISDIR` whatever the name is (`openat` alone would
+/// refuse `O_CREAT | O_DIRECTORY` with `EINVAL`), and nothing is made.
+#[test]
+fn creating_under_a_directory_name_is_eisdir_on_every_strategy() {
+    let (tmp, dir) = tree();
+    let flags = OFlags::RDWR | OFlags::CREATE;
+    for strategy in [Strategy::Walk, Strategy::Auto] {
+        let k = |p: &[u8]| kind_of(&dir, p, flags, false, strategy);
+        let paths = [
+            &b"new/"[..],
+            b"d/",
+            b"ld/",
+            b"d/..",
+            b"d/.",
+            b".",
+            b"f/",
+            b"lf/",
+            b"loop1/",
+            b"dangling/",
+        ];
+        for path in paths {
+            assert_eq!(
+                k(path),
+                Err(libc::EISDIR),
+                "{strategy:?} {}",
+                String::from_utf8_lossy(path)
+            );
+        }
+        assert!(!tmp.path().join("new").exists(), "{strategy:?}");
+        assert_eq!(k(b"new"), Ok(FileType::RegularFile), "{strategy:?}");
+        fs::remove_file(tmp.path().join("new")).unwrap();
+    }
+}
+
 /// Placing an entry with a trailing slash follows a final link to the entry it names and
 /// refuses an existing non-directory; without one the name is taken as it is.
 #[test]
