@@ -31,6 +31,13 @@
 //!   [`resolve::MAX_SYMLINKS`] (40, the kernel's limit for the `openat2` fast path; the
 //!   reference emulator's own walk stopped at 127 expansions, which the fast path cannot
 //!   match).
+//! * **A trailing slash on the last component.** The placement of an entry dropped it, so
+//!   removing `link/` removed the link and `file/` was accepted as a name. The original
+//!   kernel (FreeBSD) and the reference emulator both read it as "must be a directory" and
+//!   follow a final link; [`resolve`] now does too, on both resolvers.
+//! * **A final link under `O_PATH`.** The component walk returned the link itself when asked
+//!   to follow it for an `O_PATH` open (a stat through a link reported the link, a loop gave
+//!   no `ELOOP`); it now follows it as `openat2` does.
 //!
 //! ```
 //! use cloudabi_caps::{GrantMode, Rights, rights};

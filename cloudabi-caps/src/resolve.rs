@@ -14,6 +14,14 @@
 //! also follows a final symbolic link by resolving its target beneath the same directory
 //! again, for the system calls that CloudABI lets follow one.
 //!
+//! A trailing slash on the last component means "this must be a directory", as on the
+//! original CloudABI kernel (FreeBSD): [`open_beneath`] then follows a final symbolic link
+//! whatever `follow` says and fails with `ENOTDIR` on anything but a directory, and
+//! [`place`] and [`place_following`] follow a final link to the entry it names and refuse
+//! an existing entry that is not a directory with `ENOTDIR` ([`Place::must_be_dir`] tells
+//! the caller that the rule applies, for entries yet to be created). Only
+//! [`place_literal`] and [`split_parent`] ignore trailing slashes.
+//!
 //! ```no_run
 //! use cloudabi_caps::resolve::{Strategy, open_beneath};
 //! use rustix::fs::{Mode, OFlags};
@@ -54,7 +62,8 @@ pub enum Strategy {
 static OPENAT2: AtomicU8 = AtomicU8::new(0);
 
 /// Opens `path` beneath `dir` with `flags` (`O_CLOEXEC` is always added) and `mode`.
-/// When `follow` is false a symbolic link in the final component is not followed.
+/// When `follow` is false a symbolic link in the final component is not followed, unless
+/// `path` ends with a slash (then the result must be a directory, `ENOTDIR` otherwise).
 ///
 /// # Errors
 ///
@@ -77,6 +86,9 @@ pub fn open_beneath(
     } else {
         Mode::empty()
     };
+    // A trailing slash makes the kernel follow a final link anyway (and `openat2` ignores
+    // `O_NOFOLLOW` then); the walk does the same.
+    let follow = follow || has_trailing_slash(path);
     if !follow {
         flags |= OFlags::NOFOLLOW;
     }
@@ -102,6 +114,24 @@ pub fn open_beneath(
         }
     }
     walk(dir, path, flags, mode, follow)
+}
+
+/// Whether `path` ends with a slash, which makes its last component "must be a directory".
+#[must_use]
+pub fn has_trailing_slash(path: &[u8]) -> bool {
+    path.ends_with(b"/")
+}
+
+/// Which resolver [`Strategy::Auto`] has settled on in this process: `Some(true)` once
+/// `openat2` has worked, `Some(false)` once it was found missing (`ENOSYS`) and the
+/// component walk is used instead, `None` before the first resolution.
+#[must_use]
+pub fn openat2_detected() -> Option<bool> {
+    match OPENAT2.load(Ordering::Relaxed) {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
+    }
 }
 
 /// Rejects the paths that can never be beneath a directory.
@@ -219,6 +249,7 @@ pub struct Place {
     parent: OwnedFd,
     name: CString,
     parent_path: Vec<u8>,
+    must_be_dir: bool,
 }
 
 impl Place {
@@ -240,15 +271,42 @@ impl Place {
     pub fn parent_path(&self) -> &[u8] {
         &self.parent_path
     }
+
+    /// Whether the path ended with a slash (also one in a followed link's target): the
+    /// entry must be a directory. When it exists, [`place`] and [`place_following`] have
+    /// checked that it is one; an entry yet to be made must be made as a directory.
+    #[must_use]
+    pub fn must_be_dir(&self) -> bool {
+        self.must_be_dir
+    }
+
+    /// The type of the entry itself (never following it), or `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// The system's error when the entry cannot be looked at.
+    pub fn entry_type(&self) -> Result<Option<FileType>, Error> {
+        match rustix::fs::statat(
+            &self.parent,
+            self.name.as_c_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Opens the parent of `path` beneath `dir` (always as a new descriptor, open for reading,
-/// `.` when `path` has no directory part) and returns it with the final name.
+/// `.` when `path` has no directory part) and returns it with the final name, taken
+/// literally: trailing slashes are ignored and nothing is followed. For the entry a path
+/// names under CloudABI's rules, use [`place`].
 ///
 /// # Errors
 ///
 /// As [`split_parent`] (the final component must be a plain name) and [`open_beneath`].
-pub fn place(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Place, Error> {
+pub fn place_literal(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Place, Error> {
     let (parent, name) = split_parent(path)?;
     let parent = if parent.is_empty() { &b"."[..] } else { parent };
     let opened = open_beneath(
@@ -263,46 +321,66 @@ pub fn place(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Place, Error> {
         parent: opened,
         name: CString::new(name).map_err(|_| Error::from(Errno::INVAL))?,
         parent_path: parent.to_vec(),
+        must_be_dir: has_trailing_slash(path),
     })
 }
 
-/// Like [`place`], but when `follow` is set and the entry is a symbolic link, places its
-/// target (beneath `dir`) instead, repeatedly: at most [`MAX_SYMLINKS`] links.
+/// Opens the parent of `path` beneath `dir` (always as a new descriptor, open for reading,
+/// `.` when `path` has no directory part) and returns it with the final name, not
+/// following a final symbolic link, unless `path` ends with a slash: then the entry must be
+/// a directory, a final link is followed to the entry it names (as [`place_following`]),
+/// and an existing entry that is not a directory is refused.
 ///
 /// # Errors
 ///
-/// As [`place`]; [`Error::Escape`] for a link with an absolute target, `ELOOP` after
-/// [`MAX_SYMLINKS`] links.
+/// As [`split_parent`] (the final component must be a plain name) and [`open_beneath`];
+/// with a trailing slash as [`place_following`], and `ENOTDIR` for an existing entry that
+/// is not a directory.
+pub fn place(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Place, Error> {
+    place_following(dir, path, false)
+}
+
+/// Like [`place`], but when `follow` is set (or `path` ends with a slash) and the entry is
+/// a symbolic link, places its target (beneath `dir`) instead, repeatedly: at most
+/// [`MAX_SYMLINKS`] links. A trailing slash, on `path` or on a followed link's target,
+/// requires the entry to be a directory when it exists.
+///
+/// # Errors
+///
+/// As [`place_literal`]; [`Error::Escape`] for a link with an absolute target, `ELOOP` after
+/// [`MAX_SYMLINKS`] links, `ENOTDIR` for an existing non-directory that must be one.
 pub fn place_following(dir: BorrowedFd<'_>, path: &[u8], follow: bool) -> Result<Place, Error> {
     let mut path = path.to_vec();
     let mut links = 0;
+    let mut must_be_dir = false;
     loop {
-        let at = place(dir, &path)?;
-        if !follow {
-            return Ok(at);
+        let mut at = place_literal(dir, &path)?;
+        must_be_dir |= at.must_be_dir;
+        at.must_be_dir = must_be_dir;
+        let kind = at.entry_type()?;
+        if kind == Some(FileType::Symlink) && (follow || must_be_dir) {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(Errno::LOOP.into());
+            }
+            let target =
+                rustix::fs::readlinkat(&at.parent, at.name.as_c_str(), Vec::new())?.into_bytes();
+            if target.is_empty() {
+                return Err(Errno::NOENT.into());
+            }
+            if target.first() == Some(&b'/') {
+                return Err(Error::Escape);
+            }
+            let mut next = at.parent_path;
+            next.push(b'/');
+            next.extend_from_slice(&target);
+            path = next;
+            continue;
         }
-        let st = match rustix::fs::statat(&at.parent, at.name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
-        {
-            Ok(st) => st,
-            Err(Errno::NOENT) => return Ok(at),
-            Err(e) => return Err(e.into()),
-        };
-        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-            return Ok(at);
+        if must_be_dir && kind.is_some_and(|k| k != FileType::Directory) {
+            return Err(Errno::NOTDIR.into());
         }
-        links += 1;
-        if links > MAX_SYMLINKS {
-            return Err(Errno::LOOP.into());
-        }
-        let target =
-            rustix::fs::readlinkat(&at.parent, at.name.as_c_str(), Vec::new())?.into_bytes();
-        if target.first() == Some(&b'/') {
-            return Err(Error::Escape);
-        }
-        let mut next = at.parent_path;
-        next.push(b'/');
-        next.extend_from_slice(&target);
-        path = next;
+        return Ok(at);
     }
 }
 
@@ -353,7 +431,11 @@ fn walk(
     loop {
         let cur = stack.last().map_or(dir, |fd| fd.as_fd());
         let Some(comp) = pending.pop() else {
-            // Only `.`, `..` or slashes were left: the result is the current directory.
+            // Only `.`, `..` or slashes were left: the result is the current directory
+            // (which cannot be created: `EISDIR`, as `openat2` says).
+            if flags.contains(OFlags::CREATE) {
+                return Err(Errno::ISDIR.into());
+            }
             return Ok(rustix::fs::openat(
                 cur,
                 c".",
@@ -387,11 +469,27 @@ fn walk(
             }
             continue;
         }
+        // Creating under a name that must be a directory: Linux answers `EISDIR` without
+        // looking the name up (whatever it is), as `openat2` shows; `openat` with
+        // `O_CREAT | O_DIRECTORY` would say `EINVAL` instead.
+        if must_be_dir && flags.contains(OFlags::CREATE) {
+            return Err(Errno::ISDIR.into());
+        }
         let mut last_flags = flags | OFlags::NOFOLLOW;
         if must_be_dir {
             last_flags |= OFlags::DIRECTORY;
         }
         match rustix::fs::openat(cur, comp.as_slice(), last_flags, mode) {
+            // `O_PATH | O_NOFOLLOW` opens a final symbolic link itself instead of failing:
+            // when following, splice its target like any other link.
+            Ok(fd)
+                if follow
+                    && flags.contains(OFlags::PATH)
+                    && FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode)
+                        == FileType::Symlink =>
+            {
+                must_be_dir |= splice_link(fd.as_fd(), &mut pending, &mut links)?;
+            }
             Ok(fd) => return Ok(fd),
             Err(e @ (Errno::LOOP | Errno::NOTDIR)) if follow => {
                 // The final component may be a symbolic link: look at it without following.

@@ -1059,6 +1059,238 @@ fn file_unlink_of_a_directory_without_removedir_is_eperm() {
     assert_eq!(un("f", 0), Errno::SUCCESS);
 }
 
+/// The tree the trailing-slash tests work in: a file `f`, a directory `d`, a link `lf`
+/// to the file, a link `ld` to the directory, a dangling link `dangling` and a loop
+/// `loop1 -> loop2 -> loop1`.
+fn slash_tree(dir: &std::path::Path) {
+    std::fs::write(dir.join("f"), b"x").unwrap();
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::os::unix::fs::symlink("f", dir.join("lf")).unwrap();
+    std::os::unix::fs::symlink("d", dir.join("ld")).unwrap();
+    std::os::unix::fs::symlink("missing", dir.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("loop2", dir.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", dir.join("loop2")).unwrap();
+}
+
+fn is_link(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// A trailing slash on the last component means "must be a directory" and follows a
+/// final symbolic link (FreeBSD, the original CloudABI kernel): `file_unlink` of `link/`
+/// never removes the link, of `file/` is `ENOTDIR`, and with `removedir` removes the
+/// directory a link points to.
+#[test]
+fn file_unlink_with_a_trailing_slash_needs_a_directory() {
+    let (dir, p) = process_in_tempdir();
+    let root = dir.path();
+    slash_tree(root);
+    let un = |n: &str, flags: u64| {
+        sys(
+            &p,
+            "file_unlink",
+            &[0, n.as_ptr() as u64, n.len() as u64, flags],
+        )
+    };
+    assert_eq!(un("f/", 0), Errno::NOTDIR);
+    assert!(root.join("f").is_file(), "the file stays");
+    assert_eq!(un("lf/", 0), Errno::NOTDIR);
+    assert!(is_link(&root.join("lf")), "a link to a file stays");
+    // The link is followed to the directory, which needs `removedir`.
+    assert_eq!(un("ld/", 0), Errno::PERM);
+    assert!(is_link(&root.join("ld")), "a link to a directory stays");
+    assert_eq!(un("f/", 0x01), Errno::NOTDIR);
+    assert_eq!(un("dangling/", 0), Errno::NOENT);
+    assert!(is_link(&root.join("dangling")));
+    assert_eq!(un("loop1/", 0), Errno::LOOP);
+    assert!(is_link(&root.join("loop1")));
+    // `removedir` through the link removes the directory it points to, not the link.
+    assert_eq!(un("ld/", 0x01), Errno::SUCCESS);
+    assert!(!root.join("d").exists(), "the directory is gone");
+    assert!(is_link(&root.join("ld")), "the link itself stays");
+    // Without the slash the link itself is what is removed.
+    assert_eq!(un("lf", 0), Errno::SUCCESS);
+    assert!(!is_link(&root.join("lf")) && root.join("f").is_file());
+}
+
+/// `file_rename`, `file_link` and `file_symlink` apply the same rule to both names: only
+/// directories may be named with a trailing slash, and a final link is followed.
+#[test]
+fn file_rename_link_and_symlink_with_a_trailing_slash_need_a_directory() {
+    let (dir, p) = process_in_tempdir();
+    let root = dir.path();
+    slash_tree(root);
+    let two = |name: &str, from: &str, to: &str| {
+        sys(
+            &p,
+            name,
+            &[
+                0,
+                from.as_ptr() as u64,
+                from.len() as u64,
+                0,
+                to.as_ptr() as u64,
+                to.len() as u64,
+            ],
+        )
+    };
+    // A file renamed from or to a name with a slash.
+    assert_eq!(two("file_rename", "f/", "g"), Errno::NOTDIR);
+    // A new name with a slash is only for a directory: FreeBSD's lookup says `ENOENT`
+    // (Linux would say `ENOTDIR`); an existing non-directory with a slash is `ENOTDIR`.
+    assert_eq!(two("file_rename", "f", "g/"), Errno::NOENT);
+    assert_eq!(two("file_rename", "ld", "g/"), Errno::NOENT);
+    assert_eq!(two("file_rename", "f", "lf/"), Errno::NOTDIR);
+    assert_eq!(two("file_rename", "lf/", "g"), Errno::NOTDIR);
+    assert!(root.join("f").is_file() && is_link(&root.join("lf")));
+    assert!(!root.join("g").exists());
+    // A directory may be renamed to a new name with a slash.
+    assert_eq!(two("file_rename", "d", "e/"), Errno::SUCCESS);
+    assert!(root.join("e").is_dir() && !root.join("d").exists());
+    // Through a link with a slash, the directory it names moves, the link stays.
+    std::os::unix::fs::symlink("e", root.join("le")).unwrap();
+    assert_eq!(two("file_rename", "le/", "d"), Errno::SUCCESS);
+    assert!(root.join("d").is_dir() && !root.join("e").exists());
+    assert!(is_link(&root.join("le")));
+    // A hard link is never a directory.
+    assert_eq!(two("file_link", "f/", "h"), Errno::NOTDIR);
+    assert_eq!(two("file_link", "lf/", "h"), Errno::NOTDIR);
+    assert_eq!(two("file_link", "f", "h/"), Errno::NOENT);
+    assert_eq!(two("file_link", "f", "lf/"), Errno::NOTDIR);
+    assert!(!root.join("h").exists());
+    // Nor is a symbolic link: its new name cannot end with a slash.
+    let sym = |target: &str, name: &str| {
+        sys(
+            &p,
+            "file_symlink",
+            &[
+                target.as_ptr() as u64,
+                target.len() as u64,
+                0,
+                name.as_ptr() as u64,
+                name.len() as u64,
+            ],
+        )
+    };
+    assert_eq!(sym("f", "s/"), Errno::NOENT);
+    assert!(!is_link(&root.join("s")));
+    assert_eq!(sym("f", "f/"), Errno::NOTDIR);
+    assert_eq!(sym("f", "d/"), Errno::EXIST);
+    assert_eq!(sym("f", "s"), Errno::SUCCESS);
+}
+
+/// `file_stat_get` and `file_open` with a trailing slash: a final link is followed even
+/// without `SYMLINK_FOLLOW`, and anything but a directory is `ENOTDIR`.
+#[test]
+fn file_stat_and_open_with_a_trailing_slash_need_a_directory() {
+    let (dir, p) = process_in_tempdir();
+    slash_tree(dir.path());
+    for follow in [false, true] {
+        assert_eq!(stat_path(&p, "f/", follow).unwrap_err(), Errno::NOTDIR);
+        assert_eq!(stat_path(&p, "lf/", follow).unwrap_err(), Errno::NOTDIR);
+        assert_eq!(
+            stat_path(&p, "ld/", follow).unwrap().st_filetype,
+            FileType::DIRECTORY
+        );
+        assert_eq!(stat_path(&p, "loop1/", follow).unwrap_err(), Errno::LOOP);
+        assert_eq!(
+            stat_path(&p, "dangling/", follow).unwrap_err(),
+            Errno::NOENT
+        );
+    }
+    assert_eq!(open_read(&p, 0, "f/").unwrap_err(), Errno::NOTDIR);
+    // Creating through a name with a slash: FreeBSD's answers, not Linux's `EISDIR`.
+    let create = |n: &str| {
+        file_open(
+            &p,
+            0,
+            n,
+            OFlags::CREAT,
+            Rights::FD_READ | Rights::FD_WRITE,
+            Rights::empty(),
+        )
+    };
+    assert_eq!(create("new/").unwrap_err(), Errno::NOENT);
+    assert!(!dir.path().join("new").exists());
+    assert_eq!(create("f/").unwrap_err(), Errno::NOTDIR);
+    assert_eq!(create("lf/").unwrap_err(), Errno::NOTDIR);
+    assert_eq!(create("ld/").unwrap_err(), Errno::ISDIR);
+    assert_eq!(create("d/").unwrap_err(), Errno::ISDIR);
+    assert_eq!(
+        file_open(
+            &p,
+            0,
+            "d/",
+            OFlags::CREAT | OFlags::EXCL,
+            Rights::FD_READ,
+            Rights::empty()
+        )
+        .unwrap_err(),
+        Errno::EXIST
+    );
+    assert_eq!(create("loop1/").unwrap_err(), Errno::LOOP);
+    assert_eq!(open_read(&p, 0, "lf/").unwrap_err(), Errno::NOTDIR);
+    assert_eq!(
+        file_open(
+            &p,
+            0,
+            "ld/",
+            OFlags::DIRECTORY,
+            Rights::FILE_READDIR,
+            Rights::empty()
+        )
+        .and_then(|fd| fdstat(&p, fd))
+        .unwrap()
+        .fs_filetype,
+        FileType::DIRECTORY
+    );
+    // `file_stat_put` finds its entry the same way.
+    let st = FileStat::default();
+    let put = |n: &str| {
+        sys(
+            &p,
+            "file_stat_put",
+            &[
+                0,
+                n.as_ptr() as u64,
+                n.len() as u64,
+                ptr(&st),
+                FsFlags::MTIM.bits().into(),
+            ],
+        )
+    };
+    assert_eq!(put("f/"), Errno::NOTDIR);
+    assert_eq!(put("lf/"), Errno::NOTDIR);
+    assert_eq!(put("ld/"), Errno::SUCCESS);
+}
+
+/// Following a final link in `file_stat_get`, and the `ELOOP` of a link loop, are the same
+/// with `openat2` and with the component walk (the CI runs the path tests a second time
+/// with `openat2` refused by a seccomp filter).
+#[test]
+fn file_stat_get_follows_a_final_link_and_detects_loops() {
+    let (dir, p) = process_in_tempdir();
+    slash_tree(dir.path());
+    let st = stat_path(&p, "lf", true).unwrap();
+    assert_eq!(st.st_filetype, FileType::REGULAR_FILE);
+    assert_eq!(st.st_size, 1);
+    assert_eq!(
+        stat_path(&p, "lf", false).unwrap().st_filetype,
+        FileType::SYMBOLIC_LINK
+    );
+    assert_eq!(
+        stat_path(&p, "ld", true).unwrap().st_filetype,
+        FileType::DIRECTORY
+    );
+    assert_eq!(stat_path(&p, "loop1", true).unwrap_err(), Errno::LOOP);
+    assert_eq!(
+        stat_path(&p, "loop1", false).unwrap().st_filetype,
+        FileType::SYMBOLIC_LINK
+    );
+    assert_eq!(stat_path(&p, "dangling", true).unwrap_err(), Errno::NOENT);
+    check_resolver_detection();
+}
+
 /// Protection bits other than `exec` (0x1), `write` (0x2) and `read` (0x4) make the
 /// original emulator's `mem_map` and `mem_protect` fail with `ENOTSUP`, as for W^X.
 /// (`mprot` is a `u8`: bits above it never reach the handler.)

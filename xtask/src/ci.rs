@@ -82,21 +82,52 @@ fn step(tally: &mut Tally, name: &str, program: &str, args: &[&str]) {
     }
 }
 
+/// The environment variable that tells the path tests they run with `openat2` refused
+/// (they then check that the resolver noticed).
+const WITHOUT_OPENAT2: &str = "CLOUDABI_TEST_WITHOUT_OPENAT2";
+
 /// Runs `cargo test ARGS --no-fail-fast`, passing its output through while counting.
 fn tests(tally: &mut Tally, args: &[&str]) {
+    run_tests(tally, args, &[], false);
+}
+
+/// Runs `cargo test ARGS --no-fail-fast -- HARNESS` with `openat2` refused by a seccomp
+/// filter (`ENOSYS`, see [`crate::seccomp`]) in cargo and the test binaries it starts.
+fn tests_without_openat2(tally: &mut Tally, args: &[&str], harness: &[&str]) {
+    run_tests(tally, args, harness, true);
+}
+
+/// Runs `cargo test ARGS --no-fail-fast [-- HARNESS]`, passing its output through while
+/// counting; with `without_openat2`, under the seccomp filter that refuses `openat2`.
+fn run_tests(tally: &mut Tally, args: &[&str], harness: &[&str], without_openat2: bool) {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     use std::sync::mpsc;
 
-    eprintln!("==> tests: cargo test {} --no-fail-fast", args.join(" "));
-    let child = Command::new("cargo")
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("--no-fail-fast");
+    if !harness.is_empty() {
+        all.push("--");
+        all.extend_from_slice(harness);
+    }
+    let what = if without_openat2 {
+        " (openat2 refused with ENOSYS)"
+    } else {
+        ""
+    };
+    eprintln!("==> tests{what}: cargo test {}", all.join(" "));
+    let mut command = Command::new("cargo");
+    command
         .arg("test")
-        .args(args)
-        .arg("--no-fail-fast")
+        .args(&all)
         .current_dir(root())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+        .stderr(Stdio::piped());
+    if without_openat2 {
+        command.env(WITHOUT_OPENAT2, "1");
+        crate::seccomp::without_openat2(&mut command);
+    }
+    let child = command.spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -147,6 +178,60 @@ fn tests(tally: &mut Tally, args: &[&str]) {
     }
 }
 
+/// The path tests once more where `openat2` is missing (as on older kernels and under
+/// QEMU user mode): the resolver's detection then picks its component walk, which must
+/// behave exactly like `openat2`. Only the path tests (the resolver's in `cloudabi-caps`,
+/// the emulator's `file_*` system call tests), built with the flags of the main run, so
+/// this costs seconds.
+fn path_tests_without_openat2(tally: &mut Tally) {
+    tests_without_openat2(
+        tally,
+        &[
+            "--release",
+            "--all-features",
+            "--package",
+            "cloudabi-caps",
+            "--test",
+            "resolve",
+        ],
+        &[],
+    );
+    tests_without_openat2(
+        tally,
+        &[
+            "--release",
+            "--all-features",
+            "--package",
+            "cloudabi-emulator",
+            "--test",
+            "syscalls",
+        ],
+        &["file_"],
+    );
+}
+
+/// `cargo xtask test-without-openat2`: only the second run of the path tests (the one
+/// `cargo xtask test` makes with `openat2` refused), with its own summary line.
+pub(crate) fn test_without_openat2(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(format!(
+            "`test-without-openat2` takes no arguments, got {args:?}"
+        ));
+    }
+    let t = &mut Tally::default();
+    path_tests_without_openat2(t);
+    let failures = t.failures();
+    println!(
+        "{} passed, {failures} failed, {} skipped",
+        t.passed, t.skipped
+    );
+    if failures == 0 {
+        Ok(())
+    } else {
+        Err(String::new())
+    }
+}
+
 /// Every check the project has, in order from fastest to slowest. Every step runs even
 /// when an earlier one failed, and every test binary even when an earlier one failed
 /// (`--no-fail-fast`), so one failure never hides another. Ends with the line
@@ -188,6 +273,7 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         &["build", "--workspace", "--release"],
     );
     tests(t, &["--workspace", "--all-features", "--release"]);
+    path_tests_without_openat2(t);
     // The reader alone (no_std, no alloc), and the no_std builders with serde.
     step(
         t,

@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
 //! * `cargo xtask test`: every check the project has (format, lints, all tests, C tests,
-//!   generated-code drift). `.ci/run` runs exactly this.
+//!   generated-code drift), and the path tests a second time with `openat2` refused by a
+//!   seccomp filter. `.ci/run` runs exactly this.
+//! * `cargo xtask test-without-openat2`: only that second run of the path tests.
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
 //! * `cargo xtask cloudabi`: build CloudABI executables (`install-toolchain`, `build`).
@@ -12,6 +14,7 @@ mod ci;
 mod cloudabi;
 mod r#gen;
 mod install;
+mod seccomp;
 
 use std::process::ExitCode;
 
@@ -19,6 +22,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test      run every check and test (what CI runs)
+  test-without-openat2
+            only the path tests, with openat2 refused (a step of `test`)
   demo      run the demo service under cloudabi-run
   gen       regenerate cloudabi-types from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => ci::test(&args[1..]),
+        Some("test-without-openat2") => ci::test_without_openat2(&args[1..]),
         Some("demo") => ci::demo(&args[1..]),
         Some("gen") => r#gen::run(&args[1..]),
         Some("cloudabi") => cloudabi::run(&args[1..]),

@@ -6,7 +6,8 @@
 //! `ENOTCAPABLE`. Operations on a directory entry act on the final name relative to its
 //! opened parent without following it (`resolve::place`); where CloudABI asks for a final
 //! symbolic link to be followed, `resolve::place_following` resolves its target beneath
-//! the same directory again.
+//! the same directory again. A trailing slash on the last component means "must be a
+//! directory" and follows a final symbolic link, for every call (see `resolve`).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -96,6 +97,28 @@ fn place(dir: &Entry, path: &[u8]) -> Result<Place, Errno> {
     resolve::place(dir_fd(dir)?, path).map_err(|e| errno::from_caps(&e))
 }
 
+/// Like [`place`], but takes the final name literally: trailing slashes are ignored and
+/// nothing is followed.
+fn place_literal(dir: &Entry, path: &[u8]) -> Result<Place, Errno> {
+    resolve::place_literal(dir_fd(dir)?, path).map_err(|e| errno::from_caps(&e))
+}
+
+/// The type of a placed entry itself, `None` when there is none.
+fn entry_type(at: &Place) -> Result<Option<rustix::fs::FileType>, Errno> {
+    at.entry_type().map_err(|e| errno::from_caps(&e))
+}
+
+/// Refuses to make a new entry that is not a directory under a name that must be one
+/// (a trailing slash): `ENOENT`, as FreeBSD's lookup says for a name to be created or
+/// renamed to that will not be a directory. An existing entry is left to the call (an
+/// existing non-directory was refused with `ENOTDIR` by `place` already).
+fn new_entry_must_not_be_dir(at: &Place) -> Result<(), Errno> {
+    if at.must_be_dir() && entry_type(at)?.is_none() {
+        return Err(Errno::NOENT);
+    }
+    Ok(())
+}
+
 /// Like [`place`], but when `follow` is set and the entry is a symbolic link, resolves
 /// its target (beneath `dir`) instead, repeatedly.
 fn place_following(dir: &Entry, path: &[u8], follow: bool) -> Result<Place, Errno> {
@@ -123,7 +146,9 @@ pub(crate) fn create(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         return Err(Errno::INVAL);
     }
     let dir = p.fds.get_with(args[0], Rights::FILE_CREATE_DIRECTORY)?;
-    let at = place(&dir, &path(args[1], args[2])?)?;
+    // A trailing slash is what a new directory's name may have anyway; as on FreeBSD,
+    // `mkdir` never follows a final symbolic link (an existing one is `EEXIST`).
+    let at = place_literal(&dir, &path(args[1], args[2])?)?;
     // SAFETY: valid descriptor and NUL-terminated name.
     check(unsafe { libc::mkdirat(at_fd(&at), at.name().as_ptr(), 0o777) } as isize).map(drop)
 }
@@ -139,6 +164,8 @@ pub(crate) fn link(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         flags.contains(LookupFlags::SYMLINK_FOLLOW),
     )?;
     let to = place(&to_dir, &path(args[4], args[5])?)?;
+    // A hard link is never a directory, so its new name cannot end with a slash.
+    new_entry_must_not_be_dir(&to)?;
     // SAFETY: valid descriptors and NUL-terminated names; the source is never followed
     // by the kernel (it was resolved above).
     check(unsafe {
@@ -159,6 +186,12 @@ pub(crate) fn rename(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let to_dir = p.fds.get_with(args[3], Rights::FILE_RENAME_TARGET)?;
     let from = place(&from_dir, &path(args[1], args[2])?)?;
     let to = place(&to_dir, &path(args[4], args[5])?)?;
+    // A trailing slash on either side: what is renamed must be a directory. The source's
+    // own slash, and an existing target's, were checked by `place` already; a new target
+    // name with a slash is only for a directory (`ENOENT` otherwise, as on FreeBSD).
+    if entry_type(&from)?.is_some_and(|t| t != rustix::fs::FileType::Directory) {
+        new_entry_must_not_be_dir(&to)?;
+    }
     // SAFETY: valid descriptors and NUL-terminated names.
     check(unsafe {
         libc::renameat(
@@ -177,6 +210,8 @@ pub(crate) fn symlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let target = CString::new(target).map_err(|_| Errno::INVAL)?;
     let dir = p.fds.get_with(args[2], Rights::FILE_SYMLINK)?;
     let at = place(&dir, &path(args[3], args[4])?)?;
+    // A symbolic link is not a directory: its new name cannot end with a slash.
+    new_entry_must_not_be_dir(&at)?;
     // SAFETY: NUL-terminated strings and a valid descriptor. The link's text is stored
     // as given; following it later is checked like any other path.
     check(unsafe { libc::symlinkat(target.as_ptr(), at_fd(&at), at.name().as_ptr()) } as isize)
@@ -444,6 +479,21 @@ pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     }
 
     dir_fd(&dir)?;
+    if oflags.contains(OFlags::CREAT) && resolve::has_trailing_slash(&path) {
+        // Linux says `EISDIR` for any `O_CREAT` open of a name with a trailing slash;
+        // FreeBSD looks the name up first: `ENOTDIR` for an existing non-directory (also
+        // through a link), `ENOENT` for a name that does not exist (a new file is never
+        // a directory). What is left is an existing directory, which `creat` never opens:
+        // `EEXIST` with `excl`, `EISDIR` otherwise (as for the name without the slash).
+        // Answered here, so neither resolver sees `O_CREAT` with a trailing slash (the walk
+        // would add `O_DIRECTORY`, which Linux refuses with `O_CREAT` as `EINVAL`).
+        new_entry_must_not_be_dir(&place(&dir, &path)?)?;
+        return Err(if oflags.contains(OFlags::EXCL) {
+            Errno::EXIST
+        } else {
+            Errno::ISDIR
+        });
+    }
     let follow = lflags.contains(LookupFlags::SYMLINK_FOLLOW);
     let open_dir = || -> Result<OwnedFd, Errno> {
         if !follow {

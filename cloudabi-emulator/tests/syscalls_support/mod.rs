@@ -159,3 +159,19 @@ pub fn fd_create2(p: &Process, ty: cloudabi_types::FileType) -> Result<(u32, u32
         e => Err(e),
     }
 }
+
+/// The environment variable `cargo xtask test` sets for its second run of the path tests,
+/// in which a seccomp filter makes `openat2` fail with `ENOSYS`.
+pub const WITHOUT_OPENAT2: &str = "CLOUDABI_TEST_WITHOUT_OPENAT2";
+
+/// In the run without `openat2`, checks that the resolver did detect it as missing (so the
+/// component walk, not the fast path, answered the lookups just made).
+pub fn check_resolver_detection() {
+    if std::env::var_os(WITHOUT_OPENAT2).is_some() {
+        assert_eq!(
+            cloudabi_caps::resolve::openat2_detected(),
+            Some(false),
+            "{WITHOUT_OPENAT2} is set, but openat2 was not refused"
+        );
+    }
+}
