@@ -125,7 +125,11 @@ fn run_tests(tally: &mut Tally, args: &[&str], harness: &[&str], without_openat2
         .stderr(Stdio::piped());
     if without_openat2 {
         command.env(WITHOUT_OPENAT2, "1");
-        crate::seccomp::without_openat2(&mut command);
+        if let Err(e) = crate::seccomp::without_openat2(&mut command) {
+            eprintln!("xtask: tests: {e}");
+            tally.failed_steps.push("tests".into());
+            return;
+        }
     }
     let child = command.spawn();
     let mut child = match child {

@@ -2,89 +2,44 @@
 //! and under QEMU user mode, so that the path tests also run against the component-walk
 //! resolver that `cloudabi_caps::resolve` falls back to (through its real detection).
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-/// `openat2`'s number: the same in the generic table (AArch64) and on x86-64.
-const SYS_OPENAT2: u32 = 437;
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 
-/// The `AUDIT_ARCH_*` value of the machine this runs on (`linux/audit.h`).
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xc000_003e;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xc000_00b7;
-
-/// Offsets in `struct seccomp_data`: the system call number, then the architecture.
-const DATA_NR: u32 = 0;
-const DATA_ARCH: u32 = 4;
-
-const fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+/// The program: `openat2` fails with `ENOSYS`; every other call, and calls of another
+/// architecture, are left alone.
+fn program() -> Result<BpfProgram, String> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| format!("seccomp filter for {}: {e}", std::env::consts::ARCH))?;
+    let rules = BTreeMap::from([(libc::SYS_openat2, Vec::new())]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(|e| format!("seccomp filter: {e}"))?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| format!("seccomp filter: {e}"))
 }
 
-const fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    }
-}
-
-/// Loads a 32-bit word of `struct seccomp_data`.
-const LOAD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-
-/// The program: calls of another architecture and every other call are allowed.
-const FILTER: [libc::sock_filter; 6] = [
-    stmt(LOAD, DATA_ARCH),
-    jump_eq(AUDIT_ARCH, 0, 3),
-    stmt(LOAD, DATA_NR),
-    jump_eq(SYS_OPENAT2, 0, 1),
-    stmt(RET, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-    stmt(RET, libc::SECCOMP_RET_ALLOW),
-];
-
-/// Installs the filter in the calling thread (inherited by its children and kept across
-/// `execve`). Only async-signal-safe calls: usable between `fork` and `exec`.
-fn install() -> std::io::Result<()> {
-    let prog = libc::sock_fprog {
-        len: FILTER.len() as u16,
-        filter: FILTER.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prctl` with integer arguments only changes this thread's flags.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `prog` points at a valid filter program that outlives the call (the kernel
-    // copies it).
-    if unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &raw const prog,
-            0,
-            0,
-        )
-    } != 0
-    {
-        return Err(std::io::Error::last_os_error());
+/// Makes `command` run with `openat2` refused (`ENOSYS`), it and everything it starts
+/// (the filter is inherited by children and kept across `execve`).
+pub(crate) fn without_openat2(command: &mut Command) -> Result<(), String> {
+    let program = program()?;
+    // SAFETY: the hook runs between fork and exec; `apply_filter` only makes the `prctl`
+    // and `seccomp` calls that install the already compiled program, and its error is
+    // mapped without allocating.
+    unsafe {
+        command.pre_exec(move || {
+            seccompiler::apply_filter(&program)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        });
     }
     Ok(())
-}
-
-/// Makes `command` run with `openat2` refused (`ENOSYS`), it and everything it starts.
-pub(crate) fn without_openat2(command: &mut Command) {
-    // SAFETY: the hook only makes two `prctl` calls, which are async-signal-safe, and
-    // allocates nothing.
-    unsafe {
-        command.pre_exec(install);
-    }
 }
 
 #[cfg(test)]
@@ -131,7 +86,7 @@ mod tests {
         child
             .args(["--exact", "seccomp::tests::probe", "--nocapture"])
             .env(PROBE, "1");
-        super::without_openat2(&mut child);
+        super::without_openat2(&mut child).expect("the filter compiles");
         let out = child.output().expect("the test binary runs again");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "child failed: {text}");
