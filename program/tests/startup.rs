@@ -176,16 +176,24 @@ fn the_sealed_memfd_is_read_from_offset_zero() {
 
 #[test]
 fn close_range_marks_a_range_close_on_exec() {
-    let files: Vec<std::fs::File> = (0..3)
-        .map(|_| std::fs::File::open("/dev/null").unwrap())
+    // Copies at fixed high numbers, so that the range holds no descriptor of a test
+    // running beside this one (the default soft limit is 1024).
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let fds: Vec<i32> = (0..3)
+        .map(|_| {
+            // SAFETY: duplicates a descriptor this test owns; F_DUPFD leaves close-on-exec clear.
+            let fd = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD, 1000) };
+            assert!(fd >= 1000, "{}", std::io::Error::last_os_error());
+            fd
+        })
         .collect();
-    let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
-    for fd in &fds {
-        // SAFETY: clears a flag of a descriptor this test owns.
-        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_SETFD, 0) }, 0);
-    }
     let (lo, hi) = (*fds.iter().min().unwrap(), *fds.iter().max().unwrap());
-    // SAFETY: marking close-on-exec closes nothing.
+    assert_eq!(hi - lo, 2, "{fds:?}");
+    for fd in &fds {
+        // SAFETY: reads the flags of a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_GETFD) }, 0);
+    }
+    // SAFETY: marking close-on-exec closes nothing; the range holds only this test's copies.
     unsafe {
         program::launch::close_range(
             lo as u32,
@@ -194,7 +202,10 @@ fn close_range_marks_a_range_close_on_exec() {
         )
     };
     for fd in &fds {
-        // SAFETY: reads the flags of a descriptor this test owns.
-        assert_eq!(unsafe { libc::fcntl(*fd, libc::F_GETFD) }, libc::FD_CLOEXEC);
+        // SAFETY: reads the flags of a descriptor this test owns, then closes it once.
+        unsafe {
+            assert_eq!(libc::fcntl(*fd, libc::F_GETFD), libc::FD_CLOEXEC);
+            libc::close(*fd);
+        }
     }
 }
