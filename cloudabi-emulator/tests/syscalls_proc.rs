@@ -202,8 +202,8 @@ fn exec_renumbers_descriptors_and_restores_on_failure() {
     let exe = dir.path().join("prog");
     std::fs::write(&exe, b"\x7fELF").unwrap();
     let p = Process::new(vec![open(dir.path(), false), open(&exe, false)]).unwrap();
+    p.set_host(&HOST);
     p.install();
-    syscalls::set_host(&HOST);
     let (mut a, mut b) = (0u32, 0u32);
     let call = |name: &str, args: &[u64]| {
         let number = cloudabi_types::Syscall::by_name(name).unwrap().number.0;

@@ -53,16 +53,32 @@ mod proc;
 mod sock;
 mod sync;
 
-/// The state of one emulated process: its descriptor table and the kernel side of its
-/// condition variables.
-#[derive(Debug, Default)]
+/// The state of one emulated process: its descriptor table, the kernel side of its
+/// condition variables and the [`Host`] that loads programs and starts threads for it.
+#[derive(Default)]
 pub struct Process {
     fds: fdtable::FdTable,
     condvars: sync::CondvarTable,
+    host: OnceLock<&'static dyn Host>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("fds", &self.fds)
+            .field("condvars", &self.condvars)
+            .field("host", &self.host.get().is_some())
+            .finish()
+    }
 }
 
 /// How `proc_exec` and `thread_create` reach the loader and the TLS code of the embedding
-/// emulator. Set with [`set_host`].
+/// emulator. Given to a process with [`Process::set_host`]; without one, both calls fail
+/// with `ENOSYS`.
+///
+/// The system calls only know this trait, never its implementation: the emulator's
+/// loader implements it on top of them, so the code depends one way (loader, then system
+/// calls, then the process and thread state).
 pub trait Host: Send + Sync + 'static {
     /// Replaces the running guest with the executable `executable` and argument data
     /// `data`; the descriptor table has already been renumbered. Returns only on failure.
@@ -90,7 +106,7 @@ pub trait Host: Send + Sync + 'static {
     /// come here: they go back to their host thread's start routine, and `thread_exit`
     /// releases their lock only once they have left the guest's stack.)
     fn exit_thread(&self) -> ! {
-        proc::exit_host_thread()
+        crate::lifecycle::exit_host_thread()
     }
 }
 
@@ -120,14 +136,7 @@ impl ExecError {
     }
 }
 
-pub(crate) use proc::exit_host_thread;
 pub use proc::release_retired_descriptors;
-
-/// Releases the CloudABI lock at `addr` (scope `scope`) for a thread that ended with
-/// `thread_exit`; a bad address or scope is ignored (the thread is gone regardless).
-pub(crate) fn release_lock(addr: u64, scope: u64) {
-    let _ = sync::release(addr, scope);
-}
 
 /// Wakes the threads asleep on a guest condition variable so they notice a pending exit.
 pub(crate) fn wake_sleepers() {
@@ -146,18 +155,9 @@ pub(crate) fn release_old_program() {
     memory::release_guest_mappings();
 }
 
+/// The process [`dispatch`] runs system calls against (see [`Process::install`]): the
+/// one piece of global state, which the vDSO's entry point must find without arguments.
 static PROCESS: OnceLock<Process> = OnceLock::new();
-static HOST: OnceLock<&'static dyn Host> = OnceLock::new();
-
-/// Installs the loader's [`Host`] hooks (only the first call has an effect).
-pub fn set_host(host: &'static dyn Host) {
-    let _ = HOST.set(host);
-}
-
-/// The installed [`Host`], if any.
-fn host() -> Option<&'static dyn Host> {
-    HOST.get().copied()
-}
 
 impl Process {
     /// Creates the state of a process whose descriptor `i` is `fds[i]`, each with the most
@@ -225,8 +225,20 @@ impl Process {
         self.fds.limit(u64::from(fd), base, inheriting, true)
     }
 
+    /// Gives this process the [`Host`] that `proc_exec` and `thread_create` use (only
+    /// the first call has an effect).
+    pub fn set_host(&self, host: &'static dyn Host) {
+        let _ = self.host.set(host);
+    }
+
+    /// The process's [`Host`], if it has one.
+    fn host(&self) -> Option<&'static dyn Host> {
+        self.host.get().copied()
+    }
+
     /// Makes this the process-global state that [`dispatch`] uses. If a process was
-    /// installed before, its descriptor table is replaced by this one's.
+    /// installed before, its descriptor table is replaced by this one's, and it takes
+    /// this one's [`Host`] if it had none.
     pub fn install(self) {
         if let Err(process) = PROCESS.set(self)
             && let Some(current) = PROCESS.get()
@@ -234,6 +246,9 @@ impl Process {
             let entries = core::mem::take(&mut *process.fds.write());
             let old = core::mem::replace(&mut *current.fds.write(), entries);
             drop(old);
+            if let Some(host) = process.host() {
+                current.set_host(host);
+            }
         }
     }
 
@@ -288,8 +303,8 @@ impl Process {
             SyscallNumber::SOCK_RECV => sock::recv(self, &args),
             SyscallNumber::SOCK_SEND => sock::send(self, &args),
             SyscallNumber::SOCK_SHUTDOWN => sock::shutdown(self, &args),
-            SyscallNumber::THREAD_CREATE => proc::thread_create(&args),
-            SyscallNumber::THREAD_EXIT => proc::thread_exit(&args),
+            SyscallNumber::THREAD_CREATE => proc::thread_create(self, &args),
+            SyscallNumber::THREAD_EXIT => proc::thread_exit(self, &args),
             SyscallNumber::THREAD_YIELD => proc::thread_yield(),
             _ => Err(Errno::NOSYS),
         };
