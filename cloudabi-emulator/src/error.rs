@@ -1,4 +1,4 @@
-//! [`Error`]: why a guest could not be started.
+//! [`Error`](enum@Error): why a guest could not be started.
 
 use std::io;
 

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use super::errno;
 
 /// How `proc_exec` and `thread_create` reach the loader and the TLS code of the embedding
-/// emulator. Given to a process with [`Process::set_host`]; without one, both calls fail
+/// emulator. Given to a process with [`Process::set_host`](super::Process::set_host); without one, both calls fail
 /// with `ENOSYS`.
 ///
 /// The system calls only know this trait, never its implementation: the emulator's

@@ -38,7 +38,7 @@ pub(crate) fn wake_sleepers() {
     }
 }
 
-/// The process [`dispatch`] runs system calls against (see [`Process::install`]): the
+/// The process [`dispatch`](super::dispatch) runs system calls against (see [`Process::install`]): the
 /// one piece of global state, which the vDSO's entry point must find without arguments.
 pub(super) static PROCESS: OnceLock<Process> = OnceLock::new();
 
@@ -119,7 +119,7 @@ impl Process {
         self.host.get().copied()
     }
 
-    /// Makes this the process-global state that [`dispatch`] uses. If a process was
+    /// Makes this the process-global state that [`dispatch`](super::dispatch) uses. If a process was
     /// installed before, its descriptor table is replaced by this one's, and it takes
     /// this one's [`Host`] if it had none.
     pub fn install(self) {

@@ -8,7 +8,7 @@
 //! each of which then tries again (setting the bit anew if it has to sleep again).
 //!
 //! A condition variable is a 32-bit word that is non-zero while threads wait on it. The
-//! waiters themselves are queued in the emulator ([`CondvarTable`]), keyed by address.
+//! waiters themselves are queued in the emulator ([`CondvarTable`](super::condvars::CondvarTable)), keyed by address.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
