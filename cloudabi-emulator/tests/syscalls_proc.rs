@@ -263,3 +263,22 @@ fn exec_renumbers_descriptors_and_restores_on_failure() {
         Errno::AGAIN
     );
 }
+
+#[test]
+fn the_host_belongs_to_its_process() {
+    // Each process reaches only its own host: one without a host cannot start threads
+    // (ENOSYS) even while another process of this test binary has one.
+    let with = Process::new(Vec::new()).unwrap();
+    with.set_host(&HOST);
+    let without = Process::new(Vec::new()).unwrap();
+    let attr = cloudabi_types::ThreadAttr::default();
+    let mut tid = 0u32;
+    assert_eq!(
+        sys(&with, "thread_create", &[ptr(&attr), mptr(&mut tid)]),
+        Errno::AGAIN
+    );
+    assert_eq!(
+        sys(&without, "thread_create", &[ptr(&attr), mptr(&mut tid)]),
+        Errno::NOSYS
+    );
+}
