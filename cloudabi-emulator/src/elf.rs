@@ -5,6 +5,17 @@
 //! It has no interpreter: the program relocates itself at startup. [`Executable::parse`]
 //! checks all of that, and every program header the loader relies on, before anything
 //! is mapped; untrusted bytes give an [`ElfError`], never a panic.
+//!
+//! ```
+//! use cloudabi_emulator::elf::{ElfError, Executable, HOST_MACHINE};
+//!
+//! // A file that does not start with the ELF magic number.
+//! let err = Executable::parse(b"#!/bin/sh\n", HOST_MACHINE).unwrap_err();
+//! assert!(matches!(err, ElfError::NotElf));
+//! // The magic number alone is not a whole ELF header.
+//! let err = Executable::parse(b"\x7fELF", HOST_MACHINE).unwrap_err();
+//! assert!(matches!(err, ElfError::Truncated(_)));
+//! ```
 
 use thiserror::Error;
 

@@ -27,7 +27,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering, compiler_fence};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering, compiler_fence};
 use std::sync::{Condvar, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
@@ -53,9 +53,9 @@ pub(crate) struct GuestThread {
     frame: HostFrame,
     exit_pending: AtomicBool,
     tid: u32,
-    /// The lock `thread_exit` asked to release (address, scope; address 0: none), released
-    /// once the thread is off the guest's stack.
-    join_lock: (AtomicU64, AtomicU64),
+    /// The lock `thread_exit` asked to release, released once the thread is off the
+    /// guest's stack. Only the owning thread touches it.
+    join_lock: Cell<Option<JoinLock>>,
     /// The signal stack; its first two words are [`SIGNAL_STACK_MAGIC`] and the address of
     /// this record.
     signal_stack: Mapping,
@@ -77,7 +77,7 @@ impl GuestThread {
             frame: HostFrame::new(),
             exit_pending: AtomicBool::new(false),
             tid: gettid(),
-            join_lock: (AtomicU64::new(0), AtomicU64::new(0)),
+            join_lock: Cell::new(None),
             signal_stack: Mapping::anonymous(bytes, libc::PROT_READ | libc::PROT_WRITE)?,
             previous_signal_stack: (0, libc::SS_DISABLE, 0),
         })
@@ -106,7 +106,7 @@ impl GuestThread {
         self.frame.in_emulator.store(true, Ordering::Relaxed);
         if !self.frame.is_set() {
             detach(self);
-            crate::syscalls::exit_host_thread()
+            exit_host_thread()
         }
         // SAFETY: the frame belongs to this thread (only the owner calls `exit`, through
         // `current`) and was filled in by its `enter_and_return`, which runs until `leave`;
@@ -114,13 +114,34 @@ impl GuestThread {
         unsafe { tls::leave(&self.frame) }
     }
 
-    /// Like [`GuestThread::exit`], releasing the CloudABI lock at `addr` (scope `scope`)
-    /// once the thread no longer runs on the guest's stack, so a joining thread may free
-    /// that stack as soon as it sees the lock released.
-    pub(crate) fn exit_releasing(&self, addr: u64, scope: u64) -> ! {
-        self.join_lock.1.store(scope, Ordering::Relaxed);
-        self.join_lock.0.store(addr, Ordering::Relaxed);
+    /// Like [`GuestThread::exit`], releasing the CloudABI lock `lock` (with its
+    /// `release` function) once the thread no longer runs on the guest's stack, so a
+    /// joining thread may free that stack as soon as it sees the lock released.
+    pub(crate) fn exit_releasing(&self, lock: JoinLock) -> ! {
+        self.join_lock.set(Some(lock));
         self.exit()
+    }
+}
+
+/// A CloudABI lock a thread releases as it ends (`thread_exit`), after it has left the
+/// guest's stack. The release itself belongs to the system calls (`lock_unlock`), which
+/// hand it down here, so this module needs nothing from them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JoinLock {
+    /// The lock's guest address.
+    pub(crate) addr: u64,
+    /// Its scope (private or shared).
+    pub(crate) scope: u64,
+    /// Releases the lock at `addr` with scope `scope`; errors are ignored by the callee
+    /// (the thread ends regardless).
+    pub(crate) release: fn(u64, u64),
+}
+
+/// Ends the calling host thread immediately with the raw `exit` system call.
+pub(crate) fn exit_host_thread() -> ! {
+    loop {
+        // SAFETY: SYS_exit ends only the calling thread; nothing of ours runs afterwards.
+        unsafe { libc::syscall(libc::SYS_exit, 0) };
     }
 }
 
@@ -300,10 +321,9 @@ pub(crate) fn attach(thread: &mut GuestThread, spawned: bool) {
 /// lock `thread_exit` named, unregisters the thread (which lets a waiting `proc_exec`
 /// go on) and restores the previous signal stack.
 pub(crate) fn detach(thread: &GuestThread) {
-    let addr = thread.join_lock.0.swap(0, Ordering::Relaxed);
-    if addr != 0 {
+    if let Some(lock) = thread.join_lock.take() {
         // Still registered: a `proc_exec` elsewhere waits before it unmaps guest memory.
-        crate::syscalls::release_lock(addr, thread.join_lock.1.load(Ordering::Relaxed));
+        (lock.release)(lock.addr, lock.scope);
     }
     let me = ThreadPtr(thread);
     let mut registry = registry();
@@ -407,8 +427,10 @@ pub(crate) fn spawn_failed() {
 
 /// Ends every guest thread but the caller and waits until they have detached (after
 /// which none of them touches guest memory again). Part of a `proc_exec` past its point
-/// of no return, between [`begin_exec`] and [`end_exec`].
-pub(crate) fn stop_other_threads() {
+/// of no return, between [`begin_exec`] and [`end_exec`]. `wake_sleepers` wakes the
+/// threads asleep on guest condition variables (state of the system calls, passed in by
+/// the caller) so that they see their pending exit.
+pub(crate) fn stop_other_threads(wake_sleepers: fn()) {
     let me = ThreadPtr(CURRENT.get());
     let signal = STOP_SIGNAL.load(Ordering::Relaxed);
     // SAFETY: getpid has no preconditions.
@@ -434,7 +456,7 @@ pub(crate) fn stop_other_threads() {
         drop(registry);
         // Threads waiting for an exec to end, and those asleep on a condition variable.
         CHANGED.notify_all();
-        crate::syscalls::wake_sleepers();
+        wake_sleepers();
         registry = CHANGED
             .wait_timeout(self::registry(), RESIGNAL_INTERVAL)
             .unwrap_or_else(std::sync::PoisonError::into_inner)

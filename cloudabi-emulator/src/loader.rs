@@ -1,5 +1,21 @@
 //! Mapping a validated executable, and the startup block (auxiliary vector, argdata copy,
 //! canary, process UUID, initial TCB) and stack a guest program starts with.
+//!
+//! [`crate::Emulator`] puts these together; each also works on its own:
+//!
+//! ```
+//! use cloudabi_emulator::loader::{self, Mapping};
+//!
+//! // Anonymous memory, unmapped when the `Mapping` is dropped.
+//! let page = Mapping::anonymous(4096, libc::PROT_READ | libc::PROT_WRITE)?;
+//! assert_eq!(page.len(), 4096);
+//! assert_eq!(page.addr() % 4096, 0);
+//! // The process ID a program gets: a random (version 4, RFC 4122 variant) UUID.
+//! let id = loader::random_uuid()?;
+//! assert_eq!(id[6] >> 4, 4);
+//! assert_eq!(id[8] >> 6, 0b10);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};

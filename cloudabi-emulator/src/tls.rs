@@ -25,6 +25,15 @@
 //!   `enter_and_return`: the earlier `HostFrame` stays the way back.
 //! * `run_on_stack` continues on another stack (`proc_exec` moves onto the new
 //!   program's stack before it unmaps the old one).
+//!
+//! ```
+//! use cloudabi_emulator::tls::GuestTcb;
+//!
+//! // The TCB a guest thread starting on this host thread gets: its `parent` word is
+//! // the host's thread pointer (which the AArch64 trampolines load again).
+//! let tcb = GuestTcb::for_current_thread();
+//! assert_ne!(tcb.parent, 0);
+//! ```
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

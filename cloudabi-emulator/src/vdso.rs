@@ -13,6 +13,21 @@
 //! `mem_map` has one) is copied from the guest's stack, and the number is passed as the
 //! eighth argument on the stack. On AArch64 all seven arguments stay in `x0`-`x6` and the
 //! number goes to `x7`.
+//!
+//! ```
+//! use cloudabi_emulator::{elf::HOST_MACHINE, vdso};
+//!
+//! // An image whose trampolines would call a dispatcher at this (made-up) address; it is
+//! // only inspected here, never run.
+//! let image = vdso::build_image(HOST_MACHINE, 0x1000);
+//! // Found the way a CloudABI C library looks system calls up.
+//! assert!(vdso::find_symbol(&image, "cloudabi_sys_fd_write").is_some());
+//! assert!(vdso::find_symbol(&image, "cloudabi_sys_no_such_call").is_none());
+//! // The image mapped for guests, built once per process around the real dispatcher.
+//! let mapped = vdso::mapped()?;
+//! assert!(vdso::find_symbol(mapped, "cloudabi_sys_proc_exit").is_some());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::sync::OnceLock;

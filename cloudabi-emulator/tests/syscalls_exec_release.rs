@@ -52,8 +52,8 @@ fn dropped_descriptors_are_closed_after_exec() {
     let (read_end, write_end) = rustix::pipe::pipe().unwrap();
     // Guest descriptors: 0 the directory, 1 the executable, 2 the pipe's write end.
     let p = Process::new(vec![open(dir.path(), false), open(&exe, false), write_end]).unwrap();
+    p.set_host(&HOST);
     p.install();
-    syscalls::set_host(&HOST);
     assert!(!hung_up(&read_end), "the guest still holds the write end");
 
     // Keep only the directory; the pipe's write end is not passed on.

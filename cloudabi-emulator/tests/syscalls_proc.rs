@@ -202,8 +202,8 @@ fn exec_renumbers_descriptors_and_restores_on_failure() {
     let exe = dir.path().join("prog");
     std::fs::write(&exe, b"\x7fELF").unwrap();
     let p = Process::new(vec![open(dir.path(), false), open(&exe, false)]).unwrap();
+    p.set_host(&HOST);
     p.install();
-    syscalls::set_host(&HOST);
     let (mut a, mut b) = (0u32, 0u32);
     let call = |name: &str, args: &[u64]| {
         let number = cloudabi_types::Syscall::by_name(name).unwrap().number.0;
@@ -261,5 +261,24 @@ fn exec_renumbers_descriptors_and_restores_on_failure() {
     assert_eq!(
         call("thread_create", &[ptr(&attr), mptr(&mut tid)]),
         Errno::AGAIN
+    );
+}
+
+#[test]
+fn the_host_belongs_to_its_process() {
+    // Each process reaches only its own host: one without a host cannot start threads
+    // (ENOSYS) even while another process of this test binary has one.
+    let with = Process::new(Vec::new()).unwrap();
+    with.set_host(&HOST);
+    let without = Process::new(Vec::new()).unwrap();
+    let attr = cloudabi_types::ThreadAttr::default();
+    let mut tid = 0u32;
+    assert_eq!(
+        sys(&with, "thread_create", &[ptr(&attr), mptr(&mut tid)]),
+        Errno::AGAIN
+    );
+    assert_eq!(
+        sys(&without, "thread_create", &[ptr(&attr), mptr(&mut tid)]),
+        Errno::NOSYS
     );
 }

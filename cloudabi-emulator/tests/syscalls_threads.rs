@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, mpsc};
 use std::time::{Duration, Instant};
 
-use cloudabi_emulator::syscalls::{self, ExecError, Host, Process};
+use cloudabi_emulator::syscalls::{ExecError, Host, Process};
 use cloudabi_types::{
     Errno, Event, EventRwFlags, EventType, FileType, Lock, Scope, SubClockFlags, Subscription,
     SubscriptionClock, SubscriptionCondvar, SubscriptionFdReadwrite, SubscriptionLock,
@@ -518,7 +518,7 @@ extern "C" fn thread_main(tid: u32, arg: u64) {
 
 #[test]
 fn thread_create_exit_and_join() {
-    syscalls::set_host(&HOST);
+    p().set_host(&HOST);
     let arg = Box::new(ThreadArg {
         join: AtomicU32::new(0),
         started: AtomicBool::new(false),

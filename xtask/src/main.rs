@@ -7,13 +7,16 @@
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
 //! * `cargo xtask cloudabi`: build CloudABI executables (`install-toolchain`, `build`).
-//! * `cargo xtask install [--prefix DIR]`: install `argdata` and `cloudabi-run` with their
-//!   man pages and shell completions.
+//! * `cargo xtask install [--prefix DIR]`: install `argdata`, `cloudabi-run` and the static
+//!   emulator with their man pages and shell completions.
+//! * `cargo xtask modgraph CRATE/src [--top]`: a crate's module dependencies, failing on a
+//!   cycle (`cargo xtask test` checks `cloudabi-emulator/src` with it).
 
 mod ci;
 mod cloudabi;
 mod r#gen;
 mod install;
+mod modgraph;
 mod seccomp;
 
 use std::process::ExitCode;
@@ -27,8 +30,10 @@ tasks:
   demo      run the demo service under cloudabi-run
   gen       regenerate cloudabi-types from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
-  install   install argdata and cloudabi-run, their man pages and shell completions
+  install   install argdata, cloudabi-run and the emulator, man pages and completions
             (`cargo xtask install [--prefix DIR]`, default prefix $HOME/.local)
+  modgraph  a crate's module dependencies, failing on a cycle
+            (`cargo xtask modgraph CRATE/src [--top]`)
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         Some("gen") => r#gen::run(&args[1..]),
         Some("cloudabi") => cloudabi::run(&args[1..]),
         Some("install") => install::run(&args[1..]),
+        Some("modgraph") => modgraph::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use cloudabi_types::{Errno, FdFlags, FdStat, FdsFlags, FileType, Rights, Whence};
 
 use super::fdtable::{Entry, Object};
-use super::{Process, errno, mem};
+use super::process::Process;
+use super::{errno, mem};
 
 /// Converts a libc return value to a result.
 pub(crate) fn check(r: isize) -> Result<usize, Errno> {

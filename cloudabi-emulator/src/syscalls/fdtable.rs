@@ -103,7 +103,7 @@ impl Object {
             }
         } else {
             Termination {
-                signal: super::proc::signal_from_linux(value),
+                signal: super::signal::signal_from_linux(value),
                 exitcode: 0,
             }
         };

@@ -23,7 +23,8 @@ use rustix::fs::Mode;
 
 use super::fd::check;
 use super::fdtable::{self, Entry, Object};
-use super::{Process, errno, mem};
+use super::process::Process;
+use super::{errno, mem};
 
 /// The longest path accepted.
 const PATH_MAX: u64 = 4096;

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use cloudabi_types::{Advice, Errno, Fd, MFlags, MProt, MsFlags, Rights};
 
 use super::fd::check;
-use super::{Process, errno, mem};
+use super::process::Process;
+use super::{errno, mem};
 
 /// Linux page protection for CloudABI's, refusing writable executable pages (W^X) and
 /// bits CloudABI does not define, both with `ENOTSUP` (as the original emulator does).

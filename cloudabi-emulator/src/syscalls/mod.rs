@@ -33,210 +33,41 @@
 //! assert_eq!(err, Errno::BADF);
 //! ```
 
-use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
-
-use cloudabi_types::{Errno, Rights, SyscallNumber};
-
-use crate::grant::GrantMode;
+use cloudabi_types::{Errno, SyscallNumber};
 
 mod args;
 mod clock;
+mod condvars;
 mod errno;
 mod fd;
 mod fdtable;
 mod file;
+mod host;
 mod mem;
 mod memory;
 mod poll;
 mod proc;
+mod process;
+mod signal;
 mod sock;
 mod sync;
 
-/// The state of one emulated process: its descriptor table and the kernel side of its
-/// condition variables.
-#[derive(Debug, Default)]
-pub struct Process {
-    fds: fdtable::FdTable,
-    condvars: sync::CondvarTable,
-}
-
-/// How `proc_exec` and `thread_create` reach the loader and the TLS code of the embedding
-/// emulator. Set with [`set_host`].
-pub trait Host: Send + Sync + 'static {
-    /// Replaces the running guest with the executable `executable` and argument data
-    /// `data`; the descriptor table has already been renumbered. Returns only on failure.
-    fn exec(
-        &self,
-        executable: OwnedFd,
-        data: Vec<u8>,
-    ) -> Result<std::convert::Infallible, ExecError>;
-
-    /// Starts guest code `entry(tid, argument)` on a new host thread with the guest's own
-    /// stack (`stack`, `stack_len` bytes) and a fresh TLS word; returns the new thread's
-    /// ID, which must be its Linux thread ID (`gettid`).
-    fn spawn_thread(
-        &self,
-        entry: u64,
-        stack: u64,
-        stack_len: u64,
-        argument: u64,
-    ) -> std::io::Result<u32>;
-
-    /// Ends the calling guest thread (after `thread_exit` released its lock). The default
-    /// ends the host thread at once with the raw `exit` system call, leaking whatever the
-    /// thread library allocated for it; an embedder that can unwind to its own thread
-    /// start should do so instead. (Threads started by this crate's own loader do not
-    /// come here: they go back to their host thread's start routine, and `thread_exit`
-    /// releases their lock only once they have left the guest's stack.)
-    fn exit_thread(&self) -> ! {
-        proc::exit_host_thread()
-    }
-}
-
-/// Why [`Host::exec`] could not start the new program (the old one goes on running);
-/// [`ExecError::errno`] is what `proc_exec` returns to the guest.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExecError {
-    /// The file is not a CloudABI executable this host can run: `ENOEXEC`, as a kernel's
-    /// `exec` answers for an image it does not recognise.
-    #[error(transparent)]
-    NotExecutable(#[from] crate::elf::ElfError),
-    /// Reading or loading the file failed: its Linux errno, translated (`EIO` when the
-    /// error carries none).
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
-
-impl ExecError {
-    /// The CloudABI errno `proc_exec` reports for this error.
-    #[must_use]
-    pub fn errno(&self) -> Errno {
-        match self {
-            ExecError::NotExecutable(_) => Errno::NOEXEC,
-            ExecError::Io(e) => errno::from_io(e),
-        }
-    }
-}
-
-pub(crate) use proc::exit_host_thread;
+pub use host::{ExecError, Host};
 pub use proc::release_retired_descriptors;
-
-/// Releases the CloudABI lock at `addr` (scope `scope`) for a thread that ended with
-/// `thread_exit`; a bad address or scope is ignored (the thread is gone regardless).
-pub(crate) fn release_lock(addr: u64, scope: u64) {
-    let _ = sync::release(addr, scope);
-}
-
-/// Wakes the threads asleep on a guest condition variable so they notice a pending exit.
-pub(crate) fn wake_sleepers() {
-    if let Some(process) = PROCESS.get() {
-        process.condvars.wake_all();
-    }
-}
+pub use process::Process;
+pub(crate) use process::wake_sleepers;
 
 /// Forgets the old program's condition variable waiters and unmaps the memory it
 /// mapped with `mem_map`; `proc_exec` calls this once the old program's threads are gone
 /// and the new program is loaded.
 pub(crate) fn release_old_program() {
-    if let Some(process) = PROCESS.get() {
+    if let Some(process) = process::PROCESS.get() {
         process.condvars.clear();
     }
     memory::release_guest_mappings();
 }
 
-static PROCESS: OnceLock<Process> = OnceLock::new();
-static HOST: OnceLock<&'static dyn Host> = OnceLock::new();
-
-/// Installs the loader's [`Host`] hooks (only the first call has an effect).
-pub fn set_host(host: &'static dyn Host) {
-    let _ = HOST.set(host);
-}
-
-/// The installed [`Host`], if any.
-fn host() -> Option<&'static dyn Host> {
-    HOST.get().copied()
-}
-
 impl Process {
-    /// Creates the state of a process whose descriptor `i` is `fds[i]`, each with the most
-    /// rights its type and open mode allow: directories get every directory right and may
-    /// hand out directory, file and stream rights; files lose writing rights when opened
-    /// read-only, reading rights when write-only and positioning rights when appending;
-    /// sockets, pipes and terminals get plain I/O rights.
-    ///
-    /// # Errors
-    ///
-    /// The error of `fstat`/`fcntl` on a descriptor.
-    pub fn new(fds: Vec<OwnedFd>) -> std::io::Result<Process> {
-        let entries = fds
-            .into_iter()
-            .map(fdtable::entry_for)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| std::io::Error::other(format!("classifying descriptor: {e}")))?;
-        let process = Process::default();
-        process.fds.reset(entries);
-        Ok(process)
-    }
-
-    /// Lowers the rights of descriptor `fd` to what it holds *and* `base` (its own rights)
-    /// and `inheriting` (the most that descriptors opened through it may get): the
-    /// intersection, so this never adds a right. Embedders call it before [`install`]
-    /// to give a descriptor fewer rights than its type and open mode allow.
-    ///
-    /// # Errors
-    ///
-    /// [`Errno::BADF`] when the process has no descriptor `fd`.
-    ///
-    /// ```
-    /// use std::os::fd::OwnedFd;
-    /// use cloudabi_emulator::syscalls::Process;
-    /// use cloudabi_types::{Errno, Rights, SyscallNumber};
-    ///
-    /// let file = OwnedFd::from(std::fs::File::open("/dev/null")?);
-    /// let process = Process::new(vec![file])?;
-    /// process.limit_rights(0, Rights::FILE_STAT_FGET, Rights::empty())?;
-    /// let mut n = 0usize;
-    /// let iov = [0u64, 0];
-    /// // Reading now needs a right the descriptor no longer has.
-    /// let err = process.call(
-    ///     SyscallNumber::FD_READ,
-    ///     [0, iov.as_ptr() as u64, 1, &mut n as *mut usize as u64, 0, 0, 0],
-    /// );
-    /// assert_eq!(err, Errno::NOTCAPABLE);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// [`install`]: Process::install
-    pub fn limit_rights(&self, fd: u32, base: Rights, inheriting: Rights) -> Result<(), Errno> {
-        self.fds.limit(u64::from(fd), base, inheriting, false)
-    }
-
-    /// Limits descriptor `fd` to the rights of a directory granted with `mode`
-    /// ([`GrantMode::directory_rights`]) if it is a directory; other descriptors are left
-    /// as they are (a file's open mode already shows in its rights).
-    ///
-    /// # Errors
-    ///
-    /// [`Errno::BADF`] when the process has no descriptor `fd`.
-    pub fn limit_to_grant(&self, fd: u32, mode: GrantMode) -> Result<(), Errno> {
-        let (base, inheriting) = mode.directory_rights();
-        self.fds.limit(u64::from(fd), base, inheriting, true)
-    }
-
-    /// Makes this the process-global state that [`dispatch`] uses. If a process was
-    /// installed before, its descriptor table is replaced by this one's.
-    pub fn install(self) {
-        if let Err(process) = PROCESS.set(self)
-            && let Some(current) = PROCESS.get()
-        {
-            let entries = core::mem::take(&mut *process.fds.write());
-            let old = core::mem::replace(&mut *current.fds.write(), entries);
-            drop(old);
-        }
-    }
-
     /// Runs system call `number` with its C arguments (see [`dispatch`]) against this
     /// process and returns the errno.
     pub fn call(&self, number: SyscallNumber, mut args: [u64; 7]) -> Errno {
@@ -288,8 +119,8 @@ impl Process {
             SyscallNumber::SOCK_RECV => sock::recv(self, &args),
             SyscallNumber::SOCK_SEND => sock::send(self, &args),
             SyscallNumber::SOCK_SHUTDOWN => sock::shutdown(self, &args),
-            SyscallNumber::THREAD_CREATE => proc::thread_create(&args),
-            SyscallNumber::THREAD_EXIT => proc::thread_exit(&args),
+            SyscallNumber::THREAD_CREATE => proc::thread_create(self, &args),
+            SyscallNumber::THREAD_EXIT => proc::thread_exit(self, &args),
             SyscallNumber::THREAD_YIELD => proc::thread_yield(),
             _ => Err(Errno::NOSYS),
         };
@@ -319,7 +150,7 @@ pub extern "C" fn dispatch(
     number: u64,
 ) -> u16 {
     let thread = crate::lifecycle::enter_emulator();
-    let errno = match (PROCESS.get(), u32::try_from(number)) {
+    let errno = match (process::PROCESS.get(), u32::try_from(number)) {
         (Some(process), Ok(number)) => {
             process
                 .call(SyscallNumber(number), [a0, a1, a2, a3, a4, a5, a6])
@@ -330,25 +161,4 @@ pub extern "C" fn dispatch(
     // A thread that `proc_exec` on another thread ended leaves here.
     crate::lifecycle::leave_emulator(thread);
     errno
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exec_errors_keep_their_errno() {
-        let not_elf = ExecError::from(crate::elf::ElfError::NotElf);
-        assert_eq!(not_elf.errno(), Errno::NOEXEC);
-        assert_eq!(
-            ExecError::from(crate::elf::ElfError::NotCloudAbi(0)).errno(),
-            Errno::NOEXEC
-        );
-        let enomem = ExecError::from(std::io::Error::from_raw_os_error(libc::ENOMEM));
-        assert_eq!(enomem.errno(), Errno::NOMEM);
-        assert_eq!(
-            ExecError::from(std::io::Error::other("no errno")).errno(),
-            Errno::IO
-        );
-    }
 }

@@ -15,8 +15,9 @@ use cloudabi_types::{
 };
 
 use super::fdtable::{Entry, Termination};
+use super::process::Process;
 use super::sync::{self, Deadline};
-use super::{Process, clock, errno, mem};
+use super::{clock, errno, mem};
 
 /// The most subscriptions one call may pass.
 const MAX_SUBSCRIPTIONS: u64 = 4096;

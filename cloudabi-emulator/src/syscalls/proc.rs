@@ -7,45 +7,10 @@ use cloudabi_types::{Errno, Fd, FileType, Rights, Signal, abi64::ThreadAttr};
 
 use super::fd::check;
 use super::fdtable::{self, Child, Entry, FdTable, Object};
-use super::{Process, errno, host, mem, sync};
-
-/// CloudABI signals with their Linux numbers.
-const SIGNALS: [(Signal, i32); 26] = [
-    (Signal::ABRT, libc::SIGABRT),
-    (Signal::ALRM, libc::SIGALRM),
-    (Signal::BUS, libc::SIGBUS),
-    (Signal::CHLD, libc::SIGCHLD),
-    (Signal::CONT, libc::SIGCONT),
-    (Signal::FPE, libc::SIGFPE),
-    (Signal::HUP, libc::SIGHUP),
-    (Signal::ILL, libc::SIGILL),
-    (Signal::INT, libc::SIGINT),
-    (Signal::KILL, libc::SIGKILL),
-    (Signal::PIPE, libc::SIGPIPE),
-    (Signal::QUIT, libc::SIGQUIT),
-    (Signal::SEGV, libc::SIGSEGV),
-    (Signal::STOP, libc::SIGSTOP),
-    (Signal::SYS, libc::SIGSYS),
-    (Signal::TERM, libc::SIGTERM),
-    (Signal::TRAP, libc::SIGTRAP),
-    (Signal::TSTP, libc::SIGTSTP),
-    (Signal::TTIN, libc::SIGTTIN),
-    (Signal::TTOU, libc::SIGTTOU),
-    (Signal::URG, libc::SIGURG),
-    (Signal::USR1, libc::SIGUSR1),
-    (Signal::USR2, libc::SIGUSR2),
-    (Signal::VTALRM, libc::SIGVTALRM),
-    (Signal::XCPU, libc::SIGXCPU),
-    (Signal::XFSZ, libc::SIGXFSZ),
-];
-
-/// The CloudABI signal for a Linux one (`SIGKILL` for those CloudABI has no name for).
-pub(crate) fn signal_from_linux(sig: i32) -> Signal {
-    SIGNALS
-        .iter()
-        .find(|&&(_, l)| l == sig)
-        .map_or(Signal::KILL, |&(s, _)| s)
-}
+use super::process::Process;
+use super::signal::SIGNALS;
+use super::{errno, mem, sync};
+use crate::lifecycle::{self, JoinLock};
 
 /// `proc_exit(rval)`.
 pub(crate) fn exit(args: &[u64; 7]) -> Result<(), Errno> {
@@ -117,7 +82,7 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // (only this thread survives in the child, and it releases them).
     let mut slots = p.fds.write();
     let condvars = p.condvars.lock();
-    let threads = crate::lifecycle::lock_for_fork();
+    let threads = lifecycle::lock_for_fork();
     // SAFETY: fork in a multi-threaded process; the child only continues this thread,
     // which holds every lock of ours that it will touch.
     let pid = unsafe { libc::fork() };
@@ -183,7 +148,7 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         .collect::<Result<Vec<_>, _>>()?;
     // A successful exec never returns: nothing may be left on this frame to drop.
     drop(numbers);
-    let host = host().ok_or(Errno::NOSYS)?;
+    let host = p.host().ok_or(Errno::NOSYS)?;
     let image = executable
         .object
         .fd
@@ -193,7 +158,7 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     drop(executable);
     // One exec at a time; if another thread's exec ends this one, the dispatcher ends
     // this thread when the call returns.
-    crate::lifecycle::begin_exec().map_err(|_| Errno::INTR)?;
+    lifecycle::begin_exec().map_err(|_| Errno::INTR)?;
     let old = core::mem::replace(&mut *p.fds.write(), entries.into_iter().map(Some).collect());
     // Kept aside, not dropped: a failed exec must give them back. A successful one never
     // returns here, so the loader closes them (`release_retired_descriptors`) just before it
@@ -205,7 +170,7 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
             if let Some(old) = lock(&RETIRED).take() {
                 *p.fds.write() = old;
             }
-            crate::lifecycle::end_exec();
+            lifecycle::end_exec();
             Err(e.errno())
         }
     }
@@ -226,10 +191,10 @@ pub fn release_retired_descriptors() -> usize {
 }
 
 /// `thread_create(*attr, *tid)`.
-pub(crate) fn thread_create(args: &[u64; 7]) -> Result<(), Errno> {
+pub(crate) fn thread_create(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let attr: ThreadAttr = mem::read(args[0])?;
     mem::check_array::<u32>(args[1], 1)?;
-    let host = host().ok_or(Errno::NOSYS)?;
+    let host = p.host().ok_or(Errno::NOSYS)?;
     let tid = host
         .spawn_thread(attr.entry_point, attr.stack, attr.stack_len, attr.argument)
         .map_err(|e| errno::from_io(&e))?;
@@ -237,26 +202,27 @@ pub(crate) fn thread_create(args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `thread_exit(lock, scope)`.
-pub(crate) fn thread_exit(args: &[u64; 7]) -> Result<(), Errno> {
-    if let Some(thread) = crate::lifecycle::current() {
+pub(crate) fn thread_exit(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+    if let Some(thread) = lifecycle::current() {
         // Back to the host thread's own start routine, which releases the lock once the
         // thread is off the guest's stack (a joining thread may reuse that stack then).
-        thread.exit_releasing(args[0], args[1]);
+        thread.exit_releasing(JoinLock {
+            addr: args[0],
+            scope: args[1],
+            release: release_join_lock,
+        });
     }
-    // A bad lock pointer cannot be reported any more: the thread ends regardless.
-    let _ = sync::release(args[0], args[1]);
-    match host() {
+    release_join_lock(args[0], args[1]);
+    match p.host() {
         Some(host) => host.exit_thread(),
-        None => exit_host_thread(),
+        None => lifecycle::exit_host_thread(),
     }
 }
 
-/// Ends the calling host thread immediately with the raw `exit` system call.
-pub(crate) fn exit_host_thread() -> ! {
-    loop {
-        // SAFETY: SYS_exit ends only the calling thread; nothing of ours runs afterwards.
-        unsafe { libc::syscall(libc::SYS_exit, 0) };
-    }
+/// Releases the lock a thread named in `thread_exit`. A bad lock pointer cannot be
+/// reported any more: the thread ends regardless.
+fn release_join_lock(addr: u64, scope: u64) {
+    let _ = sync::release(addr, scope);
 }
 
 /// `thread_yield()`.

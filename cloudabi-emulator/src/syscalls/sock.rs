@@ -12,7 +12,8 @@ use cloudabi_types::{Errno, RiFlags, Rights, RoFlags, SdFlags};
 
 use super::fd::{check, iov_count};
 use super::fdtable::{self, Entry};
-use super::{Process, mem};
+use super::mem;
+use super::process::Process;
 
 /// The most descriptors Linux passes in one message (`SCM_MAX_FD`).
 const MAX_FDS_PER_MESSAGE: u64 = 253;

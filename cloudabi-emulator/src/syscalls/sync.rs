@@ -8,16 +8,15 @@
 //! each of which then tries again (setting the bit anew if it has to sleep again).
 //!
 //! A condition variable is a 32-bit word that is non-zero while threads wait on it. The
-//! waiters themselves are queued in the emulator ([`CondvarTable`]), keyed by address.
+//! waiters themselves are queued in the emulator ([`CondvarTable`](super::condvars::CondvarTable)), keyed by address.
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use cloudabi_types::{Condvar, Errno, Lock, Scope};
 
-use super::{Process, clock, errno, mem};
+use super::process::Process;
+use super::{clock, errno, mem};
 
 /// The low bits of a lock word: owner thread ID or reader count.
 const COUNT_MASK: u32 = !(Lock::WRLOCKED.0 | Lock::KERNEL_MANAGED.0);
@@ -198,41 +197,6 @@ pub(crate) fn lock_unlock(args: &[u64; 7]) -> Result<(), Errno> {
     is_private(args[1])?;
     check_owner(args[0])?;
     release(args[0], args[1])
-}
-
-/// Waiters on one condition variable, in arrival order.
-#[derive(Debug, Default)]
-pub(crate) struct Queue {
-    waiting: VecDeque<u64>,
-    woken: HashSet<u64>,
-}
-
-/// The kernel side of the process's condition variables.
-#[derive(Debug, Default)]
-pub(crate) struct CondvarTable {
-    queues: Mutex<(u64, HashMap<u64, Queue>)>,
-    changed: std::sync::Condvar,
-}
-
-impl CondvarTable {
-    /// Locks the table (also used to keep it consistent across `fork`).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Queue>)> {
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Wakes every waiter so it looks at its state again (a pending thread exit).
-    pub(crate) fn wake_all(&self) {
-        // Under the lock: a waiter that checked before the exit was requested is then
-        // already asleep on `changed` when the notification comes.
-        let guard = self.lock();
-        self.changed.notify_all();
-        drop(guard);
-    }
-
-    /// Drops every queue (the program that waited on them was replaced).
-    pub(crate) fn clear(&self) {
-        self.lock().1.clear();
-    }
 }
 
 /// Waits on the condition variable at `cv` with the lock at `lock` (write-locked by the
