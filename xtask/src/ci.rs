@@ -72,6 +72,20 @@ impl Tally {
             + self.failed_targets.saturating_sub(self.failed_results)
             + self.failed_steps.len() as u64
     }
+
+    /// Prints the summary line (the run's last line) and fails if anything failed.
+    fn finish(&self) -> Result<(), String> {
+        let failures = self.failures();
+        println!(
+            "{} passed, {failures} failed, {} skipped",
+            self.passed, self.skipped
+        );
+        if failures == 0 {
+            Ok(())
+        } else {
+            Err(String::new())
+        }
+    }
 }
 
 /// Runs a check step; a failure is recorded and the run goes on.
@@ -224,16 +238,7 @@ pub(crate) fn test_without_openat2(args: &[String]) -> Result<(), String> {
     }
     let t = &mut Tally::default();
     path_tests_without_openat2(t);
-    let failures = t.failures();
-    println!(
-        "{} passed, {failures} failed, {} skipped",
-        t.passed, t.skipped
-    );
-    if failures == 0 {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
+    t.finish()
 }
 
 /// Every check the project has, in order from fastest to slowest. Every step runs even
@@ -355,21 +360,12 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "--benches",
         ],
     );
-    let failures = t.failures();
     if !t.failed_steps.is_empty() {
         eprintln!("xtask: failed steps: {}", t.failed_steps.join(", "));
     }
     eprintln!("xtask: took {} s", started.elapsed().as_secs());
     // The summary is the run's last line; a failed run says nothing more after it.
-    println!(
-        "{} passed, {failures} failed, {} skipped",
-        t.passed, t.skipped
-    );
-    if failures == 0 {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
+    t.finish()
 }
 
 /// The host's target triple, as rustc reports it.
