@@ -46,7 +46,7 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use argdata::{Fd, MapFdsError, Value};
+use argdata::{Fd, Value};
 use thiserror::Error;
 
 use crate::config::{Origin, Resolved, Resource};
@@ -69,10 +69,6 @@ pub enum EmulateError {
     /// The configuration names a descriptor the resolver did not open (a bug).
     #[error("argdata names unknown resource {0}")]
     UnknownResource(i32),
-    /// The configuration nests deeper than argdata allows (the parser refuses such trees
-    /// first).
-    #[error("the configuration nests deeper than {} levels", argdata::MAX_DEPTH)]
-    TooDeep,
 }
 
 /// The emulator binary used when `--emulator` is not given: `cloudabi-emulate` next to
@@ -98,37 +94,19 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
         resources,
         created,
     } = resolved;
-    // Number the descriptors 0 ... n-1 in order of first appearance, as the CloudABI
-    // encoding does; `ordered[i]` is the resource the program sees as descriptor `i`.
+    // The encoder numbers the descriptors 0 ... n-1 in order of first appearance, as
+    // CloudABI does; `encoded.fds[i]` is the resource the program sees as descriptor `i`.
+    let encoded = value.encode();
     let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
-    let mut number_of: Vec<Option<i32>> = vec![None; slots.len()];
-    let mut ordered = Vec::new();
-    let mut value = value;
-    value
-        .map_fds(|Fd(i)| {
-            let index = usize::try_from(i)
-                .ok()
-                .filter(|i| *i < slots.len())
-                .ok_or(EmulateError::UnknownResource(i))?;
-            if let Some(n) = number_of[index] {
-                return Ok(Fd(n));
-            }
-            let r = slots[index]
-                .take()
-                .ok_or(EmulateError::UnknownResource(i))?;
-            let n = i32::try_from(ordered.len()).map_err(|_| EmulateError::UnknownResource(i))?;
-            ordered.push(r);
-            number_of[index] = Some(n);
-            Ok(Fd(n))
-        })
-        .map_err(|e| match e {
-            MapFdsError::TooDeep => EmulateError::TooDeep,
-            MapFdsError::Fd(e) => e,
-        })?;
-    let mut bytes = Vec::new();
-    value
-        .encode_raw_fds_into(&mut bytes)
-        .map_err(|_| EmulateError::UnknownResource(-1))?;
+    let mut ordered = Vec::with_capacity(encoded.fds.len() + 1);
+    for fd in &encoded.fds {
+        let r = usize::try_from(fd.0)
+            .ok()
+            .and_then(|i| slots.get_mut(i))
+            .and_then(Option::take)
+            .ok_or(EmulateError::UnknownResource(fd.0))?;
+        ordered.push(r);
+    }
     // Resources no leaf names are closed here, as planning a native launch does.
     drop(slots);
     let file = File::open(executable).map_err(|source| EmulateError::Open {
@@ -149,7 +127,7 @@ pub fn wrap(resolved: Resolved, executable: &Path) -> Result<Resolved, EmulateEr
     });
     let value = Value::map([
         ("executable", Value::from(Fd(n as i32))),
-        ("argdata", Value::binary(bytes)),
+        ("argdata", Value::binary(encoded.bytes)),
         ("fds", Value::seq((0..n).map(|i| Value::from(Fd(i as i32))))),
         ("modes", Value::seq(modes)),
     ]);
