@@ -755,19 +755,7 @@ fn file_link_and_rename() {
 fn file_symlink_and_readlink() {
     let (dir, p) = process_in_tempdir();
     let (target, link) = ("some/target", "lnk");
-    let mk = |t: &str, l: &str| {
-        sys(
-            &p,
-            "file_symlink",
-            &[
-                t.as_ptr() as u64,
-                t.len() as u64,
-                0,
-                l.as_ptr() as u64,
-                l.len() as u64,
-            ],
-        )
-    };
+    let mk = |t: &str, l: &str| symlink(&p, t, l);
     assert_eq!(mk(target, link), Errno::SUCCESS);
     assert_eq!(
         std::fs::read_link(dir.path().join(link)).unwrap().to_str(),
@@ -1159,19 +1147,7 @@ fn file_rename_link_and_symlink_with_a_trailing_slash_need_a_directory() {
     assert_eq!(two("file_link", "f", "lf/"), Errno::NOTDIR);
     assert!(!root.join("h").exists());
     // Nor is a symbolic link: its new name cannot end with a slash.
-    let sym = |target: &str, name: &str| {
-        sys(
-            &p,
-            "file_symlink",
-            &[
-                target.as_ptr() as u64,
-                target.len() as u64,
-                0,
-                name.as_ptr() as u64,
-                name.len() as u64,
-            ],
-        )
-    };
+    let sym = |target: &str, name: &str| symlink(&p, target, name);
     assert_eq!(sym("f", "s/"), Errno::NOENT);
     assert!(!is_link(&root.join("s")));
     assert_eq!(sym("f", "f/"), Errno::NOTDIR);

@@ -113,7 +113,7 @@ fn entry_type(at: &Place) -> Result<Option<rustix::fs::FileType>, Errno> {
 /// (a trailing slash): `ENOENT`, as FreeBSD's lookup says for a name to be created or
 /// renamed to that will not be a directory. An existing entry is left to the call (an
 /// existing non-directory was refused with `ENOTDIR` by `place` already).
-fn new_entry_must_not_be_dir(at: &Place) -> Result<(), Errno> {
+fn refuse_new_non_directory(at: &Place) -> Result<(), Errno> {
     if at.must_be_dir() && entry_type(at)?.is_none() {
         return Err(Errno::NOENT);
     }
@@ -166,7 +166,7 @@ pub(crate) fn link(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     )?;
     let to = place(&to_dir, &path(args[4], args[5])?)?;
     // A hard link is never a directory, so its new name cannot end with a slash.
-    new_entry_must_not_be_dir(&to)?;
+    refuse_new_non_directory(&to)?;
     // SAFETY: valid descriptors and NUL-terminated names; the source is never followed
     // by the kernel (it was resolved above).
     check(unsafe {
@@ -191,7 +191,7 @@ pub(crate) fn rename(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // own slash, and an existing target's, were checked by `place` already; a new target
     // name with a slash is only for a directory (`ENOENT` otherwise, as on FreeBSD).
     if entry_type(&from)?.is_some_and(|t| t != rustix::fs::FileType::Directory) {
-        new_entry_must_not_be_dir(&to)?;
+        refuse_new_non_directory(&to)?;
     }
     // SAFETY: valid descriptors and NUL-terminated names.
     check(unsafe {
@@ -212,7 +212,7 @@ pub(crate) fn symlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     let dir = p.fds.get_with(args[2], Rights::FILE_SYMLINK)?;
     let at = place(&dir, &path(args[3], args[4])?)?;
     // A symbolic link is not a directory: its new name cannot end with a slash.
-    new_entry_must_not_be_dir(&at)?;
+    refuse_new_non_directory(&at)?;
     // SAFETY: NUL-terminated strings and a valid descriptor. The link's text is stored
     // as given; following it later is checked like any other path.
     check(unsafe { libc::symlinkat(target.as_ptr(), at_fd(&at), at.name().as_ptr()) } as isize)
@@ -486,9 +486,9 @@ pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         // through a link), `ENOENT` for a name that does not exist (a new file is never
         // a directory). What is left is an existing directory, which `creat` never opens:
         // `EEXIST` with `excl`, `EISDIR` otherwise (as for the name without the slash).
-        // Answered here, so neither resolver sees `O_CREAT` with a trailing slash (the walk
-        // would add `O_DIRECTORY`, which Linux refuses with `O_CREAT` as `EINVAL`).
-        new_entry_must_not_be_dir(&place(&dir, &path)?)?;
+        // Answered here, before either resolver, whose Linux answer (`EISDIR` for every
+        // such name) is not FreeBSD's.
+        refuse_new_non_directory(&place(&dir, &path)?)?;
         return Err(if oflags.contains(OFlags::EXCL) {
             Errno::EXIST
         } else {

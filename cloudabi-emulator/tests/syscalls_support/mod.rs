@@ -46,6 +46,21 @@ pub fn process_in_tempdir() -> (tempfile::TempDir, Process) {
     (dir, Process::new(vec![fd]).unwrap())
 }
 
+/// `file_symlink(target, dir 0, name)`.
+pub fn symlink(p: &Process, target: &str, name: &str) -> Errno {
+    sys(
+        p,
+        "file_symlink",
+        &[
+            target.as_ptr() as u64,
+            target.len() as u64,
+            0,
+            name.as_ptr() as u64,
+            name.len() as u64,
+        ],
+    )
+}
+
 /// `fd_stat_get` as a value.
 pub fn fdstat(p: &Process, fd: u32) -> Result<FdStat, Errno> {
     let mut st = FdStat::default();
