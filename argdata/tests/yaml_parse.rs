@@ -50,6 +50,25 @@ fn non_minimal_integers_reencode_minimally() {
 }
 
 #[test]
+fn integers_reach_the_64_bit_bounds_of_the_reference() {
+    let v = yaml::from_str(
+        "[-9223372036854775808, 18446744073709551615, !!int 0xffffffffffffffff, !!float -9223372036854775808, \
+         !!float 100000000000000000000000]",
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Seq(vec![
+            Value::Int(i64::MIN.into()),
+            Value::Int(u64::MAX.into()),
+            Value::Int(u64::MAX.into()),
+            Value::Float(-9.223372036854775808e18),
+            Value::Float(1e23),
+        ])
+    );
+}
+
+#[test]
 fn plain_scalars_follow_the_core_schema() {
     let v = yaml::from_str(
         "[null, ~, !!null '', Null, true, FALSE, 0, -12, +7, 0x1f, 0o17, 1.5, -.5e3, .inf, -.INF, \
@@ -259,6 +278,16 @@ fn errors_name_file_line_and_column() {
     assert_eq!(
         error("- 170141183460469231731687303715884105728"),
         "f.yaml:1:3: !!int value \"170141183460469231731687303715884105728\" out of range"
+    );
+    // The reference reads an integer as intmax_t, else uintmax_t: one past either is refused,
+    // tagged or not, where it stands.
+    assert_eq!(
+        error("- 18446744073709551616"),
+        "f.yaml:1:3: !!int value \"18446744073709551616\" out of range"
+    );
+    assert_eq!(
+        error("a: 1\nb: !!int -9223372036854775809\n"),
+        "f.yaml:2:4: !!int value \"-9223372036854775809\" out of range"
     );
     assert_eq!(
         error("a: &x 1\nb: *x\n"),

@@ -10,7 +10,8 @@
 //!   goes to a [`TagResolver`] supplied by the caller and is an error without one.
 //! * Untagged plain scalars follow the YAML 1.2 core schema: `null`, `~` and the empty
 //!   scalar are null; `true`/`false` are booleans; decimal, `0o` octal and `0x`
-//!   hexadecimal numbers are integers; decimals with a point or exponent, `.inf` and `.nan`
+//!   hexadecimal numbers are integers (from `INT64_MIN` to `UINT64_MAX`, the bounds of the
+//!   reference and of the C getters; beyond them an error); decimals with a point or exponent, `.inf` and `.nan`
 //!   are floats; anything else is a string. Quoted and block scalars are always strings.
 //!
 //! Anchors are accepted but aliases are rejected, so the tree can never grow larger than

@@ -17,7 +17,10 @@ pub(super) fn is_decimal(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A core-schema integer: `None` if `s` is not one, `Some(None)` if it does not fit `i128`.
+/// A core-schema integer: `None` if `s` is not one, `Some(None)` if it fits neither `int64_t`
+/// nor `uint64_t`. Those are the reference's bounds (yaml2argdata reads an integer literal as
+/// `intmax_t`, else `uintmax_t`, else refuses it), and the C API's `argdata_get_int` could not
+/// hand a wider one to a program anyway.
 pub(super) fn parse_int(s: &str) -> Option<Option<i128>> {
     let (negative, unsigned) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -37,13 +40,15 @@ pub(super) fn parse_int(s: &str) -> Option<Option<i128>> {
         return None;
     }
     let magnitude = u128::from_str_radix(digits, radix).ok();
-    Some(magnitude.and_then(|m| {
+    let value = magnitude.and_then(|m| {
         if radix == 10 && negative {
             0i128.checked_sub_unsigned(m)
         } else {
             i128::try_from(m).ok()
         }
-    }))
+    });
+    let range = i128::from(i64::MIN)..=i128::from(u64::MAX);
+    Some(value.filter(|v| range.contains(v)))
 }
 
 /// A core-schema float (a number with a point or an exponent, or `.inf`/`.nan`).
@@ -106,10 +111,19 @@ mod tests {
         assert_eq!(parse_int("+17"), Some(Some(17)));
         assert_eq!(parse_int("-0x1"), None);
         assert_eq!(parse_int("1_000"), None);
+        // The 64-bit bounds, signed below and unsigned above, and one past each.
         assert_eq!(
-            parse_int("-170141183460469231731687303715884105728"),
-            Some(Some(i128::MIN))
+            parse_int("-9223372036854775808"),
+            Some(Some(i64::MIN.into()))
         );
+        assert_eq!(parse_int("-9223372036854775809"), Some(None));
+        assert_eq!(
+            parse_int("18446744073709551615"),
+            Some(Some(u64::MAX.into()))
+        );
+        assert_eq!(parse_int("0xffffffffffffffff"), Some(Some(u64::MAX.into())));
+        assert_eq!(parse_int("18446744073709551616"), Some(None));
+        assert_eq!(parse_int("0x10000000000000000"), Some(None));
         assert_eq!(
             parse_int("170141183460469231731687303715884105728"),
             Some(None)

@@ -164,9 +164,10 @@ fn core_tagged<R: TagResolver + ?Sized>(core: &str, node: &Node, r: &mut R) -> R
             if let Some(f) = parse_float(text) {
                 return Ok(Value::Float(f));
             }
-            // Integers are valid floats too (the printer writes zero as "0").
-            match parse_int(text) {
-                Some(Some(i)) if is_decimal(text) => Ok(Value::Float(i as f64)),
+            // Decimal integers are valid floats too, of any length (the printer writes zero
+            // as "0").
+            match text.parse::<f64>() {
+                Ok(f) if is_decimal(text) => Ok(Value::Float(f)),
                 _ => Err(invalid("!!float", node, text)),
             }
         }
