@@ -8,8 +8,10 @@
 //! lists it), else a cgroup v1 hierarchy of that controller. The instance's init moves itself
 //! into the groups first thing after `clone`, before anything of the program exists, through
 //! descriptors of the groups' `cgroup.procs` files that the launcher opened; the groups are
-//! removed when the instance has been reaped. A launcher killed with `SIGKILL` leaves its
-//! (empty) groups behind.
+//! removed when the instance has been reaped. A launcher killed with `SIGKILL` cannot remove
+//! its groups; the next launcher that makes a group beside them removes every
+//! `cloudabi-run-PID-N` group whose launcher PID no longer exists and which is empty (the
+//! kernel refuses to remove a group that still holds a process or a child group).
 //!
 //! ```no_run
 //! use cloudabi_run::cgroup;
@@ -226,6 +228,7 @@ impl InstanceCgroups {
         if self.groups.iter().any(|g| g.dir == dir) {
             return Ok(dir);
         }
+        remove_stale_groups(&h.dir, std::process::id(), launcher_exists);
         fs::create_dir(&dir).map_err(|source| CgroupError::Io {
             path: dir.clone(),
             source,
@@ -282,6 +285,36 @@ impl Drop for InstanceCgroups {
             drop(g.procs);
             // Empty once the instance's PID namespace is gone; if not, it is left behind.
             let _ = fs::remove_dir(&g.dir);
+        }
+    }
+}
+
+/// The launcher PID in a group name this module makes (`cloudabi-run-PID-N`).
+fn launcher_of(name: &str) -> Option<u32> {
+    let (pid, instance) = name.strip_prefix("cloudabi-run-")?.split_once('-')?;
+    instance.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process `pid` exists, as far as `/proc` shows; `true` when `/proc` cannot tell,
+/// so that nothing is removed on a guess.
+fn launcher_exists(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the groups in `dir` left by launchers that are gone (killed before they could
+/// remove them). Best effort: a group the kernel will not remove (still in use) stays.
+fn remove_stale_groups(dir: &Path, own_pid: u32, exists: impl Fn(u32) -> bool) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(launcher_of) else {
+            continue;
+        };
+        if pid != own_pid && !exists(pid) {
+            let _ = fs::remove_dir(entry.path());
         }
     }
 }
@@ -352,6 +385,54 @@ mod tests {
             locate("pids", OWN, MOUNTS, delegated).map(|h| h.version),
             Some(Version::V1)
         );
+    }
+
+    #[test]
+    fn groups_of_launchers_that_are_gone_are_removed_and_others_stay() {
+        let dir = std::env::temp_dir().join(format!("cgroup-sweep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let names = [
+            "cloudabi-run-100-0",     // gone: removed
+            "cloudabi-run-100-7",     // gone: removed
+            "cloudabi-run-200-0",     // launcher still there: stays
+            "cloudabi-run-300-1",     // own: stays
+            "cloudabi-run-400-x",     // not a name this module makes: stays
+            "cloudabi-run-100",       // ditto
+            "other-100-0",            // ditto
+            "cloudabi-run-500-0/sub", // gone, but not empty: stays
+        ];
+        for n in names {
+            fs::create_dir_all(dir.join(n)).unwrap();
+        }
+        remove_stale_groups(&dir, 300, |pid| pid == 200);
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "cloudabi-run-100",
+                "cloudabi-run-200-0",
+                "cloudabi-run-300-1",
+                "cloudabi-run-400-x",
+                "cloudabi-run-500-0",
+                "other-100-0"
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+        // A directory that cannot be read is no error.
+        remove_stale_groups(&dir, 300, |_| false);
+    }
+
+    #[test]
+    fn a_reaped_process_does_not_exist_and_this_one_does() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!launcher_exists(pid));
+        assert!(launcher_exists(std::process::id()));
     }
 
     #[test]

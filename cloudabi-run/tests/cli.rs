@@ -827,3 +827,86 @@ fn nothing_outlives_a_killed_launcher() {
     let err = std::os::unix::net::UnixStream::connect(s.path("conns.sock")).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
 }
+
+/// The instance groups (`cloudabi-run-PID-N`) of launcher `pid` anywhere in the cgroup
+/// hierarchies (a bounded walk of `/sys/fs/cgroup`).
+fn instance_groups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("cloudabi-run-{pid}-");
+    let mut found = Vec::new();
+    let mut dirs = vec![(std::path::PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            } else if depth < 8 {
+                dirs.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn groups_left_by_a_killed_launcher_are_removed_by_the_next_one() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    if !inside_private_mount_ns(
+        "groups_left_by_a_killed_launcher_are_removed_by_the_next_one",
+        &[],
+    ) {
+        return;
+    }
+    if !cloudabi_run::cgroup::available("pids") {
+        eprintln!("no pids cgroup controller here: nothing to leave behind");
+        return;
+    }
+    let s = Scratch::new("stale-cgroup");
+    std::fs::create_dir(s.path("d")).unwrap();
+    let conf = s.path("conf.yaml");
+    std::fs::write(
+        &conf,
+        format!(
+            "touch: !file {{path: {}, mode: readwrite}}\nsleep: 30\n",
+            s.p("d")
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(cli_support::launcher())
+        .args(["--pids", "20"])
+        .arg(probe())
+        .arg("--config")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = child.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.path("d/marker").exists() {
+        assert!(Instant::now() < deadline, "the program did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let groups = instance_groups_of(killed);
+    assert!(!groups.is_empty(), "the instance has no group");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The instance dies with its launcher; its group stays behind, empty.
+    for g in &groups {
+        while !std::fs::read_to_string(g.join("cgroup.procs")).is_ok_and(|p| p.is_empty()) {
+            assert!(Instant::now() < deadline, "{} did not empty", g.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert_eq!(instance_groups_of(killed), groups);
+
+    // The next launcher with a group beside it removes it; its own run is unaffected.
+    let o = run_stdin(&["--pids", "20", &probe_path()], "out: !fd stdout\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(instance_groups_of(killed), Vec::<std::path::PathBuf>::new());
+}
