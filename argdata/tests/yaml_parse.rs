@@ -62,7 +62,7 @@ fn integers_reach_the_64_bit_bounds_of_the_reference() {
             Value::Int(i64::MIN.into()),
             Value::Int(u64::MAX.into()),
             Value::Int(u64::MAX.into()),
-            Value::Float(-9.223372036854775808e18),
+            Value::Float(i64::MIN as f64),
             Value::Float(1e23),
         ])
     );
