@@ -36,20 +36,27 @@
 //! ```
 
 #![cfg_attr(target_os = "cloudabi", no_std)]
+// Unsafe code only where allowed below: the CloudABI runtime, the descriptor-taking modules
+// and the entry points that must run before any other code.
+#![deny(unsafe_code)]
 // On docs.rs, feature-gated items carry a badge naming their feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_os = "cloudabi")]
+#[allow(unsafe_code)]
 pub mod cloudabi;
 #[cfg(target_os = "cloudabi")]
 pub use cloudabi::{Fds, Outcome, argdata, fds, raw_argdata};
 
 #[cfg(all(not(target_os = "cloudabi"), feature = "serde"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+#[allow(unsafe_code)]
 pub mod cap;
 #[cfg(not(target_os = "cloudabi"))]
+#[allow(unsafe_code)]
 pub mod launch;
 #[cfg(not(target_os = "cloudabi"))]
+#[allow(unsafe_code)]
 pub mod startup;
 
 #[cfg(not(target_os = "cloudabi"))]
@@ -85,6 +92,7 @@ static STARTUP: OnceLock<Startup> = OnceLock::new();
 /// # Errors
 ///
 /// Any [`StartupError`] of the first call.
+#[allow(unsafe_code)]
 pub unsafe fn init(args: impl Iterator<Item = OsString>) -> Result<&'static Startup, StartupError> {
     if let Some(s) = STARTUP.get() {
         return Ok(s);
@@ -199,6 +207,7 @@ pub fn program_name() -> String {
 /// # Safety
 ///
 /// As [`init`]: call it first thing in `main`, before other threads exist.
+#[allow(unsafe_code)]
 pub unsafe fn run<F, R>(f: F) -> ExitCode
 where
     F: FnOnce(Argdata<'static>) -> R,
@@ -253,6 +262,7 @@ pub fn typed_fds() -> TypedFds {
 ///
 /// As [`init`]: call it first thing in `main`, before other threads exist.
 #[cfg(feature = "serde")]
+#[allow(unsafe_code)]
 pub unsafe fn run_typed<C, F, R>(f: F) -> ExitCode
 where
     C: serde::Deserialize<'static>,

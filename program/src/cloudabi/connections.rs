@@ -43,6 +43,8 @@
 //!
 //! (The example only compiles for a CloudABI target.)
 
+#![forbid(unsafe_code)]
+
 // The crate root does not link `alloc`; this module needs it for the peer text and the
 // message buffer.
 extern crate alloc;

@@ -14,6 +14,8 @@
 //!
 //! (Not run as a doctest: it builds only for the CloudABI targets.)
 
+#![forbid(unsafe_code)]
+
 use argdata::Argdata;
 use cloudabi_types::Errno;
 
