@@ -12,6 +12,8 @@
 //! index `N` itself (`stdin`, `stdout` and `stderr` become 0, 1 and 2), which is what
 //! `decode` prints for an fd leaf: `decode` then `encode` gives back the same bytes.
 
+#![forbid(unsafe_code)]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! `argdata`: print encoded argdata as YAML, or encode YAML as argdata. See
 //! `argdata --help` and `docs/argdata.1.md`.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

@@ -50,6 +50,8 @@
 //! # Ok::<(), cloudabi_caps::UnknownMode>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod grant;
 pub mod resolve;
 pub mod rights;

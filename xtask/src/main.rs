@@ -12,11 +12,15 @@
 //! * `cargo xtask modgraph CRATE/src [--top]`: a crate's module dependencies, failing on a
 //!   cycle (`cargo xtask test` checks `cloudabi-emulator/src` with it).
 
+#![deny(unsafe_code)]
+
 mod ci;
 mod cloudabi;
 mod r#gen;
 mod install;
 mod modgraph;
+// Installs a seccomp filter through libc: the one module with unsafe code.
+#[allow(unsafe_code)]
 mod seccomp;
 
 use std::process::ExitCode;

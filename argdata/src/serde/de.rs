@@ -7,7 +7,7 @@ use ::serde::de::value::BorrowedStrDeserializer;
 use ::serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::error::{Error, ErrorKind, Result};
-use super::{FD_MARKER, TIMESTAMP_MARKER};
+use super::markers::{FD_MARKER, TIMESTAMP_MARKER};
 use crate::fd::{Fd, FdConverter, IdentityFds};
 use crate::int::Wide;
 use crate::reader::{Argdata, MAX_DEPTH, MapIter, SeqIter, Type};

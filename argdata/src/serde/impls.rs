@@ -11,7 +11,7 @@ use core::fmt;
 use ::serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use ::serde::ser::{Serialize, Serializer};
 
-use super::{FD_MARKER, TIMESTAMP_MARKER};
+use super::markers::{FD_MARKER, TIMESTAMP_MARKER};
 use crate::fd::Fd;
 use crate::timestamp::Timestamp;
 use crate::value::Value;

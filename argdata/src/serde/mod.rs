@@ -77,6 +77,7 @@
 mod de;
 mod error;
 mod impls;
+mod markers;
 mod ser;
 
 pub use de::{Deserializer, from_argdata, from_argdata_with_fds, from_slice, from_slice_with_fds};
@@ -86,12 +87,6 @@ pub use ser::{ValueSerializer, to_value, to_vec, to_vec_with_fds};
 use crate::encode::Encoded;
 use crate::fd::FdTable;
 use crate::value::Value;
-
-/// Newtype-struct name that marks an [`Fd`](crate::Fd) to this crate's serializer and
-/// deserializer. Not part of the public API.
-pub(crate) const FD_MARKER: &str = "$argdata::private::Fd";
-/// Newtype-struct name that marks a [`Timestamp`](crate::Timestamp) (nanoseconds).
-pub(crate) const TIMESTAMP_MARKER: &str = "$argdata::private::Timestamp";
 
 /// Deserializes a `T` from an owned [`Value`]; fd leaves keep their descriptor numbers.
 ///

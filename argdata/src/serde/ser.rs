@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use ::serde::ser::{self, Serialize};
 
 use super::error::{Error, ErrorKind, Result};
-use super::{FD_MARKER, TIMESTAMP_MARKER};
+use super::markers::{FD_MARKER, TIMESTAMP_MARKER};
 use crate::encode::Encoded;
 use crate::fd::Fd;
 use crate::reader::MAX_DEPTH;
@@ -33,9 +33,7 @@ use crate::value::Value;
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let encoded = to_vec_with_fds(value)?;
     if !encoded.fds.is_empty() {
-        return Err(super::Error::new(super::ErrorKind::HasFds(
-            encoded.fds.len(),
-        )));
+        return Err(Error::new(ErrorKind::HasFds(encoded.fds.len())));
     }
     Ok(encoded.bytes)
 }

@@ -3,8 +3,8 @@
 
 use argdata::yaml::{Node, NodeKind, Parser};
 
-use super::MAX_CONFIG_LEN;
 use super::error::Location;
+use super::limits::MAX_CONFIG_LEN;
 
 /// One step of an argdata path.
 #[derive(Debug, PartialEq, Eq)]

@@ -47,6 +47,7 @@
 
 mod created;
 mod error;
+mod limits;
 mod locate;
 mod plan;
 mod resolve;
@@ -58,14 +59,12 @@ use argdata::yaml::{self, FdSpec, Node, Parser, ResolverError, TagResolver};
 
 pub use created::CreatedPaths;
 pub use error::{ConfigError, ConfigErrorKind, Location};
+pub use limits::MAX_CONFIG_LEN;
 pub use locate::locate_value;
 pub use plan::{Grant, Plan, PlanError, Resolved, listen_fd_name};
 pub use resolve::{
     AmbientAuthority, Deferred, MAX_RESOURCES, Origin, Resolver, Resource, TAG_PREFIX,
 };
-
-/// The longest configuration accepted, in bytes.
-pub const MAX_CONFIG_LEN: usize = argdata::yaml::parse::DEFAULT_MAX_LEN;
 
 /// Connects a [`Resolver`] to the YAML parser, keeping the typed error of a failed tag.
 struct Hook<'r, 'a> {
