@@ -70,7 +70,8 @@ impl Buf {
     ///
     /// `ptr` must be valid for reads of `len` bytes that do not change while the view (of
     /// any lifetime the caller picks) is used; C callers promise this for the buffers they
-    /// hand to `argdata_from_buffer`, and the reader keeps its own buffers alive.
+    /// hand to `argdata_from_buffer`, the stream reader keeps its own buffers alive, and
+    /// on CloudABI the startup argdata lives as long as the program.
     pub(crate) unsafe fn view<'a>(&self) -> Argdata<'a> {
         if self.len == 0 {
             return Argdata::NULL;

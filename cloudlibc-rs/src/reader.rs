@@ -119,7 +119,7 @@ pub unsafe extern "C" fn argdata_get_binary(
     let mut pair = (ptr::null::<c_void>(), 0usize);
     let out: *mut (*const c_void, usize) = &mut pair;
     let r = getter!(ad, out, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         let v = unsafe { b.view() };
         v.as_binary().map(|s| (s.as_ptr().cast(), s.len())).map_err(errno_of)
     }, Node::Binary(p, n) => Ok((p.cast(), n)));
@@ -141,7 +141,7 @@ pub unsafe extern "C" fn argdata_get_binary(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_get_bool(ad: *const argdata_t, v: *mut bool) -> c_int {
     getter!(ad, v, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         unsafe { b.view() }.as_bool().map_err(errno_of)
     }, Node::Bool(x) => Ok(x))
 }
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn argdata_get_bool(ad: *const argdata_t, v: *mut bool) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_get_fd(ad: *const argdata_t, fd: *mut c_int) -> c_int {
     getter!(ad, fd, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         let v = unsafe { b.view() };
         v.as_fd(&|i: u32| b.convert_fd(i)).map_err(errno_of)
     }, Node::Fd(x) => Ok(x))
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn argdata_get_fd(ad: *const argdata_t, fd: *mut c_int) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_get_float(ad: *const argdata_t, v: *mut f64) -> c_int {
     getter!(ad, v, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         unsafe { b.view() }.as_float().map_err(errno_of)
     }, Node::Float(x) => Ok(x))
 }
@@ -184,7 +184,7 @@ unsafe fn int_of(ad: *const argdata_t) -> Result<Int64, c_int> {
     // SAFETY: forwarded from the caller.
     match unsafe { node(ad) } {
         Node::Buffer(b) => {
-            // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+            // SAFETY: the buffer stays valid (see `Buf::view`).
             unsafe { b.view() }.as_int64().map_err(errno_of)
         }
         Node::IntS(v) => Ok(Int64::Signed(v)),
@@ -259,7 +259,7 @@ pub unsafe extern "C" fn argdata_get_str(
     let mut pair = (ptr::null::<c_char>(), 0usize);
     let out: *mut (*const c_char, usize) = &mut pair;
     let r = getter!(ad, out, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         let v = unsafe { b.view() };
         v.as_str().map(|t| (t.as_ptr().cast(), t.len())).map_err(errno_of)
     }, Node::Str(p, n) => Ok((p.cast(), n)));
@@ -282,7 +282,7 @@ pub unsafe extern "C" fn argdata_get_str(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_get_str_c(ad: *const argdata_t, s: *mut *const c_char) -> c_int {
     getter!(ad, s, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         let v = unsafe { b.view() };
         v.as_c_str().map(CStr::as_ptr).map_err(errno_of)
     }, Node::Str(p, n) => {
@@ -304,7 +304,7 @@ pub unsafe extern "C" fn argdata_get_str_c(ad: *const argdata_t, s: *mut *const 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn argdata_get_timestamp(ad: *const argdata_t, ts: *mut timespec) -> c_int {
     getter!(ad, ts, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
+        // SAFETY: the buffer stays valid (see `Buf::view`).
         let v = unsafe { b.view() };
         v.as_timestamp().map(to_timespec).map_err(errno_of)
     }, Node::Timestamp(s, ns) => Ok(timespec { tv_sec: s, tv_nsec: c_long::from(ns as i32) }))
