@@ -373,7 +373,7 @@ pub(crate) unsafe fn store(
     slot
 }
 
-#[cfg(all(test, not(target_os = "cloudabi")))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ffi::pool::{boxed, free_node};
