@@ -147,6 +147,46 @@ fn c_examples_x86_64_run() {
     );
 }
 
+/// The encoded values of `examples/cloudabi/c/argdump.cases`, in order (`-` is empty).
+fn argdump_cases() -> Vec<Vec<u8>> {
+    let text = std::fs::read_to_string(root().join("examples/cloudabi/c/argdump.cases")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let hex = if l == "-" { "" } else { l };
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// The CloudABI build of `argdump.c` (the `argdata.h` reader of `libcloudlibc_rs.a`
+/// built for the target) answers every getter and iterator on the startup argdata as
+/// `argdump.expected` says; `cloudlibc-rs/tests/c_api.rs` checks the host build of the
+/// same program against the same file, so the two targets agree.
+#[test]
+fn argdump_x86_64_agrees_with_the_host_reader() {
+    let Some(dir) = built("x86_64-unknown-cloudabi") else {
+        return;
+    };
+    let mut got = String::new();
+    for case in argdump_cases() {
+        let hex: String = case.iter().map(|b| format!("{b:02x}")).collect();
+        got.push_str(&format!("# {}\n", if hex.is_empty() { "-" } else { &hex }));
+        let (mut r, w) = pipe();
+        let status = Emulator::new(open(&dir.join("argdump-c")), case, vec![w])
+            .run()
+            .expect("emulator starts");
+        assert_eq!(status, 0, "argdump failed on {hex}");
+        r.read_to_string(&mut got).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(root().join("examples/cloudabi/c/argdump.expected")).unwrap();
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn threads_x86_64_run_concurrently() {
     let Some(dir) = built("x86_64-unknown-cloudabi") else {
@@ -241,6 +281,7 @@ fn aarch64_examples_build_as_cloudabi_executables() {
         "webserver",
         "hello-c",
         "ls-c",
+        "argdump-c",
     ] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let exe = Executable::parse(&bytes, EM_AARCH64).expect("valid aarch64 CloudABI executable");

@@ -7,24 +7,24 @@
 //! * the entry point `_start`, which runs the startup of `program` (self-relocation, vDSO,
 //!   TCB; see `program::cloudabi`) and calls the C function
 //!   `void program_main(const argdata_t *ad)`; returning from it exits with status 0;
-//! * the reading half of `argdata.h`: `argdata_get_binary`, `_bool`, `_fd`, `_str`,
-//!   `_str_c`, and map and sequence iteration. Errors are CloudABI errno values. A
-//!   descriptor is the program's own number (CloudABI numbers them 0 ... n-1);
+//! * the reading half of `argdata.h` ([`crate::reader`], the same code as on the host):
+//!   the constants, the getters and map and sequence iteration, over a root value that
+//!   views the startup argdata. Errors are CloudABI errno values. A descriptor is the
+//!   program's own number (CloudABI numbers them 0 ... n-1);
 //! * the system calls of `include/cloudabi_syscalls.h` as `cloudabi_sys_*` functions,
 //!   forwarded to the vDSO (`ENOSYS` if it lacks one).
 //!
 //! `memcpy`, `memset`, `memcmp` and `strlen` come from the compiler's builtins.
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_int, c_void};
+use core::ptr;
 
-use argdata::{Argdata, MapIter, SeqIter};
+use argdata::Argdata;
 use cloudabi_types::{Ciovec, Errno, Iovec, SyscallNumber};
 use program::cloudabi::sys;
 
-/// `argdata_t`: a reader view; C code only ever holds pointers to it.
-#[allow(non_camel_case_types)]
-#[derive(Clone, Copy)]
-pub struct argdata_t(Argdata<'static>);
+use crate::node::{Buf, Node};
+use crate::reader::argdata_t;
 
 // C only ever sees `argdata_t` as an opaque type behind a pointer.
 #[allow(improper_ctypes)]
@@ -33,10 +33,21 @@ unsafe extern "C" {
     fn program_main(ad: *const argdata_t);
 }
 
+/// The fd callback of the startup argdata: index `i` is the program's descriptor `i`.
+extern "C" fn own_fd(_: *mut c_void, index: usize) -> c_int {
+    c_int::try_from(index).unwrap_or(-1)
+}
+
 fn c_main(ad: Argdata<'static>) -> u32 {
-    let ad = argdata_t(ad);
+    let bytes = ad.as_bytes();
+    let ad = argdata_t::new(Node::Buffer(Buf {
+        ptr: bytes.as_ptr(),
+        len: bytes.len(),
+        convert: Some(own_fd),
+        arg: ptr::null_mut(),
+    }));
     // SAFETY: `program_main` is the C program's function with the documented signature;
-    // `ad` outlives the call.
+    // `ad` outlives the call, and the startup bytes it views live as long as the program.
     unsafe { program_main(&ad) };
     0
 }
@@ -50,334 +61,6 @@ fn c_main(ad: Argdata<'static>) -> u32 {
 pub unsafe extern "C" fn _start(auxv: *const u64) -> ! {
     // SAFETY: forwarded from this function's contract.
     unsafe { program::cloudabi::start(auxv, c_main) }
-}
-
-fn errno(e: argdata::Error) -> c_int {
-    let n = match e.kind().errno() {
-        argdata::Errno::Range => Errno::RANGE,
-        argdata::Errno::BadF => Errno::BADF,
-        argdata::Errno::IlSeq => Errno::ILSEQ,
-        argdata::Errno::Io => Errno::IO,
-        _ => Errno::INVAL,
-    };
-    c_int::from(n.0)
-}
-
-/// Runs `f` on the value behind `ad` and stores its result in `out`.
-///
-/// # Safety
-///
-/// `ad` must come from this library and `out` be valid for writes.
-unsafe fn get<T>(
-    ad: *const argdata_t,
-    out: *mut T,
-    f: impl FnOnce(&Argdata<'static>) -> Result<T, argdata::Error>,
-) -> c_int {
-    // SAFETY: the caller passes a live argdata_t.
-    match f(unsafe { &(*ad).0 }) {
-        Ok(v) => {
-            // SAFETY: the caller passes a writable out pointer.
-            unsafe { out.write(v) };
-            0
-        }
-        Err(e) => errno(e),
-    }
-}
-
-/// `int argdata_get_binary(const argdata_t *, const void **, size_t *)`.
-///
-/// # Safety
-///
-/// Pointers as in C: a live `argdata_t` and writable outputs.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_binary(
-    ad: *const argdata_t,
-    value: *mut *const c_void,
-    len: *mut usize,
-) -> c_int {
-    let mut bytes: (*const c_void, usize) = (core::ptr::null(), 0);
-    // SAFETY: forwarded.
-    let r = unsafe {
-        get(ad, &mut bytes, |a| {
-            a.as_binary().map(|b| (b.as_ptr().cast(), b.len()))
-        })
-    };
-    if r == 0 {
-        // SAFETY: forwarded.
-        unsafe {
-            value.write(bytes.0);
-            len.write(bytes.1);
-        }
-    }
-    r
-}
-
-/// `int argdata_get_bool(const argdata_t *, bool *)`.
-///
-/// # Safety
-///
-/// As [`argdata_get_binary`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_bool(ad: *const argdata_t, value: *mut bool) -> c_int {
-    // SAFETY: forwarded.
-    unsafe { get(ad, value, Argdata::as_bool) }
-}
-
-/// `int argdata_get_fd(const argdata_t *, int *)`: the program's own descriptor number.
-///
-/// # Safety
-///
-/// As [`argdata_get_binary`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_fd(ad: *const argdata_t, fd: *mut c_int) -> c_int {
-    // SAFETY: forwarded.
-    unsafe { get(ad, fd, |a| a.as_fd(&|i: u32| c_int::try_from(i).ok())) }
-}
-
-/// `int argdata_get_str(const argdata_t *, const char **, size_t *)`.
-///
-/// # Safety
-///
-/// As [`argdata_get_binary`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_str(
-    ad: *const argdata_t,
-    value: *mut *const c_char,
-    len: *mut usize,
-) -> c_int {
-    let mut s: (*const c_char, usize) = (core::ptr::null(), 0);
-    // SAFETY: forwarded.
-    let r = unsafe {
-        get(ad, &mut s, |a| {
-            a.as_str().map(|t| (t.as_ptr().cast(), t.len()))
-        })
-    };
-    if r == 0 {
-        // SAFETY: forwarded.
-        unsafe {
-            value.write(s.0);
-            len.write(s.1);
-        }
-    }
-    r
-}
-
-/// `int argdata_get_str_c(const argdata_t *, const char **)`: fails with `EILSEQ` for a
-/// string holding a NUL byte.
-///
-/// # Safety
-///
-/// As [`argdata_get_binary`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_str_c(
-    ad: *const argdata_t,
-    value: *mut *const c_char,
-) -> c_int {
-    // SAFETY: forwarded.
-    unsafe { get(ad, value, |a| a.as_c_str().map(|c| c.as_ptr())) }
-}
-
-/// `ARGDATA_ITERATOR_END`.
-const END: usize = usize::MAX;
-/// `ARGDATA_ITERATOR_INVALID`.
-const INVALID: usize = usize::MAX - 1;
-
-/// `argdata_map_iterator_t`.
-#[allow(non_camel_case_types)]
-#[repr(C, align(16))]
-pub struct argdata_map_iterator_t {
-    index: usize,
-    data: [u8; 128],
-}
-
-/// `argdata_seq_iterator_t`.
-#[allow(non_camel_case_types)]
-#[repr(C, align(16))]
-pub struct argdata_seq_iterator_t {
-    index: usize,
-    data: [u8; 128],
-}
-
-/// What a map iterator keeps in its `data`: the rest of the map and the current entry.
-#[derive(Clone)]
-struct MapState {
-    rest: MapIter<'static>,
-    key: argdata_t,
-    value: argdata_t,
-}
-
-/// What a sequence iterator keeps in its `data`.
-#[derive(Clone)]
-struct SeqState {
-    rest: SeqIter<'static>,
-    element: argdata_t,
-}
-
-const _: () = assert!(core::mem::size_of::<MapState>() <= 128);
-const _: () = assert!(core::mem::size_of::<SeqState>() <= 128);
-const _: () = assert!(core::mem::align_of::<MapState>() <= 8);
-const _: () = assert!(core::mem::align_of::<SeqState>() <= 8);
-
-impl argdata_map_iterator_t {
-    fn state(&self) -> *const MapState {
-        self.data.as_ptr().cast()
-    }
-
-    /// Moves to the next entry of `rest`.
-    fn advance(&mut self, mut rest: MapIter<'static>, index: usize) {
-        match rest.next() {
-            Some(Ok((k, v))) => {
-                let state = MapState {
-                    rest,
-                    key: argdata_t(k),
-                    value: argdata_t(v),
-                };
-                // SAFETY: `data` is 128 bytes at offset 8, enough and aligned for MapState
-                // (checked above); it holds plain data that needs no drop.
-                unsafe { self.data.as_mut_ptr().cast::<MapState>().write(state) };
-                self.index = index;
-            }
-            None => self.index = END,
-            Some(Err(_)) => self.index = INVALID,
-        }
-    }
-}
-
-impl argdata_seq_iterator_t {
-    fn state(&self) -> *const SeqState {
-        self.data.as_ptr().cast()
-    }
-
-    fn advance(&mut self, mut rest: SeqIter<'static>, index: usize) {
-        match rest.next() {
-            Some(Ok(e)) => {
-                let state = SeqState {
-                    rest,
-                    element: argdata_t(e),
-                };
-                // SAFETY: as for maps.
-                unsafe { self.data.as_mut_ptr().cast::<SeqState>().write(state) };
-                self.index = index;
-            }
-            None => self.index = END,
-            Some(Err(_)) => self.index = INVALID,
-        }
-    }
-}
-
-/// `void argdata_map_iterate(const argdata_t *, argdata_map_iterator_t *)`.
-///
-/// # Safety
-///
-/// A live `argdata_t` and a writable iterator.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_iterate(
-    ad: *const argdata_t,
-    it: *mut argdata_map_iterator_t,
-) {
-    // SAFETY: forwarded.
-    let (ad, it) = unsafe { (&*ad, &mut *it) };
-    match ad.0.map() {
-        Ok(rest) => it.advance(rest, 0),
-        Err(_) => it.index = INVALID,
-    }
-}
-
-/// `bool argdata_map_get(const argdata_map_iterator_t *, const argdata_t **, const argdata_t **)`.
-///
-/// # Safety
-///
-/// An iterator set up by [`argdata_map_iterate`] and writable outputs.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_get(
-    it: *const argdata_map_iterator_t,
-    key: *mut *const argdata_t,
-    value: *mut *const argdata_t,
-) -> bool {
-    // SAFETY: forwarded.
-    let it = unsafe { &*it };
-    if it.index >= INVALID {
-        return false;
-    }
-    let s = it.state();
-    // SAFETY: a valid index means `advance` stored a MapState.
-    unsafe {
-        key.write(&raw const (*s).key);
-        value.write(&raw const (*s).value);
-    }
-    true
-}
-
-/// `void argdata_map_next(argdata_map_iterator_t *)`.
-///
-/// # Safety
-///
-/// As [`argdata_map_get`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_next(it: *mut argdata_map_iterator_t) {
-    // SAFETY: forwarded.
-    let it = unsafe { &mut *it };
-    if it.index >= INVALID {
-        return;
-    }
-    // SAFETY: a valid index means `advance` stored a MapState.
-    let rest = unsafe { (*it.state()).rest.clone() };
-    it.advance(rest, it.index + 1);
-}
-
-/// `void argdata_seq_iterate(const argdata_t *, argdata_seq_iterator_t *)`.
-///
-/// # Safety
-///
-/// As [`argdata_map_iterate`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_iterate(
-    ad: *const argdata_t,
-    it: *mut argdata_seq_iterator_t,
-) {
-    // SAFETY: forwarded.
-    let (ad, it) = unsafe { (&*ad, &mut *it) };
-    match ad.0.seq() {
-        Ok(rest) => it.advance(rest, 0),
-        Err(_) => it.index = INVALID,
-    }
-}
-
-/// `bool argdata_seq_get(const argdata_seq_iterator_t *, const argdata_t **)`.
-///
-/// # Safety
-///
-/// As [`argdata_map_get`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_get(
-    it: *const argdata_seq_iterator_t,
-    element: *mut *const argdata_t,
-) -> bool {
-    // SAFETY: forwarded.
-    let it = unsafe { &*it };
-    if it.index >= INVALID {
-        return false;
-    }
-    // SAFETY: a valid index means `advance` stored a SeqState.
-    unsafe { element.write(&raw const (*it.state()).element) };
-    true
-}
-
-/// `void argdata_seq_next(argdata_seq_iterator_t *)`.
-///
-/// # Safety
-///
-/// As [`argdata_map_get`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_next(it: *mut argdata_seq_iterator_t) {
-    // SAFETY: forwarded.
-    let it = unsafe { &mut *it };
-    if it.index >= INVALID {
-        return;
-    }
-    // SAFETY: a valid index means `advance` stored a SeqState.
-    let rest = unsafe { (*it.state()).rest.clone() };
-    it.advance(rest, it.index + 1);
 }
 
 macro_rules! forward {

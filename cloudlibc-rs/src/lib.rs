@@ -5,6 +5,11 @@
 //! * `include/program.h`: `program_main`, `program_get_raw_argdata`, `program_exec`;
 //! * `include/capfs.h`: capability-checked file access ([`capfs`] for Rust).
 //!
+//! The reading half of `argdata.h` (getters and iterators, [`reader`]) and the layout of
+//! a value (`node.rs`) are the same code on the host and for CloudABI executables
+//! (`cloudabi`, `no_std`); the host adds creation, serialization, YAML printing, streams
+//! and `capfs` (`ffi`).
+//!
 //! Built as `libcloudlibc_rs.a`, the library also carries the C `main` that receives the
 //! argdata (`docs/startup.md`) and calls the program's `program_main`:
 //!
@@ -20,3 +25,5 @@ pub mod capfs;
 pub mod cloudabi;
 #[cfg(not(target_os = "cloudabi"))]
 pub mod ffi;
+mod node;
+pub mod reader;

@@ -163,3 +163,51 @@ fn program_exec_reexecutes_through_the_protocol() {
         "depth 2 raw ok highest 4\ndepth 1 raw ok highest 4\ndepth 0 raw ok highest 4\n"
     );
 }
+
+/// The encoded values of `examples/cloudabi/c/argdump.cases`, in order (`-` is empty).
+fn argdump_cases() -> Vec<Vec<u8>> {
+    let path = common::repo_root().join("examples/cloudabi/c/argdump.cases");
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let hex = if l == "-" { "" } else { l };
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// The host reader answers every getter and iterator of `argdata.h` on the values of
+/// `argdump.cases` exactly as `argdump.expected` says; the emulator's tests compare the
+/// CloudABI build of the same program (the same reader, `src/reader.rs`) with the same
+/// file, so the two targets cannot disagree.
+#[test]
+fn argdump_matches_the_expected_dump() {
+    use std::io::Write;
+
+    let dir = TempDir::new("c-argdump");
+    let src = common::repo_root().join("examples/cloudabi/c/argdump.c");
+    let exe = dir.path().join("argdump");
+    common::compile_c(&src, &exe);
+    let mut got = String::new();
+    for case in argdump_cases() {
+        let hex: String = case.iter().map(|b| format!("{b:02x}")).collect();
+        got.push_str(&format!("# {}\n", if hex.is_empty() { "-" } else { &hex }));
+        let mut child = Command::new(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&case).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "argdump failed on {hex}");
+        got.push_str(&String::from_utf8(out.stdout).unwrap());
+    }
+    let expected =
+        std::fs::read_to_string(common::repo_root().join("examples/cloudabi/c/argdump.expected"))
+            .unwrap();
+    assert_eq!(got, expected);
+}

@@ -394,7 +394,7 @@ pub unsafe extern "C" fn capfs_write(fd: c_int, buf: *const std::ffi::c_void, le
         let b = unsafe { borrow(fd)? };
         let (rights, _) = rights_of(b)?;
         // SAFETY: readable per the caller.
-        let data = unsafe { super::slice(buf.cast(), len) };
+        let data = unsafe { crate::node::slice(buf.cast(), len) };
         n = File::with_rights(b, rights)?.write_checked(data)?;
         Ok(0)
     });

@@ -1,6 +1,10 @@
-//! The C ABI: every function of `argdata.h`, `program.h` and `capfs.h`.
+//! The C ABI of the host: every function of `argdata.h`, `program.h` and `capfs.h`.
 //!
-//! All raw pointers of this crate live in this module. Each exported function documents,
+//! The reading half of `argdata.h` (getters, iterators, the constants) is
+//! [`crate::reader`], shared with CloudABI executables and re-exported here; this module
+//! adds creation, `argdata_free`, serialization and YAML printing, the stream reader and
+//! writer, `program.h` and `capfs.h`. All raw pointers of this crate live in these
+//! modules and the node layout they share. Each exported function documents,
 //! in its `# Safety` section, what the C caller must guarantee; these are the obligations
 //! the reference headers state (pointers valid for the documented accesses, buffers and
 //! arrays given to `argdata_from_buffer`, `argdata_create_binary`, `argdata_create_str`,
@@ -9,8 +13,7 @@
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
 pub mod capfs;
-mod node;
-mod pool;
+pub(crate) mod pool;
 mod serialize;
 pub mod start;
 pub mod stream;
@@ -18,10 +21,12 @@ pub mod stream;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
-use argdata::{Argdata, Fd, FdTable, Int64, MapIter, SeqIter, Timestamp, Value};
+use argdata::{Argdata, Fd, FdTable, Timestamp, Value};
 
-pub use node::argdata_t;
-use node::{Buf, Node, boxed, node};
+use crate::node::{Buf, Node, node, slice};
+use crate::reader::errno_of;
+pub use crate::reader::*;
+use pool::boxed;
 use serialize::Shape;
 
 /// `intmax_t` and `uintmax_t` on Linux.
@@ -29,7 +34,7 @@ type intmax_t = i64;
 type uintmax_t = u64;
 
 /// The `convert_fd` callback of `argdata_from_buffer`.
-pub type ConvertFd = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
+pub type ConvertFd = crate::node::ConvertFd;
 
 /// The converter for a buffer's fd leaves, for the `argdata` reader.
 struct BufFds<'b>(&'b Buf);
@@ -42,24 +47,10 @@ impl argdata::FdConverter for BufFds<'_> {
     }
 }
 
-/// The constant `false`.
-#[unsafe(no_mangle)]
-pub static argdata_false: argdata_t = argdata_t::new(Node::Bool(false));
-/// The constant `true`.
-#[unsafe(no_mangle)]
-pub static argdata_true: argdata_t = argdata_t::new(Node::Bool(true));
-/// The constant null value.
-#[unsafe(no_mangle)]
-pub static argdata_null: argdata_t = argdata_t::new(Node::Null);
-
 /// Stores `e` in the calling thread's `errno`.
 pub(crate) fn set_errno(e: c_int) {
     // SAFETY: __errno_location returns a valid pointer to this thread's errno.
     unsafe { *libc::__errno_location() = e };
-}
-
-fn errno_of(e: argdata::Error) -> c_int {
-    e.errno().linux()
 }
 
 /// Creates a value viewing `len` encoded bytes at `buf`.
@@ -284,17 +275,6 @@ pub(crate) unsafe fn to_value(ad: *const argdata_t, depth: usize) -> Result<Valu
     })
 }
 
-/// # Safety
-/// `p` must be valid for `n` bytes (or `n` is 0) for the chosen lifetime.
-unsafe fn slice<'a>(p: *const u8, n: usize) -> &'a [u8] {
-    if n == 0 {
-        &[]
-    } else {
-        // SAFETY: guaranteed by the caller.
-        unsafe { std::slice::from_raw_parts(p, n) }
-    }
-}
-
 /// Computes the encoded size and the number of fd leaves of a value, as the reference
 /// does: a value from `argdata_from_buffer` is opaque, so its size is its buffer's length
 /// and its fd leaves are those `argdata_serialize` would renumber (counted even when
@@ -359,558 +339,6 @@ pub unsafe extern "C" fn argdata_serialize(
         unsafe { *fds.add(i) = fd.0 };
     }
     list.fds.len()
-}
-
-macro_rules! getter {
-    ($ad:expr, $out:expr, |$b:ident| $from_buf:expr, $($pat:pat => $val:expr),* $(,)?) => {{
-        // SAFETY: the C caller passes a pointer to a live value.
-        let result: Result<_, c_int> = match unsafe { node($ad) } {
-            Node::Buffer($b) => $from_buf,
-            $($pat => $val,)*
-            _ => Err(libc::EINVAL),
-        };
-        match result {
-            Ok(v) => {
-                // SAFETY: the C caller passes an output pointer valid for writes.
-                unsafe { *$out = v };
-                0
-            }
-            Err(e) => e,
-        }
-    }};
-}
-
-/// Gets a binary value: 0, or `EINVAL` for another type.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `data` and `len` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_binary(
-    ad: *const argdata_t,
-    data: *mut *const c_void,
-    len: *mut usize,
-) -> c_int {
-    let mut pair = (ptr::null::<c_void>(), 0usize);
-    let out: *mut (*const c_void, usize) = &mut pair;
-    let r = getter!(ad, out, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        let v = unsafe { b.view() };
-        v.as_binary().map(|s| (s.as_ptr().cast(), s.len())).map_err(errno_of)
-    }, Node::Binary(p, n) => Ok((p.cast(), n)));
-    if r == 0 {
-        // SAFETY: valid for writes per the caller.
-        unsafe {
-            *data = pair.0;
-            *len = pair.1;
-        }
-    }
-    r
-}
-
-/// Gets a boolean: 0, or `EINVAL`.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `v` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_bool(ad: *const argdata_t, v: *mut bool) -> c_int {
-    getter!(ad, v, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        unsafe { b.view() }.as_bool().map_err(errno_of)
-    }, Node::Bool(x) => Ok(x))
-}
-
-/// Gets a descriptor: 0, `EINVAL` for another type, `EBADF` if not granted.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `fd` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_fd(ad: *const argdata_t, fd: *mut c_int) -> c_int {
-    getter!(ad, fd, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        let v = unsafe { b.view() };
-        v.as_fd(&|i: u32| b.convert_fd(i)).map_err(errno_of)
-    }, Node::Fd(x) => Ok(x))
-}
-
-/// Gets a float: 0, or `EINVAL`.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `v` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_float(ad: *const argdata_t, v: *mut f64) -> c_int {
-    getter!(ad, v, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        unsafe { b.view() }.as_float().map_err(errno_of)
-    }, Node::Float(x) => Ok(x))
-}
-
-/// The integer of a value, or an errno (`EINVAL`, `ERANGE`). Buffer integers go through
-/// [`Argdata::as_int64`], the reference's rule: one that fits neither `int64_t` nor
-/// `uint64_t` is out of range for every getter.
-///
-/// # Safety
-/// `ad` must point to a live value.
-#[inline(always)]
-unsafe fn int_of(ad: *const argdata_t) -> Result<Int64, c_int> {
-    // SAFETY: forwarded from the caller.
-    match unsafe { node(ad) } {
-        Node::Buffer(b) => {
-            // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-            unsafe { b.view() }.as_int64().map_err(errno_of)
-        }
-        Node::IntS(v) => Ok(Int64::Signed(v)),
-        Node::IntU(v) => Ok(i64::try_from(v).map_or(Int64::Unsigned(v), Int64::Signed)),
-        _ => Err(libc::EINVAL),
-    }
-}
-
-/// Gets a signed integer within `min ..= max`: 0, `EINVAL`, or `ERANGE`.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `v` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_int_s(
-    ad: *const argdata_t,
-    v: *mut intmax_t,
-    min: intmax_t,
-    max: intmax_t,
-) -> c_int {
-    // SAFETY: forwarded from the caller.
-    match unsafe { int_of(ad) } {
-        Ok(Int64::Signed(x)) if (min..=max).contains(&x) => {
-            // SAFETY: valid for writes per the caller.
-            unsafe { *v = x };
-            0
-        }
-        // Above `i64::MAX`, so above any `max`.
-        Ok(_) => libc::ERANGE,
-        Err(e) => e,
-    }
-}
-
-/// Gets an unsigned integer not above `max`: 0, `EINVAL`, or `ERANGE`.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `v` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_int_u(
-    ad: *const argdata_t,
-    v: *mut uintmax_t,
-    max: uintmax_t,
-) -> c_int {
-    // SAFETY: forwarded from the caller.
-    let x = match unsafe { int_of(ad) } {
-        Ok(Int64::Signed(x)) => u64::try_from(x).ok(),
-        Ok(Int64::Unsigned(x)) => Some(x),
-        Err(e) => return e,
-    };
-    match x {
-        Some(x) if x <= max => {
-            // SAFETY: valid for writes per the caller.
-            unsafe { *v = x };
-            0
-        }
-        _ => libc::ERANGE,
-    }
-}
-
-/// Gets a string and its length: 0, `EINVAL`, or `EILSEQ` for bad UTF-8.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `s` and `len` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_str(
-    ad: *const argdata_t,
-    s: *mut *const c_char,
-    len: *mut usize,
-) -> c_int {
-    let mut pair = (ptr::null::<c_char>(), 0usize);
-    let out: *mut (*const c_char, usize) = &mut pair;
-    let r = getter!(ad, out, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        let v = unsafe { b.view() };
-        v.as_str().map(|t| (t.as_ptr().cast(), t.len())).map_err(errno_of)
-    }, Node::Str(p, n) => Ok((p.cast(), n)));
-    if r == 0 {
-        // SAFETY: valid for writes per the caller.
-        unsafe {
-            *s = pair.0;
-            *len = pair.1;
-        }
-    }
-    r
-}
-
-/// Gets a string as a C string: 0, `EINVAL`, or `EILSEQ` (bad UTF-8 or an inner NUL).
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `s` must be valid for writes. For values made by
-/// `argdata_create_str`, the byte after the string must be readable (and should be NUL).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_str_c(ad: *const argdata_t, s: *mut *const c_char) -> c_int {
-    getter!(ad, s, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        let v = unsafe { b.view() };
-        v.as_c_str().map(CStr::as_ptr).map_err(errno_of)
-    }, Node::Str(p, n) => {
-        // SAFETY: the string and the byte after it are readable, as documented above.
-        let bytes = unsafe { slice(p, n + 1) };
-        if bytes[..n].contains(&0) || bytes[n] != 0 {
-            Err(libc::EILSEQ)
-        } else {
-            Ok(p.cast())
-        }
-    })
-}
-
-/// Gets a timestamp: 0, `EINVAL`, or `ERANGE`.
-///
-/// # Safety
-///
-/// `ad` must point to a live value; `ts` must be valid for writes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_get_timestamp(
-    ad: *const argdata_t,
-    ts: *mut libc::timespec,
-) -> c_int {
-    getter!(ad, ts, |b| {
-        // SAFETY: the buffer is valid per the caller of argdata_from_buffer.
-        let v = unsafe { b.view() };
-        v.as_timestamp().map(timespec).map_err(errno_of)
-    }, Node::Timestamp(s, ns) => Ok(libc::timespec { tv_sec: s, tv_nsec: libc::c_long::from(ns as i32) }))
-}
-
-fn timespec(t: Timestamp) -> libc::timespec {
-    libc::timespec {
-        tv_sec: t.secs(),
-        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
-    }
-}
-
-/// `ARGDATA_ITERATOR_END`.
-const ITER_END: usize = usize::MAX;
-/// `ARGDATA_ITERATOR_INVALID`.
-const ITER_INVALID: usize = usize::MAX - 1;
-
-/// `argdata_map_iterator_t`: an index and 128 bytes of state.
-#[repr(C, align(16))]
-pub struct argdata_map_iterator_t {
-    index: usize,
-    data: [u8; 128],
-}
-
-/// `argdata_seq_iterator_t`: an index and 128 bytes of state.
-#[repr(C, align(16))]
-pub struct argdata_seq_iterator_t {
-    index: usize,
-    data: [u8; 128],
-}
-
-#[derive(Clone)]
-enum MapState {
-    /// `key` and `value` always hold `Node::Buffer`s carrying the fd callback.
-    Buffer {
-        iter: MapIter<'static>,
-        key: argdata_t,
-        value: argdata_t,
-    },
-    Memory {
-        keys: *const *const argdata_t,
-        values: *const *const argdata_t,
-        left: usize,
-    },
-}
-
-#[derive(Clone)]
-enum SeqState {
-    /// `item` always holds a `Node::Buffer` carrying the fd callback.
-    Buffer {
-        iter: SeqIter<'static>,
-        item: argdata_t,
-    },
-    Memory {
-        items: *const *const argdata_t,
-        left: usize,
-    },
-}
-
-const _: () = {
-    assert!(size_of::<MapState>() <= 128 && align_of::<MapState>() <= 8);
-    assert!(size_of::<SeqState>() <= 128 && align_of::<SeqState>() <= 8);
-};
-
-/// The state inside an iterator's `data`.
-///
-/// # Safety
-/// The iterator must have been initialized by the matching `*_iterate` function.
-unsafe fn map_state(it: *const argdata_map_iterator_t) -> *mut MapState {
-    // SAFETY: `data` lies 8 bytes into a 16-aligned struct, so it is 8-aligned, which the
-    // assertion above shows suffices, and it is large enough.
-    unsafe { ptr::addr_of!((*it).data).cast::<MapState>().cast_mut() }
-}
-
-/// See [`map_state`].
-///
-/// # Safety
-/// As [`map_state`].
-unsafe fn seq_state(it: *const argdata_seq_iterator_t) -> *mut SeqState {
-    // SAFETY: as in `map_state`.
-    unsafe { ptr::addr_of!((*it).data).cast::<SeqState>().cast_mut() }
-}
-
-/// Loads the next entry of a buffer map into the state; returns the new index.
-#[inline(always)]
-fn map_advance(state: &mut MapState, index: usize) -> usize {
-    match state {
-        MapState::Buffer { iter, key, value } => match iter.next() {
-            None => ITER_END,
-            Some(Err(_)) => ITER_INVALID,
-            Some(Ok((k, v))) => {
-                let buf = key.buf();
-                *key = buf.child(k);
-                *value = buf.child(v);
-                index
-            }
-        },
-        MapState::Memory { left, .. } => {
-            if *left == 0 {
-                ITER_END
-            } else {
-                index
-            }
-        }
-    }
-}
-
-/// Starts iterating over a map: index 0, `ARGDATA_ITERATOR_END` for an empty map, or
-/// `ARGDATA_ITERATOR_INVALID` for a value that is not a (well-formed) map.
-///
-/// # Safety
-///
-/// `ad` must point to a live value and `it` to writable iterator storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_iterate(
-    ad: *const argdata_t,
-    it: *mut argdata_map_iterator_t,
-) {
-    // SAFETY: `ad` is live per the caller.
-    let state = match unsafe { node(ad) } {
-        Node::Buffer(b) => {
-            // SAFETY: the buffer is valid per the caller of argdata_from_buffer, for as long
-            // as the value (and so this iterator) is used.
-            match unsafe { b.view() }.map() {
-                Ok(iter) => Some(MapState::Buffer {
-                    iter,
-                    key: argdata_t::new(Node::Buffer(b)),
-                    value: argdata_t::new(Node::Buffer(b)),
-                }),
-                Err(_) => None,
-            }
-        }
-        Node::Map(keys, values, left, _) => Some(MapState::Memory { keys, values, left }),
-        _ => None,
-    };
-    let (state, index) = match state {
-        Some(mut s) => {
-            let index = map_advance(&mut s, 0);
-            (s, index)
-        }
-        None => (
-            MapState::Memory {
-                keys: ptr::null(),
-                values: ptr::null(),
-                left: 0,
-            },
-            ITER_INVALID,
-        ),
-    };
-    // SAFETY: `it` is writable per the caller; `map_state` points into it.
-    unsafe {
-        map_state(it).write(state);
-        (*it).index = index;
-    }
-}
-
-/// Gets the current entry; false past the end or after an error.
-///
-/// # Safety
-///
-/// `it` must have been initialized by `argdata_map_iterate`; `key` and `value` must be
-/// valid for writes. The results point into `it` and live until it is advanced.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_get(
-    it: *const argdata_map_iterator_t,
-    key: *mut *const argdata_t,
-    value: *mut *const argdata_t,
-) -> bool {
-    // SAFETY: initialized per the caller.
-    if unsafe { (*it).index } >= ITER_INVALID {
-        return false;
-    }
-    // SAFETY: initialized per the caller, so the state is valid.
-    let (k, v) = match unsafe { &*map_state(it) } {
-        MapState::Buffer { key, value, .. } => (key as *const argdata_t, value as *const argdata_t),
-        // SAFETY: `left > 0` here, so both arrays have a current element.
-        MapState::Memory { keys, values, .. } => unsafe { (**keys, **values) },
-    };
-    // SAFETY: valid for writes per the caller.
-    unsafe {
-        *key = k;
-        *value = v;
-    }
-    true
-}
-
-/// Moves to the next entry (index `ARGDATA_ITERATOR_END` past the last one,
-/// `ARGDATA_ITERATOR_INVALID` on corrupt data).
-///
-/// # Safety
-///
-/// `it` must have been initialized by `argdata_map_iterate`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_map_next(it: *mut argdata_map_iterator_t) {
-    // SAFETY: initialized per the caller.
-    let index = unsafe { (*it).index };
-    if index >= ITER_INVALID {
-        return;
-    }
-    // SAFETY: initialized per the caller, so the state is valid and uniquely borrowed.
-    let state = unsafe { &mut *map_state(it) };
-    if let MapState::Memory { keys, values, left } = state {
-        // SAFETY: `left > 0`, so stepping one element stays within (or one past) the arrays.
-        unsafe {
-            *keys = keys.add(1);
-            *values = values.add(1);
-        }
-        *left -= 1;
-    }
-    let next = map_advance(state, index + 1);
-    // SAFETY: writable per the caller.
-    unsafe { (*it).index = next };
-}
-
-#[inline(always)]
-fn seq_advance(state: &mut SeqState, index: usize) -> usize {
-    match state {
-        SeqState::Buffer { iter, item } => match iter.next() {
-            None => ITER_END,
-            Some(Err(_)) => ITER_INVALID,
-            Some(Ok(v)) => {
-                *item = item.buf().child(v);
-                index
-            }
-        },
-        SeqState::Memory { left, .. } => {
-            if *left == 0 {
-                ITER_END
-            } else {
-                index
-            }
-        }
-    }
-}
-
-/// Starts iterating over a sequence (see `argdata_map_iterate`).
-///
-/// # Safety
-///
-/// `ad` must point to a live value and `it` to writable iterator storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_iterate(
-    ad: *const argdata_t,
-    it: *mut argdata_seq_iterator_t,
-) {
-    // SAFETY: `ad` is live per the caller.
-    let state = match unsafe { node(ad) } {
-        Node::Buffer(b) => {
-            // SAFETY: as in argdata_map_iterate.
-            match unsafe { b.view() }.seq() {
-                Ok(iter) => Some(SeqState::Buffer {
-                    iter,
-                    item: argdata_t::new(Node::Buffer(b)),
-                }),
-                Err(_) => None,
-            }
-        }
-        Node::Seq(items, left, _) => Some(SeqState::Memory { items, left }),
-        _ => None,
-    };
-    let (state, index) = match state {
-        Some(mut s) => {
-            let index = seq_advance(&mut s, 0);
-            (s, index)
-        }
-        None => (
-            SeqState::Memory {
-                items: ptr::null(),
-                left: 0,
-            },
-            ITER_INVALID,
-        ),
-    };
-    // SAFETY: `it` is writable per the caller; `seq_state` points into it.
-    unsafe {
-        seq_state(it).write(state);
-        (*it).index = index;
-    }
-}
-
-/// Gets the current element; false past the end or after an error.
-///
-/// # Safety
-///
-/// `it` must have been initialized by `argdata_seq_iterate`; `element` must be valid for
-/// writes. The result points into `it` and lives until it is advanced.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_get(
-    it: *const argdata_seq_iterator_t,
-    element: *mut *const argdata_t,
-) -> bool {
-    // SAFETY: initialized per the caller.
-    if unsafe { (*it).index } >= ITER_INVALID {
-        return false;
-    }
-    // SAFETY: initialized per the caller, so the state is valid.
-    let e = match unsafe { &*seq_state(it) } {
-        SeqState::Buffer { item, .. } => item as *const argdata_t,
-        // SAFETY: `left > 0` here, so the array has a current element.
-        SeqState::Memory { items, .. } => unsafe { **items },
-    };
-    // SAFETY: valid for writes per the caller.
-    unsafe { *element = e };
-    true
-}
-
-/// Moves to the next element (see `argdata_map_next`).
-///
-/// # Safety
-///
-/// `it` must have been initialized by `argdata_seq_iterate`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn argdata_seq_next(it: *mut argdata_seq_iterator_t) {
-    // SAFETY: initialized per the caller.
-    let index = unsafe { (*it).index };
-    if index >= ITER_INVALID {
-        return;
-    }
-    // SAFETY: initialized per the caller, so the state is valid and uniquely borrowed.
-    let state = unsafe { &mut *seq_state(it) };
-    if let SeqState::Memory { items, left } = state {
-        // SAFETY: `left > 0`, so stepping one element stays within (or one past) the array.
-        unsafe { *items = items.add(1) };
-        *left -= 1;
-    }
-    let next = seq_advance(state, index + 1);
-    // SAFETY: writable per the caller.
-    unsafe { (*it).index = next };
 }
 
 /// Writes a value as YAML to `fp`, as the reference printer does: it never fails on

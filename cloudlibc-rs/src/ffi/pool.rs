@@ -5,7 +5,7 @@
 //! for every node costs more than encoding it. So nodes are cut, in order, from
 //! [`CHUNK`]-byte blocks aligned to their size: each thread cuts from its own current
 //! blocks without synchronization, one block for each of the two node sizes
-//! ([`super::node`]: two words for a leaf, five for a container or buffer). A block's
+//! ([`crate::node`]: two words for a leaf, five for a container or buffer). A block's
 //! header counts the nodes that are still handed out, plus the ones not yet cut while a
 //! thread is still cutting from it; `argdata_free` (from any thread) finds the header by
 //! rounding the node's address down and decrements the count, and whoever brings it to
@@ -25,7 +25,7 @@ use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 
-use super::node::{LARGE_WORDS, SMALL_WORDS, argdata_t};
+use crate::node::{LARGE_WORDS, Node, SMALL_WORDS, argdata_t, store};
 
 /// Size and alignment of a block.
 const CHUNK: usize = 16 * 1024;
@@ -224,4 +224,11 @@ pub(crate) unsafe fn free_node(node: *mut argdata_t) {
     let block = node.cast::<u8>().wrapping_sub(offset);
     // SAFETY: nodes lie inside their CHUNK-aligned block, which counts this one.
     unsafe { release(block, 1) };
+}
+
+/// Moves `node` into a node of its own from the pool, as small as its kind allows.
+#[inline(always)]
+pub(crate) fn boxed(node: Node) -> *mut argdata_t {
+    // SAFETY: `alloc_node` returns a fresh slot of the asked size, aligned for a word.
+    unsafe { store(node, alloc_node) }
 }

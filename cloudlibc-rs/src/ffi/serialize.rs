@@ -23,8 +23,9 @@ use std::ffi::c_int;
 
 use argdata::{Fd, INVALID_FD_INDEX, MAX_DEPTH, Timestamp, Type, Value};
 
-use super::node::{Buf, Node, argdata_t, node};
-use super::slice;
+pub(crate) use crate::node::Shape;
+use crate::node::slice;
+use crate::node::{Buf, Node, argdata_t, node};
 
 const fn tag(t: Type) -> u8 {
     match t.tag() {
@@ -45,18 +46,6 @@ const STR_TAG: u8 = tag(Type::Str);
 /// The length recorded for a tree whose encoding would not fit in `usize` (possible by
 /// referring to one large subtree many times); serializing it fails with `ERANGE`.
 const TOO_LONG: usize = usize::MAX;
-
-/// What a memory-built container records about itself when it is made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Shape {
-    /// Encoded length in bytes, or [`TOO_LONG`].
-    pub(crate) len: usize,
-    /// Levels of memory-built containers, this one included (saturating; leaves and
-    /// buffers count 0).
-    pub(crate) depth: u16,
-    /// Whether an fd leaf or a buffer (which may hold fd leaves) lies below.
-    pub(crate) fds: bool,
-}
 
 impl Shape {
     /// The shape of a leaf, a buffer, or a container (whose shape is stored).

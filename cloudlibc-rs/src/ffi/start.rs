@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use argdata::MAX_DEPTH;
 
-use super::node::{Buf, Node, argdata_t};
 use super::{set_errno, to_value};
+use crate::node::{Buf, Node, argdata_t};
 
 /// The root value handed to `program_main`, built once at start-up.
 struct Root(argdata_t);

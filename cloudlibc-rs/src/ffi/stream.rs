@@ -15,8 +15,8 @@ use std::ptr;
 use argdata::MAX_DEPTH;
 use argdata::socket::{ArgdataReader, OutgoingMessage};
 
-use super::node::{Buf, Node, argdata_t};
 use super::to_value;
+use crate::node::{Buf, Node, argdata_t};
 
 /// Reads argdata messages from a stream; see `argdata.h`.
 pub struct argdata_reader_t {

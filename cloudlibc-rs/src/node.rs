@@ -1,4 +1,4 @@
-//! How an `argdata_t` is stored.
+//! How an `argdata_t` is stored, and how it is read (both targets, `core` only).
 //!
 //! A C program that builds a large tree makes one node per leaf, and each node is written
 //! when it is made, read when its container measures itself, read again when the tree is
@@ -8,20 +8,51 @@
 //! then only the words that kind uses. Leaves (integers, floats, strings, binaries,
 //! descriptors, timestamps, booleans, null) are two words; containers and buffer-backed
 //! values are five ([`argdata_t`] is that full size, so a value kept by value, in an
-//! iterator or a static, can hold any kind). The pool ([`super::pool`]) hands out slots of
-//! either size, so a node pointer may refer to fewer bytes than `argdata_t` has: nodes
-//! are therefore only ever read through [`node`], which reads the header first and then
-//! only the words its kind has, and never through a reference to the whole struct.
+//! iterator or a static, can hold any kind). The host's pool (`ffi/pool.rs`) hands out
+//! slots of either size, so a node pointer may refer to fewer bytes than `argdata_t` has:
+//! nodes are therefore only ever read through [`node`], which reads the header first and
+//! then only the words its kind has, and never through a reference to the whole struct.
 //!
-//! The rest of the crate works with [`Node`], the decoded form, which is `Copy`.
+//! The rest of the crate works with [`Node`], the decoded form, which is `Copy`. This
+//! module knows the layout only; where a node's memory comes from is the caller's
+//! business ([`store`]). On CloudABI every value is a [`Node::Buffer`] view of the
+//! startup argdata (`cloudabi.rs`) or of a part of it.
 
-use std::ffi::c_void;
-use std::ptr;
+use core::ffi::{c_int, c_void};
+use core::ptr;
 
 use argdata::Argdata;
 
-use super::ConvertFd;
-use super::serialize::Shape;
+/// The `convert_fd` callback of `argdata_from_buffer`: translates the fd index of a
+/// buffer's fd leaf into a descriptor number, or a negative number to reject it.
+pub(crate) type ConvertFd = unsafe extern "C" fn(*mut c_void, usize) -> c_int;
+
+/// What a memory-built container records about itself when it is made (computed by the
+/// host's `ffi/serialize.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Encoded length in bytes, or `usize::MAX` where it would not fit.
+    pub(crate) len: usize,
+    /// Levels of memory-built containers, this one included (saturating; leaves and
+    /// buffers count 0).
+    pub(crate) depth: u16,
+    /// Whether an fd leaf or a buffer (which may hold fd leaves) lies below.
+    pub(crate) fds: bool,
+}
+
+/// `n` bytes at `p` as a slice (`p` may be anything when `n` is 0).
+///
+/// # Safety
+/// `p` must be valid for `n` bytes (or `n` is 0) for the chosen lifetime.
+#[inline(always)]
+pub(crate) unsafe fn slice<'a>(p: *const u8, n: usize) -> &'a [u8] {
+    if n == 0 {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { core::slice::from_raw_parts(p, n) }
+    }
+}
 
 /// An encoded buffer with the callback translating its fd indices.
 #[derive(Clone, Copy)]
@@ -39,13 +70,14 @@ impl Buf {
     ///
     /// `ptr` must be valid for reads of `len` bytes that do not change while the view (of
     /// any lifetime the caller picks) is used; C callers promise this for the buffers they
-    /// hand to `argdata_from_buffer`, and the reader keeps its own buffers alive.
+    /// hand to `argdata_from_buffer`, the stream reader keeps its own buffers alive, and
+    /// on CloudABI the startup argdata lives as long as the program.
     pub(crate) unsafe fn view<'a>(&self) -> Argdata<'a> {
         if self.len == 0 {
             return Argdata::NULL;
         }
         // SAFETY: guaranteed by this function's contract.
-        Argdata::new(unsafe { std::slice::from_raw_parts(self.ptr, self.len) })
+        Argdata::new(unsafe { core::slice::from_raw_parts(self.ptr, self.len) })
     }
 
     /// A value viewing `ad`, a part of this buffer, with the same fd callback.
@@ -59,7 +91,7 @@ impl Buf {
     }
 
     /// Translates fd index `index` through the callback; `None` if rejected.
-    pub(crate) fn convert_fd(&self, index: u32) -> Option<std::ffi::c_int> {
+    pub(crate) fn convert_fd(&self, index: u32) -> Option<c_int> {
         let convert = self.convert?;
         // SAFETY: the callback and its argument were supplied together by the C caller of
         // argdata_from_buffer (or by this crate), who promises they may be called so.
@@ -74,7 +106,7 @@ pub(crate) enum Node {
     Buffer(Buf),
     Binary(*const u8, usize),
     Bool(bool),
-    Fd(std::ffi::c_int),
+    Fd(c_int),
     Float(f64),
     IntS(i64),
     IntU(u64),
@@ -315,13 +347,23 @@ pub(crate) unsafe fn node(ad: *const argdata_t) -> Node {
     }
 }
 
-/// Moves `node` into a slot of its own, as small as its kind allows.
+/// Writes `node` into a slot of its own, as small as its kind allows, and returns it.
+///
+/// `alloc(large)` provides the slot: five words if `large`, else two.
+///
+/// # Safety
+/// `alloc` must return a fresh slot, aligned for a `u64`, with room for the words asked
+/// for, that nothing else uses.
+#[cfg(not(target_os = "cloudabi"))]
 #[inline(always)]
-pub(crate) fn boxed(node: Node) -> *mut argdata_t {
+pub(crate) unsafe fn store(
+    node: Node,
+    alloc: impl FnOnce(bool) -> *mut argdata_t,
+) -> *mut argdata_t {
     let (head, words, used) = argdata_t::parts(node);
-    let slot = super::pool::alloc_node(used == LARGE_WORDS);
+    let slot = alloc(used == LARGE_WORDS);
     // SAFETY: the slot is fresh, aligned for a Word and has room for the header and
-    // `used` words (a large slot for the kinds that use more than one).
+    // `used` words (a large slot for the kinds that use more than one), per the caller.
     unsafe {
         slot.cast::<u64>().write(head);
         for (i, w) in words.iter().take(used).enumerate() {
@@ -334,6 +376,7 @@ pub(crate) fn boxed(node: Node) -> *mut argdata_t {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ffi::pool::{boxed, free_node};
 
     /// The header and used words of a node as plain numbers, for comparing.
     fn bits(n: Node) -> Vec<u64> {
@@ -344,8 +387,8 @@ mod tests {
         v
     }
 
-    extern "C" fn convert(_: *mut c_void, i: usize) -> std::ffi::c_int {
-        i as std::ffi::c_int
+    extern "C" fn convert(_: *mut c_void, i: usize) -> c_int {
+        i as c_int
     }
 
     fn samples() -> Vec<Node> {
@@ -408,7 +451,7 @@ mod tests {
             assert_eq!(bits(back), bits(n));
             assert_eq!(bits(argdata_t::new(n).get()), bits(n));
             // SAFETY: made by `boxed`, freed once.
-            unsafe { super::super::pool::free_node(slot) };
+            unsafe { free_node(slot) };
         }
     }
 
@@ -427,8 +470,8 @@ mod tests {
                 let gap = (b as usize).wrapping_sub(a as usize);
                 // SAFETY: made by `boxed`, freed once.
                 unsafe {
-                    super::super::pool::free_node(a);
-                    super::super::pool::free_node(b);
+                    free_node(a);
+                    free_node(b);
                 }
                 gap
             })
