@@ -62,9 +62,8 @@ mod sock;
 mod sync;
 
 pub use host::{ExecError, Host};
-pub use proc::release_retired_descriptors;
-pub use process::Process;
 pub(crate) use process::wake_sleepers;
+pub use process::{Process, release_retired_descriptors};
 
 /// Forgets the old program's condition variable waiters and unmaps the memory it
 /// mapped with `mem_map`; `proc_exec` calls this once the old program's threads are gone

@@ -168,31 +168,17 @@ pub(crate) fn exec(
     // Kept aside, not dropped: a failed exec must give them back. A successful one never
     // returns here, so the loader closes them (`release_retired_descriptors`) just before it
     // enters the new program.
-    *lock(&RETIRED) = Some(old);
+    *p.retired() = Some(old);
     match host.exec(image, data) {
         Err(e) => {
             // The old program keeps running with its old descriptors.
-            if let Some(old) = lock(&RETIRED).take() {
+            if let Some(old) = p.retired().take() {
                 *p.fds.write() = old;
             }
             lifecycle::end_exec();
             Err(e.errno())
         }
     }
-}
-
-/// The descriptor table of a program that `proc_exec` is replacing.
-static RETIRED: Mutex<Option<Vec<Option<Entry>>>> = Mutex::new(None);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Closes the descriptors that a `proc_exec` in progress did not keep; returns how many
-/// table slots it released. The loader calls this once the new program is loaded and
-/// nothing can fail any more, right before entering it.
-pub fn release_retired_descriptors() -> usize {
-    lock(&RETIRED).take().map_or(0, |old| old.len())
 }
 
 /// `thread_create(*attr, *tid)`.
