@@ -9,6 +9,8 @@
 //! bits), and guest memory is only reachable through the checked handles `GuestPtr` and
 //! `GuestSlice` of `mem`.
 
+#![forbid(unsafe_code)]
+
 use cloudabi_types::{
     Advice, ClockId, Condvar, DirCookie, Errno, Event, ExitCode, Fd, FdStat, FdsFlags, FileDelta,
     FileSize, FileStat, FileType, FsFlags, Lock, Lookup, LookupFlags, MFlags, MProt, MsFlags,

@@ -44,21 +44,31 @@ use cloudabi_types::{
 use generated::Syscalls;
 use mem::{GuestPtr, GuestSlice};
 
+#[allow(unsafe_code)]
 mod clock;
 mod condvars;
 mod errno;
+#[allow(unsafe_code)]
 mod fd;
+#[allow(unsafe_code)]
 mod fdtable;
+#[allow(unsafe_code)]
 mod file;
 mod generated;
 mod host;
+#[allow(unsafe_code)]
 mod mem;
+#[allow(unsafe_code)]
 mod memory;
+#[allow(unsafe_code)]
 mod poll;
+#[allow(unsafe_code)]
 mod proc;
 mod process;
 mod signal;
+#[allow(unsafe_code)]
 mod sock;
+#[allow(unsafe_code)]
 mod sync;
 
 pub use host::{ExecError, Host};

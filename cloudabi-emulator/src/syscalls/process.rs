@@ -2,6 +2,8 @@
 //! waiters, [`Host`]), and the one installed process that [`dispatch`](super::dispatch)
 //! runs system calls against.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 

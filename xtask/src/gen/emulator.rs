@@ -240,7 +240,7 @@ pub(crate) fn generate(spec: &Spec) -> Result<String, String> {
     for line in wrap(MODULE_DOC, 90) {
         let _ = writeln!(out, "//! {line}");
     }
-    out.push('\n');
+    out.push_str("\n#![forbid(unsafe_code)]\n\n");
     let _ = writeln!(out, "use cloudabi_types::{{{}}};\n", names.join(", "));
     out.push_str("use super::mem::{GuestPtr, GuestSlice};\n\n");
     doc(
