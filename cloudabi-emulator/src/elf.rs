@@ -17,6 +17,8 @@
 //! assert!(matches!(err, ElfError::Truncated(_)));
 //! ```
 
+#![forbid(unsafe_code)]
+
 use thiserror::Error;
 
 /// `EI_OSABI` value of CloudABI executables.

@@ -1,5 +1,7 @@
 //! [`Error`](enum@Error): why a guest could not be started.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 
 use thiserror::Error;

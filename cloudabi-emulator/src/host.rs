@@ -4,6 +4,8 @@
 //! loader ([`crate::program`]) and thread start ([`crate::threads`]), which in turn use
 //! the system calls' state, never the other way round.
 
+#![forbid(unsafe_code)]
+
 use std::convert::Infallible;
 use std::io;
 use std::os::fd::OwnedFd;

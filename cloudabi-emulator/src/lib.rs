@@ -24,6 +24,11 @@
 //! stack, startup block, `mem_map`ped memory) before entering the new one. `cloudabi-run --emulate` runs the emulator inside the same kernel
 //! sandbox as native programs.
 //!
+//! Unsafe code is denied crate-wide and allowed only in the modules that map memory,
+//! switch the thread pointer, fork or make raw system calls (each `unsafe` block with its
+//! `// SAFETY:` reasoning); inside [`syscalls`], only the handler families and the
+//! checked guest-memory access are allowed it. Modules without unsafe code forbid it.
+//!
 //! ```no_run
 //! use std::os::fd::OwnedFd;
 //! use cloudabi_emulator::Emulator;
@@ -37,18 +42,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod elf;
+#[allow(unsafe_code)]
 mod emulator;
 mod error;
 /// Grant modes and the rights of a directory granted with each (from `cloudabi-caps`).
 pub use cloudabi_caps::grant;
 mod host;
+#[allow(unsafe_code)]
 mod lifecycle;
+#[allow(unsafe_code)]
 pub mod loader;
+#[allow(unsafe_code)]
 mod program;
 pub mod syscalls;
+#[allow(unsafe_code)]
 mod threads;
+#[allow(unsafe_code)]
 pub mod tls;
+#[allow(unsafe_code)]
 pub mod vdso;
 
 pub use emulator::Emulator;

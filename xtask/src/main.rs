@@ -5,7 +5,8 @@
 //!   seccomp filter. `.ci/run` runs exactly this.
 //! * `cargo xtask test-without-openat2`: only that second run of the path tests.
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
-//! * `cargo xtask gen`: regenerate `cloudabi-types` from its spec.
+//! * `cargo xtask gen`: regenerate `cloudabi-types` (and the emulator's typed system call
+//!   trait) from its spec.
 //! * `cargo xtask cloudabi`: build CloudABI executables (`install-toolchain`, `build`).
 //! * `cargo xtask install [--prefix DIR]`: install `argdata`, `cloudabi-run` and the static
 //!   emulator with their man pages and shell completions.
@@ -32,7 +33,7 @@ tasks:
   test-without-openat2
             only the path tests, with openat2 refused (a step of `test`)
   demo      run the demo service under cloudabi-run
-  gen       regenerate cloudabi-types from cloudabi-types/spec
+  gen       regenerate cloudabi-types and the emulator syscall trait from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
   install   install argdata, cloudabi-run and the emulator, man pages and completions
             (`cargo xtask install [--prefix DIR]`, default prefix $HOME/.local)

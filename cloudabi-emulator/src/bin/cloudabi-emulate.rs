@@ -22,6 +22,8 @@
 //!
 //! The exit status is the program's; 127 if it cannot start, 64 for a bad command line.
 
+#![deny(unsafe_code)]
+
 use std::ffi::OsString;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ use cloudabi_emulator::grant::GrantMode;
 const USAGE: &str = "usage: cloudabi-emulate PROGRAM ARGDATA.yaml";
 
 /// Duplicates descriptor `fd` of this process.
+#[allow(unsafe_code)]
 fn dup(fd: i32) -> Result<OwnedFd, String> {
     if fd < 0 {
         return Err(format!("bad descriptor {fd}"));
@@ -173,6 +176,7 @@ fn from_launcher(ad: Argdata<'_>) -> Result<Emulator, String> {
     Ok(emulator)
 }
 
+#[allow(unsafe_code)]
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let emulator = if std::env::var_os(program::startup::ARGDATA_FD_ENV).is_some() {

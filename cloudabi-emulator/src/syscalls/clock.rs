@@ -1,13 +1,13 @@
 //! `clock_res_get` and `clock_time_get`.
 
-use cloudabi_types::{ClockId, Errno};
+use cloudabi_types::{ClockId, Errno, Timestamp};
 
-use super::{errno, mem};
+use super::errno;
+use super::mem::GuestPtr;
 
 /// The Linux clock behind a CloudABI clock.
-pub(crate) fn linux_clock(id: u64) -> Result<libc::clockid_t, Errno> {
-    let id = u32::try_from(id).map_err(|_| Errno::INVAL)?;
-    match ClockId(id) {
+pub(crate) fn linux_clock(id: ClockId) -> Result<libc::clockid_t, Errno> {
+    match id {
         ClockId::MONOTONIC => Ok(libc::CLOCK_MONOTONIC),
         ClockId::PROCESS_CPUTIME_ID => Ok(libc::CLOCK_PROCESS_CPUTIME_ID),
         ClockId::REALTIME => Ok(libc::CLOCK_REALTIME),
@@ -36,8 +36,8 @@ pub(crate) fn now(clock: libc::clockid_t) -> Result<u64, Errno> {
 }
 
 /// `clock_res_get(clock_id, *resolution)`.
-pub(crate) fn res_get(args: &[u64; 7]) -> Result<(), Errno> {
-    let clock = linux_clock(args[0])?;
+pub(crate) fn res_get(clock_id: ClockId, resolution: GuestPtr<Timestamp>) -> Result<(), Errno> {
+    let clock = linux_clock(clock_id)?;
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -46,11 +46,11 @@ pub(crate) fn res_get(args: &[u64; 7]) -> Result<(), Errno> {
     if unsafe { libc::clock_getres(clock, &mut ts) } != 0 {
         return Err(errno::last());
     }
-    mem::write(args[1], to_ns(&ts).max(1))
+    resolution.write(to_ns(&ts).max(1))
 }
 
 /// `clock_time_get(clock_id, precision, *time)`.
-pub(crate) fn time_get(args: &[u64; 7]) -> Result<(), Errno> {
-    let clock = linux_clock(args[0])?;
-    mem::write(args[2], now(clock)?)
+pub(crate) fn time_get(clock_id: ClockId, time: GuestPtr<Timestamp>) -> Result<(), Errno> {
+    let clock = linux_clock(clock_id)?;
+    time.write(now(clock)?)
 }

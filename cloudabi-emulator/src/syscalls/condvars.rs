@@ -2,6 +2,8 @@
 //! variable, the queue of threads waiting on it (`condvar_wait` and `condvar_signal` in
 //! `sync` work on it).
 
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 

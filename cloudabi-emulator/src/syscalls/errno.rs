@@ -1,5 +1,7 @@
 //! Translating Linux error numbers to CloudABI's.
 
+#![forbid(unsafe_code)]
+
 use cloudabi_types::Errno;
 
 /// The CloudABI errno for a Linux `errno` value (`EIO` for values CloudABI has no name for).

@@ -4,11 +4,14 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use cloudabi_types::{Errno, FdFlags, FdStat, FdsFlags, FileType, Rights, Whence};
+use cloudabi_types::{
+    Errno, Fd, FdFlags, FdStat, FdsFlags, FileDelta, FileSize, FileType, Rights, Whence, abi64,
+};
 
+use super::errno;
 use super::fdtable::{Entry, Object};
+use super::mem::{GuestPtr, GuestSlice};
 use super::process::Process;
-use super::{errno, mem};
 
 /// Converts a libc return value to a result.
 pub(crate) fn check(r: isize) -> Result<usize, Errno> {
@@ -33,41 +36,46 @@ const _: () = assert!(
 );
 
 /// `fd_close(fd)`.
-pub(crate) fn close(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    p.fds.remove(args[0]).map(drop)
+pub(crate) fn close(p: &Process, fd: Fd) -> Result<(), Errno> {
+    p.fds.remove(fd.0.into()).map(drop)
 }
 
 /// `fd_create1(type, *fd)`: anonymous shared memory.
-pub(crate) fn create1(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    if args[0] != u64::from(FileType::SHARED_MEMORY.0) {
+pub(crate) fn create1(p: &Process, filetype: FileType, fd: GuestPtr<Fd>) -> Result<(), Errno> {
+    if filetype != FileType::SHARED_MEMORY {
         return Err(Errno::INVAL);
     }
-    mem::check_array::<u32>(args[1], 1)?;
+    fd.check()?;
     // SAFETY: the name is a NUL-terminated string literal.
     let raw = unsafe { libc::memfd_create(c"cloudabi-shm".as_ptr(), libc::MFD_CLOEXEC) };
     if raw < 0 {
         return Err(errno::last());
     }
     // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let memfd = unsafe { OwnedFd::from_raw_fd(raw) };
     let entry = Entry {
-        object: Arc::new(Object::new(fd, FileType::SHARED_MEMORY)),
+        object: Arc::new(Object::new(memfd, FileType::SHARED_MEMORY)),
         base: cloudabi_caps::rights::SHARED_MEMORY,
         inheriting: Rights::empty(),
     };
     let new = p.fds.insert(entry)?;
-    mem::write(args[1], new.0)
+    fd.write(new)
 }
 
 /// `fd_create2(type, *fd1, *fd2)`: socket pairs.
-pub(crate) fn create2(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let (kind, filetype) = match u8::try_from(args[0]).map(FileType) {
-        Ok(FileType::SOCKET_STREAM) => (libc::SOCK_STREAM, FileType::SOCKET_STREAM),
-        Ok(FileType::SOCKET_DGRAM) => (libc::SOCK_DGRAM, FileType::SOCKET_DGRAM),
+pub(crate) fn create2(
+    p: &Process,
+    filetype: FileType,
+    fd1: GuestPtr<Fd>,
+    fd2: GuestPtr<Fd>,
+) -> Result<(), Errno> {
+    let kind = match filetype {
+        FileType::SOCKET_STREAM => libc::SOCK_STREAM,
+        FileType::SOCKET_DGRAM => libc::SOCK_DGRAM,
         _ => return Err(Errno::INVAL),
     };
-    mem::check_array::<u32>(args[1], 1)?;
-    mem::check_array::<u32>(args[2], 1)?;
+    fd1.check()?;
+    fd2.check()?;
     let mut pair = [0; 2];
     // SAFETY: `pair` has room for the two descriptors socketpair returns.
     if unsafe {
@@ -93,55 +101,69 @@ pub(crate) fn create2(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         })
         .to_vec();
     let fds = p.fds.insert_all(entries)?;
-    mem::write(args[1], fds[0].0)?;
-    mem::write(args[2], fds[1].0)
+    fd1.write(fds[0])?;
+    fd2.write(fds[1])
 }
 
 /// `fd_datasync(fd)`.
-pub(crate) fn datasync(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FD_DATASYNC)?;
+pub(crate) fn datasync(p: &Process, fd: Fd) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FD_DATASYNC)?;
     // SAFETY: plain system call on a descriptor we hold.
     check(unsafe { libc::fdatasync(e.raw()) } as isize).map(drop)
 }
 
 /// `fd_sync(fd)`.
-pub(crate) fn sync(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FD_SYNC)?;
+pub(crate) fn sync(p: &Process, fd: Fd) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FD_SYNC)?;
     // SAFETY: plain system call on a descriptor we hold.
     check(unsafe { libc::fsync(e.raw()) } as isize).map(drop)
 }
 
 /// `fd_dup(from, *fd)`.
-pub(crate) fn dup(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get(args[0])?;
-    mem::check_array::<u32>(args[1], 1)?;
+pub(crate) fn dup(p: &Process, from: Fd, fd: GuestPtr<Fd>) -> Result<(), Errno> {
+    let e = p.fds.get(from.0.into())?;
+    fd.check()?;
     let new = p.fds.insert(e)?;
-    mem::write(args[1], new.0)
+    fd.write(new)
 }
 
 /// `fd_replace(from, to)`.
-pub(crate) fn replace(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    p.fds.replace(args[0], args[1])
+pub(crate) fn replace(p: &Process, from: Fd, to: Fd) -> Result<(), Errno> {
+    p.fds.replace(from.0.into(), to.0.into())
 }
 
 /// `fd_read(fd, iovs, iovs_len, *nread)`.
-pub(crate) fn read(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FD_READ)?;
-    let count = iov_count(args[2])?;
+pub(crate) fn read(
+    p: &Process,
+    fd: Fd,
+    iovs: GuestSlice<abi64::Iovec>,
+    nread: GuestPtr<u64>,
+) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FD_READ)?;
+    let count = iov_count(iovs.len())?;
     // SAFETY: the iovec array and the buffers it names are guest memory; the kernel
     // validates every address and fails with EFAULT instead of faulting.
-    let n = check(unsafe { libc::readv(e.raw(), args[1] as *const libc::iovec, count) })?;
-    mem::write(args[3], n as u64)
+    let n = check(unsafe { libc::readv(e.raw(), iovs.addr() as *const libc::iovec, count) })?;
+    nread.write(n as u64)
 }
 
 /// `fd_pread(fd, iovs, iovs_len, offset, *nread)`.
-pub(crate) fn pread(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FD_READ | Rights::FD_SEEK)?;
-    let count = iov_count(args[2])?;
-    let offset = i64::try_from(args[3]).map_err(|_| Errno::INVAL)?;
+pub(crate) fn pread(
+    p: &Process,
+    fd: Fd,
+    iovs: GuestSlice<abi64::Iovec>,
+    offset: FileSize,
+    nread: GuestPtr<u64>,
+) -> Result<(), Errno> {
+    let e = p
+        .fds
+        .get_with(fd.0.into(), Rights::FD_READ | Rights::FD_SEEK)?;
+    let count = iov_count(iovs.len())?;
+    let offset = i64::try_from(offset).map_err(|_| Errno::INVAL)?;
     // SAFETY: as in `read`; the kernel validates the guest addresses.
-    let n = check(unsafe { libc::preadv(e.raw(), args[1] as *const libc::iovec, count, offset) })?;
-    mem::write(args[4], n as u64)
+    let n =
+        check(unsafe { libc::preadv(e.raw(), iovs.addr() as *const libc::iovec, count, offset) })?;
+    nread.write(n as u64)
 }
 
 /// The synchronous-I/O flags this emulator keeps for a descriptor.
@@ -164,34 +186,51 @@ fn sync_after_write(e: &Entry) -> Result<(), Errno> {
 }
 
 /// `fd_write(fd, iovs, iovs_len, *nwritten)`.
-pub(crate) fn write(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FD_WRITE)?;
-    let count = iov_count(args[2])?;
+pub(crate) fn write(
+    p: &Process,
+    fd: Fd,
+    iovs: GuestSlice<abi64::Ciovec>,
+    nwritten: GuestPtr<u64>,
+) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FD_WRITE)?;
+    let count = iov_count(iovs.len())?;
     // SAFETY: the kernel only reads the guest's iovec array and buffers, validating them.
-    let n = check(unsafe { libc::writev(e.raw(), args[1] as *const libc::iovec, count) })?;
+    let n = check(unsafe { libc::writev(e.raw(), iovs.addr() as *const libc::iovec, count) })?;
     sync_after_write(&e)?;
-    mem::write(args[3], n as u64)
+    nwritten.write(n as u64)
 }
 
 /// `fd_pwrite(fd, iovs, iovs_len, offset, *nwritten)`.
-pub(crate) fn pwrite(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+pub(crate) fn pwrite(
+    p: &Process,
+    fd: Fd,
+    iovs: GuestSlice<abi64::Ciovec>,
+    offset: FileSize,
+    nwritten: GuestPtr<u64>,
+) -> Result<(), Errno> {
     let e = p
         .fds
-        .get_with(args[0], Rights::FD_WRITE | Rights::FD_SEEK)?;
-    let count = iov_count(args[2])?;
-    let offset = i64::try_from(args[3]).map_err(|_| Errno::INVAL)?;
+        .get_with(fd.0.into(), Rights::FD_WRITE | Rights::FD_SEEK)?;
+    let count = iov_count(iovs.len())?;
+    let offset = i64::try_from(offset).map_err(|_| Errno::INVAL)?;
     // SAFETY: as in `write`.
-    let n = check(unsafe { libc::pwritev(e.raw(), args[1] as *const libc::iovec, count, offset) })?;
-    mem::write(args[4], n as u64)
+    let n =
+        check(unsafe { libc::pwritev(e.raw(), iovs.addr() as *const libc::iovec, count, offset) })?;
+    nwritten.write(n as u64)
 }
 
 /// `fd_seek(fd, offset, whence, *newoffset)`.
-pub(crate) fn seek(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let offset = args[1] as i64;
-    let whence = match u8::try_from(args[2]).map(Whence) {
-        Ok(Whence::CUR) => libc::SEEK_CUR,
-        Ok(Whence::END) => libc::SEEK_END,
-        Ok(Whence::SET) => libc::SEEK_SET,
+pub(crate) fn seek(
+    p: &Process,
+    fd: Fd,
+    offset: FileDelta,
+    whence: Whence,
+    newoffset: GuestPtr<FileSize>,
+) -> Result<(), Errno> {
+    let whence = match whence {
+        Whence::CUR => libc::SEEK_CUR,
+        Whence::END => libc::SEEK_END,
+        Whence::SET => libc::SEEK_SET,
         _ => return Err(Errno::INVAL),
     };
     // Asking for the current offset only needs the right to tell.
@@ -200,14 +239,14 @@ pub(crate) fn seek(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     } else {
         Rights::FD_SEEK
     };
-    let e = p.fds.get(args[0])?;
+    let e = p.fds.get(fd.0.into())?;
     if !e.base.intersects(needed | Rights::FD_SEEK) {
         return Err(Errno::NOTCAPABLE);
     }
     // SAFETY: plain system call on a descriptor we hold.
     let r = unsafe { libc::lseek(e.raw(), offset, whence) };
     let n = check(r as isize)?;
-    mem::write(args[3], n as u64)
+    newoffset.write(n as u64)
 }
 
 /// The CloudABI descriptor flags of a host descriptor.
@@ -232,8 +271,8 @@ pub(crate) fn fdflags(e: &Entry) -> Result<FdFlags, Errno> {
 }
 
 /// `fd_stat_get(fd, *buf)`.
-pub(crate) fn stat_get(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get(args[0])?;
+pub(crate) fn stat_get(p: &Process, fd: Fd, buf: GuestPtr<FdStat>) -> Result<(), Errno> {
+    let e = p.fds.get(fd.0.into())?;
     let stat = FdStat {
         fs_filetype: e.object.filetype,
         fs_flags: fdflags(&e)?,
@@ -241,18 +280,21 @@ pub(crate) fn stat_get(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         fs_rights_inheriting: e.inheriting,
         ..FdStat::default()
     };
-    mem::write(args[1], stat)
+    buf.write(stat)
 }
 
 /// `fd_stat_put(fd, *buf, flags)`.
-pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let what = u16::try_from(args[2])
-        .ok()
-        .and_then(FdsFlags::from_bits)
+pub(crate) fn stat_put(
+    p: &Process,
+    fd: Fd,
+    buf: GuestPtr<FdStat>,
+    flags: FdsFlags,
+) -> Result<(), Errno> {
+    let what = FdsFlags::from_bits(flags.bits())
         .filter(|f| !f.is_empty())
         .ok_or(Errno::INVAL)?;
-    let stat: FdStat = mem::read(args[1])?;
-    let e = p.fds.get(args[0])?;
+    let stat: FdStat = buf.read()?;
+    let e = p.fds.get(fd.0.into())?;
     if what.contains(FdsFlags::FLAGS) {
         e.require(Rights::FD_STAT_PUT_FLAGS)?;
         // SAFETY: F_GETFL takes no argument.
@@ -277,7 +319,7 @@ pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     }
     if what.contains(FdsFlags::RIGHTS) {
         p.fds
-            .restrict(args[0], stat.fs_rights_base, stat.fs_rights_inheriting)?;
+            .restrict(fd.0.into(), stat.fs_rights_base, stat.fs_rights_inheriting)?;
     }
     Ok(())
 }

@@ -16,22 +16,23 @@ use std::sync::Arc;
 use cloudabi_caps::resolve::{self, Place, Strategy};
 
 use cloudabi_types::{
-    Advice, DirCookie, Dirent, Errno, FdFlags, FdStat, FileStat, FileType, FsFlags, LookupFlags,
-    OFlags, Rights, UlFlags,
+    Advice, DirCookie, Dirent, Errno, Fd, FdFlags, FdStat, FileSize, FileStat, FileType, FsFlags,
+    Lookup, LookupFlags, OFlags, Rights, UlFlags,
 };
 use rustix::fs::Mode;
 
+use super::errno;
 use super::fd::check;
 use super::fdtable::{self, Entry, Object};
+use super::mem::{GuestPtr, GuestSlice};
 use super::process::Process;
-use super::{errno, mem};
 
 /// The longest path accepted.
 const PATH_MAX: u64 = 4096;
 
 /// Copies a path argument out of guest memory.
-fn path(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
-    let path = mem::read_bytes(addr, len, PATH_MAX, Errno::NAMETOOLONG)?;
+fn read_path(range: GuestSlice<u8>) -> Result<Vec<u8>, Errno> {
+    let path = range.read_bytes(PATH_MAX, Errno::NAMETOOLONG)?;
     check_path(&path)?;
     Ok(path)
 }
@@ -39,14 +40,6 @@ fn path(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
 /// Rejects paths that can never be beneath a directory.
 fn check_path(path: &[u8]) -> Result<(), Errno> {
     resolve::check_relative(path).map_err(|e| errno::from_caps(&e))
-}
-
-/// Splits a `lookup` argument into descriptor and flags.
-fn lookup(arg: u64) -> (u64, LookupFlags) {
-    (
-        arg & 0xffff_ffff,
-        LookupFlags::from_bits_retain((arg >> 32) as u32),
-    )
 }
 
 /// The host descriptor of a directory entry, to resolve paths beneath (rights are checked
@@ -142,29 +135,39 @@ fn readlinkat(dirfd: i32, name: &std::ffi::CStr) -> Result<Vec<u8>, Errno> {
 }
 
 /// `file_create(fd, path, path_len, type)`.
-pub(crate) fn create(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    if args[3] != u64::from(FileType::DIRECTORY.0) {
+pub(crate) fn create(
+    p: &Process,
+    fd: Fd,
+    path: GuestSlice<u8>,
+    filetype: FileType,
+) -> Result<(), Errno> {
+    if filetype != FileType::DIRECTORY {
         return Err(Errno::INVAL);
     }
-    let dir = p.fds.get_with(args[0], Rights::FILE_CREATE_DIRECTORY)?;
+    let dir = p.fds.get_with(fd.0.into(), Rights::FILE_CREATE_DIRECTORY)?;
     // A trailing slash is what a new directory's name may have anyway; as on FreeBSD,
     // `mkdir` never follows a final symbolic link (an existing one is `EEXIST`).
-    let at = place_literal(&dir, &path(args[1], args[2])?)?;
+    let at = place_literal(&dir, &read_path(path)?)?;
     // SAFETY: valid descriptor and NUL-terminated name.
     check(unsafe { libc::mkdirat(at_fd(&at), at.name().as_ptr(), 0o777) } as isize).map(drop)
 }
 
 /// `file_link(fd1, path1, path1_len, fd2, path2, path2_len)`.
-pub(crate) fn link(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let (fd1, flags) = lookup(args[0]);
-    let from_dir = p.fds.get_with(fd1, Rights::FILE_LINK_SOURCE)?;
-    let to_dir = p.fds.get_with(args[3], Rights::FILE_LINK_TARGET)?;
+pub(crate) fn link(
+    p: &Process,
+    fd1: Lookup,
+    path1: GuestSlice<u8>,
+    fd2: Fd,
+    path2: GuestSlice<u8>,
+) -> Result<(), Errno> {
+    let from_dir = p.fds.get_with(fd1.fd.0.into(), Rights::FILE_LINK_SOURCE)?;
+    let to_dir = p.fds.get_with(fd2.0.into(), Rights::FILE_LINK_TARGET)?;
     let from = place_following(
         &from_dir,
-        &path(args[1], args[2])?,
-        flags.contains(LookupFlags::SYMLINK_FOLLOW),
+        &read_path(path1)?,
+        fd1.flags.contains(LookupFlags::SYMLINK_FOLLOW),
     )?;
-    let to = place(&to_dir, &path(args[4], args[5])?)?;
+    let to = place(&to_dir, &read_path(path2)?)?;
     // A hard link is never a directory, so its new name cannot end with a slash.
     refuse_new_non_directory(&to)?;
     // SAFETY: valid descriptors and NUL-terminated names; the source is never followed
@@ -182,11 +185,17 @@ pub(crate) fn link(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_rename(fd1, path1, path1_len, fd2, path2, path2_len)`.
-pub(crate) fn rename(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let from_dir = p.fds.get_with(args[0], Rights::FILE_RENAME_SOURCE)?;
-    let to_dir = p.fds.get_with(args[3], Rights::FILE_RENAME_TARGET)?;
-    let from = place(&from_dir, &path(args[1], args[2])?)?;
-    let to = place(&to_dir, &path(args[4], args[5])?)?;
+pub(crate) fn rename(
+    p: &Process,
+    fd1: Fd,
+    path1: GuestSlice<u8>,
+    fd2: Fd,
+    path2: GuestSlice<u8>,
+) -> Result<(), Errno> {
+    let from_dir = p.fds.get_with(fd1.0.into(), Rights::FILE_RENAME_SOURCE)?;
+    let to_dir = p.fds.get_with(fd2.0.into(), Rights::FILE_RENAME_TARGET)?;
+    let from = place(&from_dir, &read_path(path1)?)?;
+    let to = place(&to_dir, &read_path(path2)?)?;
     // A trailing slash on either side: what is renamed must be a directory. The source's
     // own slash, and an existing target's, were checked by `place` already; a new target
     // name with a slash is only for a directory (`ENOENT` otherwise, as on FreeBSD).
@@ -206,11 +215,16 @@ pub(crate) fn rename(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_symlink(path1, path1_len, fd, path2, path2_len)`.
-pub(crate) fn symlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let target = mem::read_bytes(args[0], args[1], PATH_MAX, Errno::NAMETOOLONG)?;
+pub(crate) fn symlink(
+    p: &Process,
+    path1: GuestSlice<u8>,
+    fd: Fd,
+    path2: GuestSlice<u8>,
+) -> Result<(), Errno> {
+    let target = path1.read_bytes(PATH_MAX, Errno::NAMETOOLONG)?;
     let target = CString::new(target).map_err(|_| Errno::INVAL)?;
-    let dir = p.fds.get_with(args[2], Rights::FILE_SYMLINK)?;
-    let at = place(&dir, &path(args[3], args[4])?)?;
+    let dir = p.fds.get_with(fd.0.into(), Rights::FILE_SYMLINK)?;
+    let at = place(&dir, &read_path(path2)?)?;
     // A symbolic link is not a directory: its new name cannot end with a slash.
     refuse_new_non_directory(&at)?;
     // SAFETY: NUL-terminated strings and a valid descriptor. The link's text is stored
@@ -220,13 +234,15 @@ pub(crate) fn symlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_unlink(fd, path, path_len, flags)`.
-pub(crate) fn unlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let flags = u8::try_from(args[3])
-        .ok()
-        .and_then(UlFlags::from_bits)
-        .ok_or(Errno::INVAL)?;
-    let dir = p.fds.get_with(args[0], Rights::FILE_UNLINK)?;
-    let at = place(&dir, &path(args[1], args[2])?)?;
+pub(crate) fn unlink(
+    p: &Process,
+    fd: Fd,
+    path: GuestSlice<u8>,
+    flags: UlFlags,
+) -> Result<(), Errno> {
+    let flags = UlFlags::from_bits(flags.bits()).ok_or(Errno::INVAL)?;
+    let dir = p.fds.get_with(fd.0.into(), Rights::FILE_UNLINK)?;
+    let at = place(&dir, &read_path(path)?)?;
     let removedir = flags.contains(UlFlags::REMOVEDIR);
     let linux = if removedir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: valid descriptor and NUL-terminated name.
@@ -239,15 +255,21 @@ pub(crate) fn unlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_readlink(fd, path, path_len, buf, buf_len, *bufused)`.
-pub(crate) fn readlink(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let dir = p.fds.get_with(args[0], Rights::FILE_READLINK)?;
-    let at = place(&dir, &path(args[1], args[2])?)?;
+pub(crate) fn readlink(
+    p: &Process,
+    fd: Fd,
+    path: GuestSlice<u8>,
+    buf: GuestSlice<u8>,
+    bufused: GuestPtr<u64>,
+) -> Result<(), Errno> {
+    let dir = p.fds.get_with(fd.0.into(), Rights::FILE_READLINK)?;
+    let at = place(&dir, &read_path(path)?)?;
     let target = readlinkat(at_fd(&at), at.name())?;
     let n = target
         .len()
-        .min(usize::try_from(args[4]).unwrap_or(usize::MAX));
-    mem::write_bytes(args[3], &target[..n])?;
-    mem::write(args[5], n as u64)
+        .min(usize::try_from(buf.len()).unwrap_or(usize::MAX));
+    buf.write_bytes(&target[..n])?;
+    bufused.write(n as u64)
 }
 
 /// The CloudABI type of a `st_mode`.
@@ -283,8 +305,8 @@ fn filestat(st: &libc::stat, filetype: FileType) -> FileStat {
 }
 
 /// `file_stat_fget(fd, *buf)`.
-pub(crate) fn stat_fget(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FILE_STAT_FGET)?;
+pub(crate) fn stat_fget(p: &Process, fd: Fd, buf: GuestPtr<FileStat>) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FILE_STAT_FGET)?;
     // SAFETY: an all-zero `struct stat` is valid.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: valid descriptor and out pointer.
@@ -293,16 +315,20 @@ pub(crate) fn stat_fget(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         FileType::UNKNOWN => filetype_of(st.st_mode),
         known => known,
     };
-    mem::write(args[1], filestat(&st, filetype))
+    buf.write(filestat(&st, filetype))
 }
 
 /// `file_stat_get(fd, path, path_len, *buf)`.
-pub(crate) fn stat_get(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let (fd, flags) = lookup(args[0]);
-    let dir = p.fds.get_with(fd, Rights::FILE_STAT_GET)?;
-    let path = path(args[1], args[2])?;
-    let st = stat_beneath(&dir, &path, flags.contains(LookupFlags::SYMLINK_FOLLOW))?;
-    mem::write(args[3], filestat(&st, filetype_of(st.st_mode)))
+pub(crate) fn stat_get(
+    p: &Process,
+    fd: Lookup,
+    path: GuestSlice<u8>,
+    buf: GuestPtr<FileStat>,
+) -> Result<(), Errno> {
+    let dir = p.fds.get_with(fd.fd.0.into(), Rights::FILE_STAT_GET)?;
+    let path = read_path(path)?;
+    let st = stat_beneath(&dir, &path, fd.flags.contains(LookupFlags::SYMLINK_FOLLOW))?;
+    buf.write(filestat(&st, filetype_of(st.st_mode)))
 }
 
 /// The `timespec` pair for `utimensat`/`futimens` from a `filestat` and flags.
@@ -330,11 +356,9 @@ fn times(stat: &FileStat, flags: FsFlags) -> Result<[libc::timespec; 2], Errno> 
     ])
 }
 
-fn fsflags(arg: u64) -> Result<FsFlags, Errno> {
-    u16::try_from(arg)
-        .ok()
-        .and_then(FsFlags::from_bits)
-        .ok_or(Errno::INVAL)
+/// The flags of a `file_stat_*put` call, `EINVAL` with bits the ABI does not name.
+fn fsflags(flags: FsFlags) -> Result<FsFlags, Errno> {
+    FsFlags::from_bits(flags.bits()).ok_or(Errno::INVAL)
 }
 
 const TIME_FLAGS: FsFlags = FsFlags::ATIM
@@ -343,37 +367,49 @@ const TIME_FLAGS: FsFlags = FsFlags::ATIM
     .union(FsFlags::MTIM_NOW);
 
 /// `file_stat_fput(fd, *buf, flags)`.
-pub(crate) fn stat_fput(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let flags = fsflags(args[2])?;
-    let stat: FileStat = mem::read(args[1])?;
+pub(crate) fn stat_fput(
+    p: &Process,
+    fd: Fd,
+    buf: GuestPtr<FileStat>,
+    flags: FsFlags,
+) -> Result<(), Errno> {
+    let flags = fsflags(flags)?;
+    let stat: FileStat = buf.read()?;
     if flags.contains(FsFlags::SIZE) {
         // Size and times cannot change in one call.
         if flags.intersects(TIME_FLAGS) {
             return Err(Errno::INVAL);
         }
-        let e = p.fds.get_with(args[0], Rights::FILE_STAT_FPUT_SIZE)?;
+        let e = p.fds.get_with(fd.0.into(), Rights::FILE_STAT_FPUT_SIZE)?;
         let size = i64::try_from(stat.st_size).map_err(|_| Errno::FBIG)?;
         // SAFETY: plain system call on a descriptor we hold.
         return check(unsafe { libc::ftruncate(e.raw(), size) } as isize).map(drop);
     }
-    let e = p.fds.get_with(args[0], Rights::FILE_STAT_FPUT_TIMES)?;
+    let e = p.fds.get_with(fd.0.into(), Rights::FILE_STAT_FPUT_TIMES)?;
     let ts = times(&stat, flags)?;
     // SAFETY: valid descriptor and a two-element timespec array.
     check(unsafe { libc::futimens(e.raw(), ts.as_ptr()) } as isize).map(drop)
 }
 
 /// `file_stat_put(fd, path, path_len, *buf, flags)`.
-pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let (fd, lflags) = lookup(args[0]);
-    let flags = fsflags(args[4])?;
+pub(crate) fn stat_put(
+    p: &Process,
+    fd: Lookup,
+    path: GuestSlice<u8>,
+    buf: GuestPtr<FileStat>,
+    flags: FsFlags,
+) -> Result<(), Errno> {
+    let flags = fsflags(flags)?;
     if flags.contains(FsFlags::SIZE) {
         return Err(Errno::INVAL);
     }
-    let stat: FileStat = mem::read(args[3])?;
+    let stat: FileStat = buf.read()?;
     let ts = times(&stat, flags)?;
-    let dir = p.fds.get_with(fd, Rights::FILE_STAT_PUT_TIMES)?;
-    let path = path(args[1], args[2])?;
-    match place_following(&dir, &path, lflags.contains(LookupFlags::SYMLINK_FOLLOW)) {
+    let dir = p
+        .fds
+        .get_with(fd.fd.0.into(), Rights::FILE_STAT_PUT_TIMES)?;
+    let path = read_path(path)?;
+    match place_following(&dir, &path, fd.flags.contains(LookupFlags::SYMLINK_FOLLOW)) {
         Ok(at) => {
             // SAFETY: valid descriptor, NUL-terminated name, two-element array; the name
             // is never followed (symbolic links were resolved above).
@@ -399,19 +435,25 @@ pub(crate) fn stat_put(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_advise(fd, offset, len, advice)`.
-pub(crate) fn advise(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let advice = match u8::try_from(args[3]).map(Advice) {
-        Ok(Advice::DONTNEED) => libc::POSIX_FADV_DONTNEED,
-        Ok(Advice::NOREUSE) => libc::POSIX_FADV_NOREUSE,
-        Ok(Advice::NORMAL) => libc::POSIX_FADV_NORMAL,
-        Ok(Advice::RANDOM) => libc::POSIX_FADV_RANDOM,
-        Ok(Advice::SEQUENTIAL) => libc::POSIX_FADV_SEQUENTIAL,
-        Ok(Advice::WILLNEED) => libc::POSIX_FADV_WILLNEED,
+pub(crate) fn advise(
+    p: &Process,
+    fd: Fd,
+    offset: FileSize,
+    len: FileSize,
+    advice: Advice,
+) -> Result<(), Errno> {
+    let advice = match advice {
+        Advice::DONTNEED => libc::POSIX_FADV_DONTNEED,
+        Advice::NOREUSE => libc::POSIX_FADV_NOREUSE,
+        Advice::NORMAL => libc::POSIX_FADV_NORMAL,
+        Advice::RANDOM => libc::POSIX_FADV_RANDOM,
+        Advice::SEQUENTIAL => libc::POSIX_FADV_SEQUENTIAL,
+        Advice::WILLNEED => libc::POSIX_FADV_WILLNEED,
         _ => return Err(Errno::INVAL),
     };
-    let e = p.fds.get_with(args[0], Rights::FILE_ADVISE)?;
-    let offset = i64::try_from(args[1]).map_err(|_| Errno::INVAL)?;
-    let len = i64::try_from(args[2]).map_err(|_| Errno::INVAL)?;
+    let e = p.fds.get_with(fd.0.into(), Rights::FILE_ADVISE)?;
+    let offset = i64::try_from(offset).map_err(|_| Errno::INVAL)?;
+    let len = i64::try_from(len).map_err(|_| Errno::INVAL)?;
     // SAFETY: plain system call on a descriptor we hold; returns an errno value.
     let r = unsafe { libc::posix_fadvise(e.raw(), offset, len, advice) };
     if r != 0 {
@@ -421,10 +463,10 @@ pub(crate) fn advise(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_allocate(fd, offset, len)`.
-pub(crate) fn allocate(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let e = p.fds.get_with(args[0], Rights::FILE_ALLOCATE)?;
-    let offset = i64::try_from(args[1]).map_err(|_| Errno::INVAL)?;
-    let len = i64::try_from(args[2]).map_err(|_| Errno::INVAL)?;
+pub(crate) fn allocate(p: &Process, fd: Fd, offset: FileSize, len: FileSize) -> Result<(), Errno> {
+    let e = p.fds.get_with(fd.0.into(), Rights::FILE_ALLOCATE)?;
+    let offset = i64::try_from(offset).map_err(|_| Errno::INVAL)?;
+    let len = i64::try_from(len).map_err(|_| Errno::INVAL)?;
     // SAFETY: plain system call on a descriptor we hold; returns an errno value.
     let r = unsafe { libc::posix_fallocate(e.raw(), offset, len) };
     if r != 0 {
@@ -434,16 +476,20 @@ pub(crate) fn allocate(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `file_open(dirfd, path, path_len, oflags, *fds, *fd)`.
-pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let (dirfd, lflags) = lookup(args[0]);
-    let oflags = u16::try_from(args[3])
-        .ok()
-        .and_then(OFlags::from_bits)
-        .ok_or(Errno::INVAL)?;
-    let wanted: FdStat = mem::read(args[4])?;
-    mem::check_array::<u32>(args[5], 1)?;
-    let path = path(args[1], args[2])?;
-    let dir = p.fds.get(dirfd)?;
+pub(crate) fn open(
+    p: &Process,
+    dirfd: Lookup,
+    path: GuestSlice<u8>,
+    oflags: OFlags,
+    fds: GuestPtr<FdStat>,
+    new_fd: GuestPtr<Fd>,
+) -> Result<(), Errno> {
+    let lflags = dirfd.flags;
+    let oflags = OFlags::from_bits(oflags.bits()).ok_or(Errno::INVAL)?;
+    let wanted: FdStat = fds.read()?;
+    new_fd.check()?;
+    let path = read_path(path)?;
+    let dir = p.fds.get(dirfd.fd.0.into())?;
 
     let requested = wanted.fs_rights_base | wanted.fs_rights_inheriting;
     let read = wanted
@@ -577,20 +623,25 @@ pub(crate) fn open(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         inheriting: wanted.fs_rights_inheriting & max_inheriting,
     };
     let new = p.fds.insert(entry)?;
-    mem::write(args[5], new.0)
+    new_fd.write(new)
 }
 
 /// Size of the fixed part of a CloudABI directory entry.
 const DIRENT_SIZE: usize = core::mem::size_of::<Dirent>();
 
 /// `file_readdir(fd, buf, buf_len, cookie, *bufused)`.
-pub(crate) fn readdir(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let dir = p.fds.get_with(args[0], Rights::FILE_READDIR)?;
+pub(crate) fn readdir(
+    p: &Process,
+    fd: Fd,
+    buf: GuestSlice<u8>,
+    cookie: DirCookie,
+    bufused: GuestPtr<u64>,
+) -> Result<(), Errno> {
+    let dir = p.fds.get_with(fd.0.into(), Rights::FILE_READDIR)?;
     if dir.object.filetype != FileType::DIRECTORY {
         return Err(Errno::NOTDIR);
     }
-    let capacity = usize::try_from(args[2]).map_err(|_| Errno::INVAL)?;
-    let cookie = DirCookie(args[3]);
+    let capacity = usize::try_from(buf.len()).map_err(|_| Errno::INVAL)?;
     // A private descriptor for the listing, so that concurrent listings of the same
     // directory do not move each other's offset.
     // SAFETY: opening "." relative to a directory we hold.
@@ -668,6 +719,6 @@ pub(crate) fn readdir(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
             at += reclen;
         }
     }
-    mem::write_bytes(args[1], &out)?;
-    mem::write(args[4], out.len() as u64)
+    buf.write_bytes(&out)?;
+    bufused.write(out.len() as u64)
 }

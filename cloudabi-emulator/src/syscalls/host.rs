@@ -1,6 +1,8 @@
 //! [`Host`]: what the system calls need from the embedding emulator (loading a program,
 //! starting a thread), and [`ExecError`], how loading fails.
 
+#![forbid(unsafe_code)]
+
 use cloudabi_types::Errno;
 use std::os::fd::OwnedFd;
 

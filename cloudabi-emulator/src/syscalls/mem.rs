@@ -11,6 +11,8 @@
 //! dereferenced here at all; handlers pass the raw addresses on, and the kernel validates
 //! them and reports `EFAULT`.
 
+use core::marker::PhantomData;
+
 use cloudabi_types::Errno;
 
 /// The largest block a handler copies out of guest memory in one piece (path names,
@@ -72,6 +74,10 @@ unsafe impl Pod for cloudabi_types::Dirent {}
 unsafe impl Pod for cloudabi_types::abi64::RecvOut {}
 // SAFETY: one integer field.
 unsafe impl Pod for cloudabi_types::abi64::SendOut {}
+// SAFETY: a transparent wrapper of a `u32`.
+unsafe impl Pod for cloudabi_types::Fd {}
+// SAFETY: as above.
+unsafe impl Pod for cloudabi_types::Tid {}
 
 /// Reads one `T` from guest address `addr`.
 pub(crate) fn read<T: Pod>(addr: u64) -> Result<T, Errno> {
@@ -171,6 +177,151 @@ pub(crate) fn atomic_u32(addr: u64) -> Result<&'static core::sync::atomic::Atomi
     // accesses to it (guest and host) are atomic. It lives as long as the guest keeps it
     // mapped; handlers only use the reference for the duration of the call.
     Ok(unsafe { &*(at as *const core::sync::atomic::AtomicU32) })
+}
+
+/// A guest pointer to a `T`, as a system call argument: only an address, which the
+/// checked helpers of this module validate whenever it is used.
+#[repr(transparent)]
+pub(crate) struct GuestPtr<T> {
+    addr: u64,
+    to: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for GuestPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for GuestPtr<T> {}
+
+impl<T> core::fmt::Debug for GuestPtr<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "GuestPtr({:#x})", self.addr)
+    }
+}
+
+impl<T> PartialEq for GuestPtr<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr == other.addr
+    }
+}
+
+impl<T> Eq for GuestPtr<T> {}
+
+// SAFETY: a `GuestPtr` is transparent over a `u64` (the `PhantomData` has no bytes), and
+// every address is a valid value: it is only checked when used.
+unsafe impl<T> Pod for GuestPtr<T> {}
+
+impl<T> GuestPtr<T> {
+    /// The pointer with guest address `addr`.
+    pub(crate) const fn new(addr: u64) -> Self {
+        GuestPtr {
+            addr,
+            to: PhantomData,
+        }
+    }
+
+    /// The guest address.
+    pub(crate) const fn addr(self) -> u64 {
+        self.addr
+    }
+
+    /// Checks, without touching it, that one `T` could be written here.
+    pub(crate) fn check(self) -> Result<(), Errno> {
+        check_array::<T>(self.addr, 1)
+    }
+}
+
+impl<T: Pod> GuestPtr<T> {
+    /// Reads the `T` it points to ([`read`]).
+    pub(crate) fn read(self) -> Result<T, Errno> {
+        read(self.addr)
+    }
+
+    /// Writes `value` where it points ([`write`]).
+    pub(crate) fn write(self, value: T) -> Result<(), Errno> {
+        write(self.addr, value)
+    }
+
+    /// Copies the `count` elements starting here ([`read_array`]).
+    pub(crate) fn read_array(self, count: u64) -> Result<Vec<T>, Errno> {
+        read_array(self.addr, count)
+    }
+
+    /// Writes `values` starting here ([`write_array`]).
+    pub(crate) fn write_array(self, values: &[T]) -> Result<(), Errno> {
+        write_array(self.addr, values)
+    }
+}
+
+impl GuestPtr<cloudabi_types::Condvar> {
+    /// The condition variable word, as an atomic ([`atomic_u32`]).
+    pub(crate) fn atomic(self) -> Result<&'static core::sync::atomic::AtomicU32, Errno> {
+        atomic_u32(self.addr)
+    }
+}
+
+/// A guest range of `len` elements of `T` (a pointer and a length) as a system call
+/// argument; checked when used, like [`GuestPtr`].
+pub(crate) struct GuestSlice<T> {
+    start: GuestPtr<T>,
+    len: u64,
+}
+
+impl<T> Clone for GuestSlice<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for GuestSlice<T> {}
+
+impl<T> core::fmt::Debug for GuestSlice<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "GuestSlice({:#x}, {})", self.start.addr, self.len)
+    }
+}
+
+impl<T> GuestSlice<T> {
+    /// The range of `len` elements starting at guest address `addr`.
+    pub(crate) const fn new(addr: u64, len: u64) -> Self {
+        GuestSlice {
+            start: GuestPtr::new(addr),
+            len,
+        }
+    }
+
+    /// The guest address of the first element.
+    pub(crate) const fn addr(self) -> u64 {
+        self.start.addr
+    }
+
+    /// The number of elements.
+    pub(crate) const fn len(self) -> u64 {
+        self.len
+    }
+}
+
+impl<T: Pod> GuestSlice<T> {
+    /// Copies every element ([`read_array`]).
+    pub(crate) fn read_all(self) -> Result<Vec<T>, Errno> {
+        read_array(self.start.addr, self.len)
+    }
+}
+
+impl GuestSlice<u8> {
+    /// Copies the bytes, at most `limit` of them (longer ranges fail with `error`;
+    /// [`read_bytes`]).
+    pub(crate) fn read_bytes(self, limit: u64, error: Errno) -> Result<Vec<u8>, Errno> {
+        read_bytes(self.start.addr, self.len, limit, error)
+    }
+
+    /// Copies `data` to the start of the range ([`write_bytes`]); the caller keeps it no
+    /// longer than the range.
+    pub(crate) fn write_bytes(self, data: &[u8]) -> Result<(), Errno> {
+        write_bytes(self.start.addr, data)
+    }
 }
 
 #[cfg(test)]

@@ -4,19 +4,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use cloudabi_types::{Advice, Errno, Fd, MFlags, MProt, MsFlags, Rights};
+use cloudabi_types::{Advice, Errno, Fd, FileSize, MFlags, MProt, MsFlags, Rights};
 
+use super::errno;
 use super::fd::check;
+use super::mem::{GuestPtr, GuestSlice};
 use super::process::Process;
-use super::{errno, mem};
 
 /// Linux page protection for CloudABI's, refusing writable executable pages (W^X) and
 /// bits CloudABI does not define, both with `ENOTSUP` (as the original emulator does).
-fn prot(bits: u64) -> Result<i32, Errno> {
-    let prot = u8::try_from(bits)
-        .ok()
-        .and_then(MProt::from_bits)
-        .ok_or(Errno::NOTSUP)?;
+fn prot(prot: MProt) -> Result<i32, Errno> {
+    let prot = MProt::from_bits(prot.bits()).ok_or(Errno::NOTSUP)?;
     if prot.contains(MProt::WRITE | MProt::EXEC) {
         return Err(Errno::NOTSUP);
     }
@@ -105,13 +103,19 @@ pub(crate) fn release_guest_mappings() {
 }
 
 /// `mem_map(addr, len, prot, flags, fd, off, *mem)`.
-pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let [addr, len, prot_bits, flag_bits, fd, off, out] = *args;
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn map(
+    p: &Process,
+    addr: GuestPtr<u8>,
+    len: u64,
+    prot_bits: MProt,
+    flags: MFlags,
+    fd: Fd,
+    off: FileSize,
+    out: GuestPtr<GuestPtr<u8>>,
+) -> Result<(), Errno> {
     let protection = prot(prot_bits)?;
-    let flags = u8::try_from(flag_bits)
-        .ok()
-        .and_then(MFlags::from_bits)
-        .ok_or(Errno::INVAL)?;
+    let flags = MFlags::from_bits(flags.bits()).ok_or(Errno::INVAL)?;
     let mut linux = match (
         flags.contains(MFlags::PRIVATE),
         flags.contains(MFlags::SHARED),
@@ -124,7 +128,7 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         linux |= libc::MAP_FIXED;
     }
     let offset = i64::try_from(off).map_err(|_| Errno::INVAL)?;
-    let (start, len) = range(addr, len)?;
+    let (start, len) = range(addr.addr(), len)?;
     let start = if flags.contains(MFlags::FIXED) {
         start
     } else {
@@ -133,7 +137,7 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // Keeps the descriptor open until the mapping exists.
     let entry;
     let host_fd = if flags.contains(MFlags::ANON) {
-        if fd != u64::from(Fd::MAP_ANON_FD.0) || off != 0 {
+        if fd != Fd::MAP_ANON_FD || off != 0 {
             return Err(Errno::INVAL);
         }
         linux |= libc::MAP_ANONYMOUS;
@@ -149,7 +153,7 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         if protection & libc::PROT_EXEC != 0 {
             needed |= Rights::MEM_MAP_EXEC;
         }
-        entry = p.fds.get_with(fd, needed)?;
+        entry = p.fds.get_with(fd.0.into(), needed)?;
         entry.raw()
     };
     // Held across the mapping, so the set matches what is mapped even when guest threads
@@ -161,7 +165,7 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     if r == libc::MAP_FAILED {
         return Err(errno::last());
     }
-    if let Err(e) = mem::write(out, r as u64) {
+    if let Err(e) = out.write(GuestPtr::new(r as u64)) {
         // SAFETY: unmapping exactly the range just mapped, which nothing else knows of.
         unsafe { libc::munmap(r, len) };
         return Err(e);
@@ -172,19 +176,16 @@ pub(crate) fn map(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `mem_protect(mapping, mapping_len, prot)`.
-pub(crate) fn protect(args: &[u64; 7]) -> Result<(), Errno> {
-    let protection = prot(args[2])?;
-    let (start, len) = range(args[0], args[1])?;
+pub(crate) fn protect(mapping: GuestSlice<u8>, prot_bits: MProt) -> Result<(), Errno> {
+    let protection = prot(prot_bits)?;
+    let (start, len) = range(mapping.addr(), mapping.len())?;
     // SAFETY: changes the protection of guest pages the guest names; never dereferences.
     check(unsafe { libc::mprotect(start, len, protection) } as isize).map(drop)
 }
 
 /// `mem_sync(mapping, mapping_len, flags)`.
-pub(crate) fn sync(args: &[u64; 7]) -> Result<(), Errno> {
-    let flags = u8::try_from(args[2])
-        .ok()
-        .and_then(MsFlags::from_bits)
-        .ok_or(Errno::INVAL)?;
+pub(crate) fn sync(mapping: GuestSlice<u8>, flags: MsFlags) -> Result<(), Errno> {
+    let flags = MsFlags::from_bits(flags.bits()).ok_or(Errno::INVAL)?;
     let mut linux = match (
         flags.contains(MsFlags::ASYNC),
         flags.contains(MsFlags::SYNC),
@@ -196,14 +197,14 @@ pub(crate) fn sync(args: &[u64; 7]) -> Result<(), Errno> {
     if flags.contains(MsFlags::INVALIDATE) {
         linux |= libc::MS_INVALIDATE;
     }
-    let (start, len) = range(args[0], args[1])?;
+    let (start, len) = range(mapping.addr(), mapping.len())?;
     // SAFETY: msync only writes back pages; it never changes their contents.
     check(unsafe { libc::msync(start, len, linux) } as isize).map(drop)
 }
 
 /// `mem_unmap(mapping, mapping_len)`.
-pub(crate) fn unmap(args: &[u64; 7]) -> Result<(), Errno> {
-    let (start, len) = range(args[0], args[1])?;
+pub(crate) fn unmap(mapping: GuestSlice<u8>) -> Result<(), Errno> {
+    let (start, len) = range(mapping.addr(), mapping.len())?;
     let mut set = guest_mappings();
     // SAFETY: removes guest pages the guest names, as it asked.
     check(unsafe { libc::munmap(start, len) } as isize)?;
@@ -213,22 +214,20 @@ pub(crate) fn unmap(args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `mem_advise(mapping, mapping_len, advice)`.
-pub(crate) fn advise(args: &[u64; 7]) -> Result<(), Errno> {
-    let advice = match u8::try_from(args[2]).map(Advice) {
-        Ok(Advice::NORMAL) => libc::MADV_NORMAL,
-        Ok(Advice::RANDOM) => libc::MADV_RANDOM,
-        Ok(Advice::SEQUENTIAL) => libc::MADV_SEQUENTIAL,
-        Ok(Advice::WILLNEED) => libc::MADV_WILLNEED,
+pub(crate) fn advise(mapping: GuestSlice<u8>, advice: Advice) -> Result<(), Errno> {
+    let hint = advice;
+    let advice = match hint {
+        Advice::NORMAL => libc::MADV_NORMAL,
+        Advice::RANDOM => libc::MADV_RANDOM,
+        Advice::SEQUENTIAL => libc::MADV_SEQUENTIAL,
+        Advice::WILLNEED => libc::MADV_WILLNEED,
         // Linux's MADV_DONTNEED throws private pages away, which a hint must not do;
         // like posix_madvise, treat these two as hints with no effect.
-        Ok(Advice::DONTNEED | Advice::NOREUSE) => libc::MADV_NORMAL,
+        Advice::DONTNEED | Advice::NOREUSE => libc::MADV_NORMAL,
         _ => return Err(Errno::INVAL),
     };
-    let (start, len) = range(args[0], args[1])?;
-    if matches!(
-        u8::try_from(args[2]).map(Advice),
-        Ok(Advice::DONTNEED | Advice::NOREUSE)
-    ) {
+    let (start, len) = range(mapping.addr(), mapping.len())?;
+    if matches!(hint, Advice::DONTNEED | Advice::NOREUSE) {
         // Still validate the range the way the kernel would.
         if !(start as usize).is_multiple_of(page_size()) {
             return Err(Errno::INVAL);

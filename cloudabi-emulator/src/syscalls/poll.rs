@@ -15,6 +15,7 @@ use cloudabi_types::{
 };
 
 use super::fdtable::{Entry, Termination};
+use super::mem::GuestPtr;
 use super::process::Process;
 use super::sync::{self, Deadline};
 use super::{clock, errno, mem};
@@ -23,18 +24,23 @@ use super::{clock, errno, mem};
 const MAX_SUBSCRIPTIONS: u64 = 4096;
 
 /// `poll(in, out, nsubscriptions, *nevents)`.
-pub(crate) fn poll(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let [input, output, n, nevents, ..] = *args;
+pub(crate) fn poll(
+    p: &Process,
+    input: GuestPtr<Subscription>,
+    output: GuestPtr<Event>,
+    n: u64,
+    nevents: GuestPtr<u64>,
+) -> Result<(), Errno> {
     if n > MAX_SUBSCRIPTIONS {
         return Err(Errno::INVAL);
     }
-    if nevents == 0 {
+    if nevents.addr() == 0 {
         return Err(Errno::FAULT);
     }
-    let subs: Vec<Subscription> = mem::read_array(input, n)?;
+    let subs: Vec<Subscription> = input.read_array(n)?;
     // Refuse a bad event array before waiting (and perhaps taking a lock).
     if n > 0 {
-        mem::check_array::<Event>(output, n)?;
+        mem::check_array::<Event>(output.addr(), n)?;
     }
     let events = match subs.first().map(|s| s.r#type) {
         None => Vec::new(),
@@ -43,8 +49,8 @@ pub(crate) fn poll(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         }
         Some(_) => poll_ready(p, &subs)?,
     };
-    mem::write_array(output, &events)?;
-    mem::write(nevents, events.len() as u64)
+    output.write_array(&events)?;
+    nevents.write(events.len() as u64)
 }
 
 /// An event with no type-specific payload.
@@ -59,7 +65,7 @@ fn event(sub: &Subscription, error: Errno) -> Event {
 
 /// The deadline of a clock subscription.
 fn deadline(c: &SubscriptionClock) -> Result<Deadline, Errno> {
-    let clock = clock::linux_clock(u64::from(c.clock_id.0))?;
+    let clock = clock::linux_clock(c.clock_id)?;
     let at = if c.flags.contains(SubClockFlags::ABSTIME) {
         c.timeout
     } else {

@@ -3,27 +3,27 @@
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use cloudabi_types::{Errno, Fd, FileType, Rights, Signal, abi64::ThreadAttr};
+use cloudabi_types::{
+    Errno, ExitCode, Fd, FileType, Lock, Rights, Scope, Signal, Tid, abi64::ThreadAttr,
+};
 
 use super::fd::check;
 use super::fdtable::{self, Child, Entry, FdTable, Object};
+use super::mem::{self, GuestPtr, GuestSlice};
 use super::process::Process;
 use super::signal::SIGNALS;
-use super::{errno, mem, sync};
+use super::{errno, sync};
 use crate::lifecycle::{self, JoinLock};
 
 /// `proc_exit(rval)`.
-pub(crate) fn exit(args: &[u64; 7]) -> Result<(), Errno> {
+pub(crate) fn exit(rval: ExitCode) -> Result<(), Errno> {
     // SAFETY: _exit ends the whole process (exit_group) without running host code that
     // could observe half-finished guest state.
-    unsafe { libc::_exit(args[0] as u32 as i32) }
+    unsafe { libc::_exit(rval as i32) }
 }
 
 /// `proc_raise(sig)`.
-pub(crate) fn raise(args: &[u64; 7]) -> Result<(), Errno> {
-    let sig = u8::try_from(args[0])
-        .map(Signal)
-        .map_err(|_| Errno::INVAL)?;
+pub(crate) fn raise(sig: Signal) -> Result<(), Errno> {
     let &(sig, linux) = SIGNALS
         .iter()
         .find(|&&(s, _)| s == sig)
@@ -53,8 +53,8 @@ pub(crate) fn raise(args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `random_get(buf, buf_len)`.
-pub(crate) fn random_get(args: &[u64; 7]) -> Result<(), Errno> {
-    let (mut at, mut left) = (args[0], args[1]);
+pub(crate) fn random_get(buf: GuestSlice<u8>) -> Result<(), Errno> {
+    let (mut at, mut left) = (buf.addr(), buf.len());
     at.checked_add(left).ok_or(Errno::FAULT)?;
     while left > 0 {
         let chunk = usize::try_from(left.min(1 << 20)).unwrap_or(1 << 20);
@@ -75,9 +75,9 @@ pub(crate) fn random_get(args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `proc_fork(*fd, *tid)`.
-pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    mem::check_array::<u32>(args[0], 1)?;
-    mem::check_array::<u32>(args[1], 1)?;
+pub(crate) fn fork(p: &Process, fd: GuestPtr<Fd>, tid: GuestPtr<Tid>) -> Result<(), Errno> {
+    fd.check()?;
+    tid.check()?;
     // Hold the emulator's own locks across fork so the child's copies are consistent
     // (only this thread survives in the child, and it releases them).
     let mut slots = p.fds.write();
@@ -94,9 +94,9 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         drop(condvars);
         drop(slots);
         // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() } as u32;
-        mem::write(args[0], Fd::PROCESS_CHILD.0)?;
-        return mem::write(args[1], tid);
+        let own = unsafe { libc::gettid() } as u32;
+        fd.write(Fd::PROCESS_CHILD)?;
+        return tid.write(Tid(own));
     }
     drop(threads);
     drop(condvars);
@@ -128,23 +128,28 @@ pub(crate) fn fork(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         base: cloudabi_caps::rights::PROCESS,
         inheriting: Rights::empty(),
     };
-    let fd = FdTable::insert_locked(&mut slots, entry)?;
+    let child = FdTable::insert_locked(&mut slots, entry)?;
     drop(slots);
-    mem::write(args[0], fd.0)?;
-    mem::write(args[1], 0u32)
+    fd.write(child)?;
+    tid.write(Tid(0))
 }
 
 /// `proc_exec(fd, data, data_len, fds, fds_len)`.
-pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let executable = p.fds.get_with(args[0], Rights::PROC_EXEC)?;
-    let data = mem::read_bytes(args[1], args[2], mem::MAX_COPY, Errno::TOOBIG)?;
-    if args[4] > fdtable::MAX_FDS as u64 {
+pub(crate) fn exec(
+    p: &Process,
+    fd: Fd,
+    data: GuestSlice<u8>,
+    fds: GuestSlice<Fd>,
+) -> Result<(), Errno> {
+    let executable = p.fds.get_with(fd.0.into(), Rights::PROC_EXEC)?;
+    let data = data.read_bytes(mem::MAX_COPY, Errno::TOOBIG)?;
+    if fds.len() > fdtable::MAX_FDS as u64 {
         return Err(Errno::TOOBIG);
     }
-    let numbers: Vec<u32> = mem::read_array(args[3], args[4])?;
+    let numbers: Vec<Fd> = fds.read_all()?;
     let entries = numbers
         .iter()
-        .map(|&fd| p.fds.get(u64::from(fd)))
+        .map(|&fd| p.fds.get(fd.0.into()))
         .collect::<Result<Vec<_>, _>>()?;
     // A successful exec never returns: nothing may be left on this frame to drop.
     drop(numbers);
@@ -163,11 +168,11 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // Kept aside, not dropped: a failed exec must give them back. A successful one never
     // returns here, so the loader closes them (`release_retired_descriptors`) just before it
     // enters the new program.
-    *lock(&RETIRED) = Some(old);
+    *p.retired() = Some(old);
     match host.exec(image, data) {
         Err(e) => {
             // The old program keeps running with its old descriptors.
-            if let Some(old) = lock(&RETIRED).take() {
+            if let Some(old) = p.retired().take() {
                 *p.fds.write() = old;
             }
             lifecycle::end_exec();
@@ -176,43 +181,34 @@ pub(crate) fn exec(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     }
 }
 
-/// The descriptor table of a program that `proc_exec` is replacing.
-static RETIRED: Mutex<Option<Vec<Option<Entry>>>> = Mutex::new(None);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Closes the descriptors that a `proc_exec` in progress did not keep; returns how many
-/// table slots it released. The loader calls this once the new program is loaded and
-/// nothing can fail any more, right before entering it.
-pub fn release_retired_descriptors() -> usize {
-    lock(&RETIRED).take().map_or(0, |old| old.len())
-}
-
 /// `thread_create(*attr, *tid)`.
-pub(crate) fn thread_create(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let attr: ThreadAttr = mem::read(args[0])?;
-    mem::check_array::<u32>(args[1], 1)?;
+pub(crate) fn thread_create(
+    p: &Process,
+    attr: GuestPtr<ThreadAttr>,
+    tid: GuestPtr<Tid>,
+) -> Result<(), Errno> {
+    let attr: ThreadAttr = attr.read()?;
+    tid.check()?;
     let host = p.host().ok_or(Errno::NOSYS)?;
-    let tid = host
+    let new = host
         .spawn_thread(attr.entry_point, attr.stack, attr.stack_len, attr.argument)
         .map_err(|e| errno::from_io(&e))?;
-    mem::write(args[1], tid)
+    tid.write(Tid(new))
 }
 
 /// `thread_exit(lock, scope)`.
-pub(crate) fn thread_exit(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
+pub(crate) fn thread_exit(p: &Process, lock: GuestPtr<Lock>, scope: Scope) -> Result<(), Errno> {
+    let (addr, scope) = (lock.addr(), u64::from(scope.0));
     if let Some(thread) = lifecycle::current() {
         // Back to the host thread's own start routine, which releases the lock once the
         // thread is off the guest's stack (a joining thread may reuse that stack then).
         thread.exit_releasing(JoinLock {
-            addr: args[0],
-            scope: args[1],
+            addr,
+            scope,
             release: release_join_lock,
         });
     }
-    release_join_lock(args[0], args[1]);
+    release_join_lock(addr, scope);
     match p.host() {
         Some(host) => host.exit_thread(),
         None => lifecycle::exit_host_thread(),

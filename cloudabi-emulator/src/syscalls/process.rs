@@ -2,13 +2,15 @@
 //! waiters, [`Host`]), and the one installed process that [`dispatch`](super::dispatch)
 //! runs system calls against.
 
+#![forbid(unsafe_code)]
+
 use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use cloudabi_types::{Errno, Rights};
 
 use super::condvars::CondvarTable;
-use super::fdtable;
+use super::fdtable::{self, Entry};
 use super::host::Host;
 use crate::grant::GrantMode;
 
@@ -19,6 +21,9 @@ pub struct Process {
     pub(super) fds: fdtable::FdTable,
     pub(super) condvars: CondvarTable,
     host: OnceLock<&'static dyn Host>,
+    /// The descriptor table of the program a `proc_exec` in progress is replacing: kept
+    /// aside so a failed exec can give it back, closed once the new program is loaded.
+    retired: Mutex<Option<Vec<Option<Entry>>>>,
 }
 
 impl std::fmt::Debug for Process {
@@ -27,6 +32,7 @@ impl std::fmt::Debug for Process {
             .field("fds", &self.fds)
             .field("condvars", &self.condvars)
             .field("host", &self.host.get().is_some())
+            .field("retired", &self.retired().as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -36,6 +42,16 @@ pub(crate) fn wake_sleepers() {
     if let Some(process) = PROCESS.get() {
         process.condvars.wake_all();
     }
+}
+
+/// Closes the descriptors that a `proc_exec` in progress in the installed process (see
+/// [`Process::install`]) did not keep; returns how many table slots it released (0 when
+/// no process is installed or no exec is in progress). The loader calls this once the new
+/// program is loaded and nothing can fail any more, right before entering it.
+pub fn release_retired_descriptors() -> usize {
+    PROCESS
+        .get()
+        .map_or(0, Process::release_retired_descriptors)
 }
 
 /// The process [`dispatch`](super::dispatch) runs system calls against (see [`Process::install`]): the
@@ -119,6 +135,19 @@ impl Process {
         self.host.get().copied()
     }
 
+    /// The table a `proc_exec` in progress retired (a poisoned lock is taken over: the
+    /// slot only ever holds a whole table or nothing).
+    pub(super) fn retired(&self) -> MutexGuard<'_, Option<Vec<Option<Entry>>>> {
+        self.retired.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the descriptors that a `proc_exec` in progress in this process did not
+    /// keep; returns how many table slots it released (0 when no exec is in progress).
+    /// See [`release_retired_descriptors`] for the installed process.
+    pub fn release_retired_descriptors(&self) -> usize {
+        self.retired().take().map_or(0, |old| old.len())
+    }
+
     /// Makes this the process-global state that [`dispatch`](super::dispatch) uses. If a process was
     /// installed before, its descriptor table is replaced by this one's, and it takes
     /// this one's [`Host`] if it had none.
@@ -133,5 +162,58 @@ impl Process {
                 current.set_host(host);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::os::fd::OwnedFd;
+
+    use cloudabi_types::{Errno, SyscallNumber};
+
+    use super::super::host::ExecError;
+    use super::*;
+
+    /// The process the recording host belongs to (never installed).
+    static OWN: OnceLock<Process> = OnceLock::new();
+    /// What the host saw at its point of no return: the slots its own process released,
+    /// and those the installed process released.
+    static SEEN: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+
+    struct Recorder;
+
+    impl Host for Recorder {
+        fn exec(&self, _: OwnedFd, _: Vec<u8>) -> Result<Infallible, ExecError> {
+            let own = OWN
+                .get()
+                .map_or(usize::MAX, Process::release_retired_descriptors);
+            let installed = release_retired_descriptors();
+            SEEN.lock().unwrap().push((own, installed));
+            Err(std::io::Error::from_raw_os_error(libc::ENOEXEC).into())
+        }
+
+        fn spawn_thread(&self, _: u64, _: u64, _: u64, _: u64) -> std::io::Result<u32> {
+            Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+        }
+    }
+
+    static HOST: Recorder = Recorder;
+
+    #[test]
+    fn an_exec_retires_the_table_into_its_own_process() {
+        let files = (0..2)
+            .map(|_| tempfile::tempfile().map(OwnedFd::from))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let process = OWN.get_or_init(|| Process::new(files).unwrap());
+        process.set_host(&HOST);
+        // proc_exec(fd 0, no data, keep no descriptors).
+        let err = process.call(SyscallNumber::PROC_EXEC, [0; 7]);
+        assert_eq!(err, Errno::NOEXEC);
+        // The two slots were this process's to release; no other (installed) process
+        // had anything retired.
+        assert_eq!(*SEEN.lock().unwrap(), [(2, 0)]);
+        assert_eq!(process.release_retired_descriptors(), 0);
     }
 }

@@ -1,5 +1,7 @@
 //! CloudABI signal numbers and their Linux counterparts.
 
+#![forbid(unsafe_code)]
+
 use cloudabi_types::Signal;
 
 /// CloudABI signals with their Linux numbers.

@@ -8,11 +8,11 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use cloudabi_types::abi64::{RecvIn, RecvOut, SendIn, SendOut};
-use cloudabi_types::{Errno, RiFlags, Rights, RoFlags, SdFlags};
+use cloudabi_types::{Errno, Fd, RiFlags, Rights, RoFlags, SdFlags};
 
 use super::fd::{check, iov_count};
 use super::fdtable::{self, Entry};
-use super::mem;
+use super::mem::{self, GuestPtr};
 use super::process::Process;
 
 /// The most descriptors Linux passes in one message (`SCM_MAX_FD`).
@@ -25,10 +25,15 @@ fn control_space(n: usize) -> usize {
 }
 
 /// `sock_recv(sock, *in, *out)`.
-pub(crate) fn recv(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let sock = p.fds.get_with(args[0], Rights::FD_READ)?;
-    let input: RecvIn = mem::read(args[1])?;
-    mem::check_array::<RecvOut>(args[2], 1)?;
+pub(crate) fn recv(
+    p: &Process,
+    sock: Fd,
+    input: GuestPtr<RecvIn>,
+    output: GuestPtr<RecvOut>,
+) -> Result<(), Errno> {
+    let sock = p.fds.get_with(sock.0.into(), Rights::FD_READ)?;
+    let input: RecvIn = input.read()?;
+    output.check()?;
     mem::check_array::<u32>(input.ri_fds, input.ri_fds_len.min(MAX_FDS_PER_MESSAGE))?;
     let flags = RiFlags::from_bits(input.ri_flags.bits()).ok_or(Errno::INVAL)?;
     let mut linux_flags = libc::MSG_CMSG_CLOEXEC;
@@ -90,7 +95,7 @@ pub(crate) fn recv(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
         ro_flags,
         ..RecvOut::default()
     };
-    let stored = mem::write_array(input.ri_fds, &numbers).and_then(|()| mem::write(args[2], out));
+    let stored = mem::write_array(input.ri_fds, &numbers).and_then(|()| output.write(out));
     if let Err(e) = stored {
         for fd in numbers {
             let _ = p.fds.remove(u64::from(fd));
@@ -101,10 +106,15 @@ pub(crate) fn recv(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
 }
 
 /// `sock_send(sock, *in, *out)`.
-pub(crate) fn send(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let sock = p.fds.get_with(args[0], Rights::FD_WRITE)?;
-    let input: SendIn = mem::read(args[1])?;
-    mem::check_array::<SendOut>(args[2], 1)?;
+pub(crate) fn send(
+    p: &Process,
+    sock: Fd,
+    input: GuestPtr<SendIn>,
+    output: GuestPtr<SendOut>,
+) -> Result<(), Errno> {
+    let sock = p.fds.get_with(sock.0.into(), Rights::FD_WRITE)?;
+    let input: SendIn = input.read()?;
+    output.check()?;
     if !input.si_flags.is_empty() {
         return Err(Errno::INVAL);
     }
@@ -142,23 +152,20 @@ pub(crate) fn send(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
     // buffer; MSG_NOSIGNAL turns a broken connection into EPIPE.
     let n = check(unsafe { libc::sendmsg(sock.raw(), &msg, libc::MSG_NOSIGNAL) })?;
     drop(entries);
-    mem::write(
-        args[2],
-        SendOut {
-            so_datalen: n as u64,
-        },
-    )
+    output.write(SendOut {
+        so_datalen: n as u64,
+    })
 }
 
 /// `sock_shutdown(sock, how)`.
-pub(crate) fn shutdown(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    let how = match u8::try_from(args[1]).ok().and_then(SdFlags::from_bits) {
+pub(crate) fn shutdown(p: &Process, sock: Fd, how: SdFlags) -> Result<(), Errno> {
+    let how = match SdFlags::from_bits(how.bits()) {
         Some(f) if f == SdFlags::RD => libc::SHUT_RD,
         Some(f) if f == SdFlags::WR => libc::SHUT_WR,
         Some(f) if f == SdFlags::RD | SdFlags::WR => libc::SHUT_RDWR,
         _ => return Err(Errno::INVAL),
     };
-    let sock = p.fds.get_with(args[0], Rights::SOCK_SHUTDOWN)?;
+    let sock = p.fds.get_with(sock.0.into(), Rights::SOCK_SHUTDOWN)?;
     // SAFETY: plain system call on a descriptor we hold.
     check(unsafe { libc::shutdown(sock.raw(), how) } as isize).map(drop)
 }

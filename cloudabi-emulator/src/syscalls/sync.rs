@@ -13,10 +13,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cloudabi_types::{Condvar, Errno, Lock, Scope};
+use cloudabi_types::{Condvar, Errno, Lock, NThreads, Scope};
 
+use super::mem::{self, GuestPtr};
 use super::process::Process;
-use super::{clock, errno, mem};
+use super::{clock, errno};
 
 /// The low bits of a lock word: owner thread ID or reader count.
 const COUNT_MASK: u32 = !(Lock::WRLOCKED.0 | Lock::KERNEL_MANAGED.0);
@@ -193,10 +194,11 @@ fn check_owner(addr: u64) -> Result<(), Errno> {
 }
 
 /// `lock_unlock(lock, scope)`.
-pub(crate) fn lock_unlock(args: &[u64; 7]) -> Result<(), Errno> {
-    is_private(args[1])?;
-    check_owner(args[0])?;
-    release(args[0], args[1])
+pub(crate) fn lock_unlock(lock: GuestPtr<Lock>, scope: Scope) -> Result<(), Errno> {
+    let (addr, scope) = (lock.addr(), u64::from(scope.0));
+    is_private(scope)?;
+    check_owner(addr)?;
+    release(addr, scope)
 }
 
 /// Waits on the condition variable at `cv` with the lock at `lock` (write-locked by the
@@ -268,12 +270,17 @@ pub(crate) fn condvar_wait(
 }
 
 /// `condvar_signal(condvar, scope, nwaiters)`.
-pub(crate) fn condvar_signal(p: &Process, args: &[u64; 7]) -> Result<(), Errno> {
-    is_private(args[1])?;
-    let cv_word = mem::atomic_u32(args[0])?;
+pub(crate) fn condvar_signal(
+    p: &Process,
+    condvar: GuestPtr<Condvar>,
+    scope: Scope,
+    nwaiters: NThreads,
+) -> Result<(), Errno> {
+    is_private(u64::from(scope.0))?;
+    let cv_word = condvar.atomic()?;
     let mut guard = p.condvars.lock();
-    if let Some(queue) = guard.1.get_mut(&args[0]) {
-        let n = usize::try_from(args[2]).unwrap_or(usize::MAX);
+    if let Some(queue) = guard.1.get_mut(&condvar.addr()) {
+        let n = usize::try_from(nwaiters).unwrap_or(usize::MAX);
         for _ in 0..n {
             match queue.waiting.pop_front() {
                 Some(id) => {

@@ -2,10 +2,12 @@
 //!
 //! Reads `cloudabi-types/spec/cloudabi.abi` and writes the Rust sources in
 //! `cloudabi-types/src/generated/`, the C header `cloudabi-types/include/cloudabi_types.h`,
-//! the C layout test `cloudabi-types/tests/c/layout.c` and `docs/abi.md`. With `--check`
+//! the C layout test `cloudabi-types/tests/c/layout.c`, `docs/abi.md` and the emulator's
+//! typed system call trait `cloudabi-emulator/src/syscalls/generated.rs`. With `--check`
 //! nothing is written; it fails when any of those files differs from what would be generated.
 
 mod c;
+mod emulator;
 mod markdown;
 mod rust;
 mod spec;
@@ -122,6 +124,10 @@ fn generate(root: &Path) -> Result<Generated, String> {
             ),
         ));
     }
+    files.push((
+        root.join("cloudabi-emulator/src/syscalls/generated.rs"),
+        rustfmt(root, "generated.rs", &emulator::generate(&spec)?)?,
+    ));
     let mut md = markdown::generate(&spec);
     md.push('\n');
     files.push((root.join("docs/abi.md"), md));

@@ -20,7 +20,7 @@ enum Module {
     Abi(u64),
 }
 
-fn doc(out: &mut String, indent: &str, text: &str) {
+pub(super) fn doc(out: &mut String, indent: &str, text: &str) {
     for line in wrap(&rust_doc(text), 90 - indent.len()) {
         if line.is_empty() {
             let _ = writeln!(out, "{indent}///");
@@ -35,7 +35,7 @@ fn rust_doc(text: &str) -> String {
     plain_doc(text, |r| format!("`{r}`"))
 }
 
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     for word in text.split_whitespace() {
@@ -63,7 +63,7 @@ fn sentence(text: &str) -> String {
     s
 }
 
-fn ident(name: &str) -> String {
+pub(super) fn ident(name: &str) -> String {
     match name {
         "type" | "in" | "fn" | "mod" | "ref" | "move" | "loop" | "match" => format!("r#{name}"),
         _ => name.to_string(),
