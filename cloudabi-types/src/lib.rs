@@ -33,6 +33,7 @@
 
 mod generated;
 mod syscall_info;
+mod syscall_table;
 
 pub use generated::*;
 pub use syscall_info::{Direction, Param, ParamKind, Syscall};

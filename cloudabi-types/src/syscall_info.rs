@@ -1,6 +1,6 @@
 //! Describing system call signatures as data.
 
-use crate::generated::{SYSCALLS, SyscallNumber};
+use crate::generated::syscall_numbers::SyscallNumber;
 
 /// Whether a parameter carries data into the kernel or back out of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,28 +72,6 @@ pub struct Syscall {
 }
 
 impl Syscall {
-    /// Looks a system call up by name.
-    ///
-    /// ```
-    /// let call = cloudabi_types::Syscall::by_name("fd_write").unwrap();
-    /// assert_eq!(call.number, cloudabi_types::SyscallNumber::FD_WRITE);
-    /// assert_eq!(call.inputs().count(), 2);
-    /// ```
-    pub fn by_name(name: &str) -> Option<&'static Syscall> {
-        SYSCALLS.iter().find(|s| s.name == name)
-    }
-
-    /// Looks a system call up by number.
-    ///
-    /// ```
-    /// let call = cloudabi_types::Syscall::by_number(48).unwrap();
-    /// assert_eq!(call.name, "thread_yield");
-    /// assert!(cloudabi_types::Syscall::by_number(49).is_none());
-    /// ```
-    pub fn by_number(number: u32) -> Option<&'static Syscall> {
-        SYSCALLS.get(usize::try_from(number).ok()?)
-    }
-
     /// The arguments, in order.
     pub fn inputs(&self) -> impl Iterator<Item = &'static Param> + use<> {
         self.params.iter().filter(|p| p.direction == Direction::In)

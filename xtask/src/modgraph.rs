@@ -1,5 +1,5 @@
 //! `cargo xtask modgraph CRATE/src [--top]`: the module dependencies of one crate, and a
-//! check that they have no cycle (a step of `cargo xtask test`, for `cloudabi-emulator`).
+//! check that they have no cycle (a step of `cargo xtask test`, for every crate).
 //!
 //! For every module it lists the modules it refers to: `crate::m` and `super::m` paths,
 //! the names in `crate::{..}` and `super::{..}` lists, and a parent's `child::..` paths
@@ -49,12 +49,25 @@ fn modules(root: &Path) -> Result<BTreeMap<String, PathBuf>, String> {
     Ok(out)
 }
 
-/// The part of a source file that is checked: no tests, no line comments.
+/// The part of a source file that is checked: no tests, no line comments, and string and
+/// character literals emptied (a generator's `"use super::x;"` is text, not an edge).
 fn checked_source(path: &Path) -> Result<String, String> {
     let src = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let src = src.find("#[cfg(test)]").map_or(src.as_str(), |i| &src[..i]);
-    let comment = Regex::new(r"//[^\n]*").expect("valid pattern");
-    Ok(comment.replace_all(src, "").into_owned())
+    // Leftmost first, so a `//` inside a string and a quote inside a comment are both seen
+    // for what they are.
+    let noise = Regex::new(
+        r##"r#"(?s:.*?)"#|r"[^"]*"|"(?:[^"\\]|\\(?s:.))*"|'(?:[^'\\\n]|\\.)'|//[^\n]*"##,
+    )
+    .expect("valid pattern");
+    Ok(noise
+        .replace_all(
+            src,
+            |c: &regex::Captures<'_>| {
+                if c[0].starts_with("//") { "" } else { "\"\"" }
+            },
+        )
+        .into_owned())
 }
 
 fn parent_of(m: &str) -> String {
@@ -75,7 +88,9 @@ fn child(parent: &str, name: &str) -> String {
 
 /// The edges: each module and the modules it refers to.
 fn edges(mods: &BTreeMap<String, PathBuf>) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
-    let path = Regex::new(r"\b(crate|super)::\{?\s*([A-Za-z_][A-Za-z0-9_]*)").expect("valid");
+    let path =
+        Regex::new(r"\b(crate|super)::\{?\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)")
+            .expect("valid");
     let super_list = Regex::new(r"\bsuper::\{([^}]*)\}").expect("valid");
     let crate_list = Regex::new(r"\bcrate::\{([^}]*)\}").expect("valid");
     let ident = Regex::new(r"\b[a-z_][a-z0-9_]*\b").expect("valid");
@@ -85,20 +100,23 @@ fn edges(mods: &BTreeMap<String, PathBuf>) -> Result<BTreeMap<String, BTreeSet<S
         let parent = parent_of(m);
         let to = edges.entry(m.clone()).or_default();
         for c in path.captures_iter(&src) {
-            let (kw, name) = (&c[1], &c[2]);
-            let mut t = if kw == "crate" {
-                name.to_owned()
+            // `super::super::..` climbs once more per `super`.
+            let mut base = if &c[1] == "crate" {
+                "crate".to_owned()
             } else {
-                child(&parent, name)
+                parent.clone()
             };
-            if !mods.contains_key(&t) {
-                // An item of the module it is reached through.
-                t = if kw == "super" {
-                    parent.clone()
-                } else {
-                    "crate".to_owned()
-                };
+            let mut segments: Vec<&str> = c[2].split("::").collect();
+            while segments.first() == Some(&"super") {
+                segments.remove(0);
+                base = parent_of(&base);
             }
+            // The deepest module on the path; an item stands for the module it is in.
+            let t = (1..=segments.len())
+                .rev()
+                .map(|n| child(&base, &segments[..n].join("::")))
+                .find(|t| mods.contains_key(t))
+                .unwrap_or(base);
             if &t != m {
                 to.insert(t);
             }
@@ -201,9 +219,54 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Checks that the modules below `src` have no cycle; returns how many there are.
+pub(crate) fn check(src: &Path) -> Result<usize, String> {
+    let graph = edges(&modules(src)?)?;
+    order(&graph)
+        .map(|o| o.len())
+        .map_err(|cycle| format!("module cycle among: {}", cycle.join(", ")))
+}
+
+/// The `src` directory of every crate of the workspace (the root's subdirectories and
+/// `examples/*` that have a `Cargo.toml` and a `src/`), sorted.
+pub(crate) fn crate_sources(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in [root.to_path_buf(), root.join("examples")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == "target")
+                || !p.join("Cargo.toml").is_file()
+                || !p.join("src").is_dir()
+            {
+                continue;
+            }
+            found.push(p.join("src"));
+        }
+    }
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_crate_of_the_workspace_is_found() {
+        let root = crate::ci::root();
+        let found = crate_sources(&root);
+        for c in [
+            "cloudabi-emulator",
+            "argdata",
+            "xtask",
+            "examples/webserver",
+        ] {
+            assert!(found.contains(&root.join(c).join("src")), "{c}: {found:?}");
+        }
+    }
 
     /// A scratch crate with the given files.
     fn tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -232,6 +295,10 @@ mod tests {
                 (
                     "b/c.rs",
                     "// crate::a in a comment is no edge\npub fn h() {}\n\
+                     const T: &str = \"use crate::a; // \\\" use super::Thing;\";\n\
+                     const R: &str = r#\"use super::Thing;\"#;\n\
+                     const L: &str = \"//! a line\\\n  use super::Thing;\";\n\
+                     const Q: char = '\"'; fn k() -> char { Q }\n\
                      #[cfg(test)]\nmod tests { use crate::b; }\n",
                 ),
             ],
@@ -252,6 +319,29 @@ mod tests {
         std::fs::write(dir.join("b/c.rs"), "use super::Thing;\npub fn h() {}\n").unwrap();
         let graph = edges(&modules(&dir).unwrap()).unwrap();
         assert_eq!(order(&graph).unwrap_err(), names(&["b", "b::c", "crate"]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_path_names_the_deepest_module_on_it() {
+        let dir = tree(
+            "deep",
+            &[
+                ("lib.rs", "mod a;\nmod b;\n"),
+                ("a.rs", "use crate::b::c::h;\nuse crate::b::Item;\n"),
+                ("b/mod.rs", "mod c;\nmod d;\npub struct Item;\n"),
+                ("b/c.rs", "pub fn h() {}\n"),
+                ("b/d/mod.rs", "mod e;\n"),
+                (
+                    "b/d/e.rs",
+                    "use super::super::c::h;\nuse super::super::Item;\n",
+                ),
+            ],
+        );
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let graph = edges(&modules(&dir).unwrap()).unwrap();
+        assert_eq!(graph["a"], set(&["b", "b::c"]));
+        assert_eq!(graph["b::d::e"], set(&["b", "b::c"]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

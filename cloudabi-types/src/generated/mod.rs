@@ -6,9 +6,11 @@
 pub mod abi32;
 pub mod abi64;
 mod layout;
-mod syscalls;
+pub(crate) mod syscall_numbers;
+pub(crate) mod syscalls;
 mod types;
 
+pub use syscall_numbers::*;
 pub use syscalls::*;
 pub use types::*;
 

@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
+use super::doc::plain_doc;
 use super::spec::{ArmBody, Field, Item, Layout, ScalarKind, Spec, Struct, Ty};
-use super::{Stats, plain_doc};
+use super::stats::Stats;
 
 /// Which flavour of a pointer-width-dependent type is written.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::plain_doc;
+use super::doc::plain_doc;
 use super::rust::{doc, ident, wrap};
 use super::spec::{Dir, Int, Item, ScalarKind, Spec, Struct, Syscall, Ty};
 
@@ -92,12 +92,7 @@ fn narrow(reg: &str, int: Int) -> String {
 }
 
 /// The expression that makes a value of the scalar or struct `ty` out of register bits `reg`.
-fn decode_value(
-    spec: &Spec,
-    ty: &Ty,
-    reg: &str,
-    imports: &mut Imports,
-) -> Result<String, String> {
+fn decode_value(spec: &Spec, ty: &Ty, reg: &str, imports: &mut Imports) -> Result<String, String> {
     Ok(match ty {
         Ty::Int(i) => narrow(reg, *i),
         Ty::Size => reg.to_string(),
@@ -162,13 +157,10 @@ fn args(spec: &Spec, call: &Syscall, imports: &mut Imports) -> Result<Vec<Arg>, 
     for p in ordered {
         let at = |i: usize| format!("args[{i}]");
         let (decode, used) = match (p.dir, &p.field.ty) {
-            (Dir::Out, _) | (Dir::In, Ty::Ptr { .. }) => {
-                (format!("GuestPtr::new({})", at(reg)), 1)
+            (Dir::Out, _) | (Dir::In, Ty::Ptr { .. }) => (format!("GuestPtr::new({})", at(reg)), 1),
+            (Dir::In, Ty::Range { .. }) => {
+                (format!("GuestSlice::new({}, {})", at(reg), at(reg + 1)), 2)
             }
-            (Dir::In, Ty::Range { .. }) => (
-                format!("GuestSlice::new({}, {})", at(reg), at(reg + 1)),
-                2,
-            ),
             (Dir::In, ty) => (decode_value(spec, ty, &at(reg), imports)?, 1),
         };
         reg += used;
@@ -207,7 +199,11 @@ pub(crate) fn generate(spec: &Spec) -> Result<String, String> {
     for call in &spec.syscalls {
         let args = args(spec, call, &mut imports)?;
         let _ = writeln!(methods);
-        doc(&mut methods, "    ", &format!("`{}`: {}", call.name, call.doc));
+        doc(
+            &mut methods,
+            "    ",
+            &format!("`{}`: {}", call.name, call.doc),
+        );
         if !args.is_empty() {
             let _ = writeln!(methods, "    ///");
             for a in &args {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::plain_doc;
+use super::doc::plain_doc;
 use super::spec::{ArmBody, Dir, Item, ScalarKind, Spec, Ty};
 
 fn link(spec: &Spec, r: &str) -> String {

@@ -7,50 +7,18 @@
 //! nothing is written; it fails when any of those files differs from what would be generated.
 
 mod c;
+mod doc;
 mod emulator;
 mod markdown;
 mod rust;
 mod spec;
+mod stats;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Figures about the generated output, printed after a run.
-#[derive(Default)]
-pub(crate) struct Stats {
-    rust_asserts: usize,
-    rust_offsets: usize,
-    c_asserts: usize,
-    constants: usize,
-}
-
-/// Rewrites `[ref]` / `[ref.field]` references in spec documentation with `f`.
-pub(crate) fn plain_doc(text: &str, f: impl Fn(&str) -> String) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('[') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        match after.find(']') {
-            Some(end)
-                if end > 0
-                    && after[..end]
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
-            {
-                out.push_str(&f(&after[..end]));
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push('[');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+use stats::Stats;
 
 /// Formats Rust source with the workspace's rustfmt settings.
 fn rustfmt(root: &Path, name: &str, source: &str) -> Result<String, String> {
