@@ -3,7 +3,6 @@
 //! `Process::limit_to_grant` against real directories, `Emulator::limit_rights` with a real
 //! guest, and the descriptors the child of `Emulator::run` keeps.
 
-mod cloudabi_support;
 mod syscalls_support;
 
 use std::io::Read;
@@ -16,6 +15,7 @@ use cloudabi_caps::rights as presets;
 use cloudabi_emulator::grant::{GrantMode, UnknownMode};
 use cloudabi_emulator::syscalls::Process;
 use cloudabi_emulator::{Emulator, Error};
+use cloudabi_test_support::guest;
 use cloudabi_types::{Errno, FdFlags, FileType, OFlags, Rights};
 use syscalls_support::{fdstat, file_open_with_flags, mptr, open, sys};
 
@@ -379,11 +379,11 @@ fn limit_rights_intersects_and_never_adds() {
 
 #[test]
 fn emulator_rejects_limits_on_descriptors_it_does_not_grant() {
-    let Some(dir) = cloudabi_support::built("x86_64-unknown-cloudabi") else {
+    let Some(dir) = guest::built("x86_64-unknown-cloudabi") else {
         return;
     };
-    let (bytes, fds) = cloudabi_support::encode(&Value::seq([Value::from(Fd(1))]));
-    let r = Emulator::new(cloudabi_support::open(&dir.join("hello")), bytes, fds)
+    let (bytes, fds) = guest::encode(&Value::seq([Value::from(Fd(1))]));
+    let r = Emulator::new(guest::open(&dir.join("hello")), bytes, fds)
         .grant_mode(3, GrantMode::Read)
         .run();
     assert!(
@@ -399,16 +399,16 @@ fn pipe() -> (std::fs::File, OwnedFd) {
 
 #[test]
 fn emulator_limit_rights_reaches_the_guest() {
-    let Some(dir) = cloudabi_support::built("x86_64-unknown-cloudabi") else {
+    let Some(dir) = guest::built("x86_64-unknown-cloudabi") else {
         return;
     };
     let hello = dir.join("hello");
     let run = |limit: Option<Rights>| {
         let (mut r, w) = pipe();
         let value = Value::seq([Value::from(Fd(w.as_raw_fd()))]);
-        let (bytes, fds) = cloudabi_support::encode(&value);
+        let (bytes, fds) = guest::encode(&value);
         drop(w);
-        let mut emulator = Emulator::new(cloudabi_support::open(&hello), bytes, fds);
+        let mut emulator = Emulator::new(guest::open(&hello), bytes, fds);
         if let Some(base) = limit {
             emulator = emulator.limit_rights(0, base, Rights::empty());
         }
@@ -431,7 +431,7 @@ fn emulator_limit_rights_reaches_the_guest() {
 /// keeps the pipe open and the guest waits forever.
 #[test]
 fn run_closes_descriptors_the_guest_was_not_given() {
-    let Some(dir) = cloudabi_support::built("x86_64-unknown-cloudabi") else {
+    let Some(dir) = guest::built("x86_64-unknown-cloudabi") else {
         return;
     };
     let (mut out_r, out_w) = pipe();
@@ -443,9 +443,9 @@ fn run_closes_descriptors_the_guest_was_not_given() {
         ("count", Value::from(1u32)),
         ("every", Value::from(1u32)),
     ]);
-    let (bytes, fds) = cloudabi_support::encode(&value);
+    let (bytes, fds) = guest::encode(&value);
     drop((out_w, in_r));
-    let program = cloudabi_support::open(&dir.join("threadloop"));
+    let program = guest::open(&dir.join("threadloop"));
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = done_tx.send(Emulator::new(program, bytes, fds).run().unwrap());
