@@ -1,7 +1,9 @@
 //! The test harness of `cloudabi_test_support::launcher` and `cloudabi_test_support::cli`,
-//! bound to this crate's test targets: the launcher binary under test (`CARGO_BIN_EXE_cloudabi-run`) and the temporary folder of the target
+//! bound to this crate's test targets: the launcher binary under test
+//! (`CARGO_BIN_EXE_cloudabi-run`) and the temporary folder of the target
 //! (`CARGO_TARGET_TMPDIR`) are known only when a test target itself is compiled, so the
 //! helpers that need them are wrapped here once. Everything else is re-exported as it is.
+//! (The benchmarks call the support crate directly.)
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
