@@ -3,11 +3,12 @@
 mod common;
 
 use argdata::Argdata;
-use common::{rows, run_cli};
+use cloudabi_test_support::argdata_vectors;
+use common::run_cli;
 
 #[test]
 fn cli_decode_matches_every_row() {
-    for row in rows() {
+    for row in argdata_vectors() {
         let out = run_cli(&["decode"], &row.bytes);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if row.valid {

@@ -3,12 +3,13 @@
 mod common;
 
 use argdata::{Argdata, Fd, Value};
-use common::canonical::{canonical, printer_is_lossy};
-use common::{rows, run_cli};
+use cloudabi_test_support::argdata_vectors;
+use cloudabi_test_support::canonical::{canonical, printer_is_lossy};
+use common::run_cli;
 
 #[test]
 fn cli_decode_then_encode_gives_canonical_bytes() {
-    for row in rows().into_iter().filter(|r| r.valid) {
+    for row in argdata_vectors().into_iter().filter(|r| r.valid) {
         let out = run_cli(&["encode"], row.yaml.as_bytes());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{}: {stderr}", row.origin);

@@ -14,7 +14,6 @@ use argdata::socket::{self, ArgdataReader, ArgdataWriter};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
 use socket_support::{raw_send, same_file, write_end_closed};
 
-#[path = "common/socket_support.rs"]
 mod socket_support;
 
 /// The sequence `[!fd 0, !fd 1]`: tag 07, then two subfields of 5 bytes (`85`), each an fd

@@ -10,7 +10,6 @@ use argdata::socket::{self, ArgdataReader, ArgdataWriter, HEADER_LEN};
 use argdata::{Encoded, Fd, Value};
 use socket_support::{raw_send, same_file, write_end_closed};
 
-#[path = "common/socket_support.rs"]
 mod socket_support;
 
 /// Sends `encoded` with the descriptors its fd list names. Every test keeps the files it

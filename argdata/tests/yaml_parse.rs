@@ -7,11 +7,8 @@ mod common;
 
 use argdata::yaml::{self, FdSpec, Node, NodeKind, Parser, ResolverError};
 use argdata::{Argdata, Fd, MAX_DEPTH, Timestamp, Value};
-use canonical::{canonical, printer_is_lossy};
+use common::canonical::{canonical, printer_is_lossy};
 use common::rows;
-
-#[path = "common/canonical.rs"]
-mod canonical;
 
 #[test]
 fn printed_vectors_parse_back_to_their_canonical_encoding() {

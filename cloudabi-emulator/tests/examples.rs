@@ -5,8 +5,6 @@
 //! runs). Without it each test prints why and passes as skipped; set
 //! `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as CI does) to make a missing toolchain a failure.
 
-mod cloudabi_support;
-
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -15,7 +13,9 @@ use std::process::Command;
 use argdata::{Fd, Value};
 use cloudabi_emulator::Emulator;
 use cloudabi_emulator::elf::{EM_AARCH64, EM_X86_64, ElfError, Executable};
-use cloudabi_support::{aarch64_tools_present, built, encode, open, root, xtask_target_dir};
+use cloudabi_test_support::guest::{
+    aarch64_tools_present, built, encode, open, root, xtask_target_dir,
+};
 
 fn pipe() -> (std::fs::File, OwnedFd) {
     let (r, w) = rustix::pipe::pipe().unwrap();

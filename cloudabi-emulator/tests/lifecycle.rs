@@ -18,15 +18,13 @@
 //! each test prints why and passes as skipped; set `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as CI
 //! does) to make a missing toolchain a failure.
 
-mod cloudabi_support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cloudabi_support::{aarch64_tools_present, built, emulator};
+use cloudabi_test_support::guest::{aarch64_tools_present, built, emulator};
 
 /// The CloudABI target triple and `cloudabi-emulate` architecture of a run.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +41,7 @@ impl Arch {
         }
     }
 
-    /// The folder with the built examples, or `None` to skip (see `cloudabi_support`).
+    /// The folder with the built examples, or `None` to skip (see `cloudabi_test_support::guest`).
     fn examples(self) -> Option<PathBuf> {
         let dir = built(self.triple())?;
         match self {

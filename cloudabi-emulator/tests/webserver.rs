@@ -11,8 +11,6 @@
 //! They need Debian's toolchain (`cargo xtask cloudabi install-toolchain`); without it each
 //! test prints why and passes as skipped, unless `CLOUDABI_REQUIRE_TOOLCHAIN=1`.
 
-mod cloudabi_support;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
@@ -25,7 +23,9 @@ use std::time::{Duration, Instant};
 use argdata::socket::ArgdataWriter;
 use argdata::{Fd, Value};
 use cloudabi_emulator::Emulator;
-use cloudabi_support::{aarch64_tools_present, built, cloudabi_run, emulator, encode, open, root};
+use cloudabi_test_support::guest::{
+    aarch64_tools_present, built, cloudabi_run, emulator, encode, open, root,
+};
 
 /// How long a response may take (generous: AArch64 runs under qemu on a shared machine).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);

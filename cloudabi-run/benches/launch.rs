@@ -8,14 +8,12 @@
 //! criterion's statistics it prints the medians of 200 plain runs of each and their ratio to
 //! the plain fork+exec.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cloudabi_run::launch::{GrantKind, Launch};
 use cloudabi_run::sandbox::FileMode;
+use cloudabi_test_support::launcher as common;
 use criterion::Criterion;
 
 const BWRAP: &str = "/usr/bin/bwrap";
@@ -80,7 +78,7 @@ fn median(mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    let program = common::hostile_program();
+    let program = common::hostile_program(&cloudabi_test_support::target!());
     common::bench_in_private_mount_ns(&[("CLOUDABI_RUN_TEST_HOSTILE", program.as_os_str())]);
     let file = std::env::temp_dir().join(format!("cloudabi-run-bench-{}", std::process::id()));
     std::fs::write(&file, b"x").expect("scratch file");

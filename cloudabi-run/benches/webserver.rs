@@ -21,9 +21,6 @@
 //! `CLOUDABI_RUN_BENCH_WEBSERVER` names an already built static server; `CLOUDABI_RUN_BENCH_
 //! REQUESTS` changes the requests per round and server (default 4000).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -33,6 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argdata::{Fd, Value};
+use cloudabi_test_support::launcher as common;
 
 /// Concurrent clients.
 const CLIENTS: usize = 4;
@@ -83,7 +81,7 @@ fn sandboxed(server: &Path, dir: &common::Scratch, port: u16) -> Child {
         common::webserver_config(port, &dir.p("www"), &dir.p("sandboxed.log")),
     )
     .unwrap();
-    let child = Command::new(common::launcher())
+    let child = Command::new(env!("CARGO_BIN_EXE_cloudabi-run"))
         .arg(server)
         .arg("--config")
         .arg(&conf)

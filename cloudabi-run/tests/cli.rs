@@ -2,13 +2,13 @@
 //! started), missing or unrunnable programs (127, 126), `--check`, exit status pass-through, limits, timeout, instances and listen-fds.
 //! Every test that starts a program runs inside `unshare -m --propagation private`.
 
-mod cli_support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 
 use argdata::{Argdata, Fd, Value};
-use cli_support::{Scratch, inside_private_mount_ns, probe, run, run_stdin, stderr, stdout};
+use common::cli::{Scratch, inside_private_mount_ns, probe, run, run_stdin, stderr, stdout};
 
 /// What the probe printed, parsed.
 #[derive(Debug, Default)]
@@ -175,7 +175,7 @@ fn configuration_errors_name_the_place_and_start_nothing() {
     );
     let mut bad = b"a: 1\nbb: ".to_vec();
     bad.push(0xff);
-    let mut child = std::process::Command::new(cli_support::launcher())
+    let mut child = std::process::Command::new(common::cli::launcher())
         .arg(&probe)
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -500,7 +500,7 @@ fn signal_launcher_with(
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(cli_support::launcher())
+    let mut child = std::process::Command::new(common::cli::launcher())
         .args(args)
         .arg(probe())
         .arg("--config")
@@ -771,7 +771,7 @@ fn nothing_outlives_a_killed_launcher() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(cli_support::launcher())
+    let mut child = Command::new(common::cli::launcher())
         .arg(probe())
         .arg("--config")
         .arg(&conf)
@@ -820,7 +820,7 @@ fn nothing_outlives_a_killed_launcher() {
         "a process of the sandbox outlived the launcher"
     );
     // Everything the program wrote reached the log.
-    let log = cli_support::wait_for_lines(&s.path("access.log"), 1000, Duration::from_secs(15));
+    let log = common::cli::wait_for_lines(&s.path("access.log"), 1000, Duration::from_secs(15));
     let expected: String = (0..1000).map(|i| format!("line {i}\n")).collect();
     assert_eq!(log, expected, "the append relay lost lines");
     // Nothing listens on the connections socket any more.

@@ -6,13 +6,13 @@
 //! test builds it with `cargo rustc -p webserver -- -C target-feature=+crt-static`, or uses
 //! the one named by `CLOUDABI_RUN_TEST_WEBSERVER`.
 
-mod cli_support;
+mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cli_support::{
+use common::cli::{
     Scratch, fetch, free_port, get, inside_private_mount_ns, site, start, stop, wait_for_lines,
 };
 
@@ -20,7 +20,7 @@ const WEBSERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER";
 
 /// The static web server executable.
 fn webserver() -> PathBuf {
-    cli_support::static_cargo_binary("webserver", &["--bin", "webserver"], "webserver", WEBSERVER)
+    common::cli::static_cargo_binary("webserver", &["--bin", "webserver"], "webserver", WEBSERVER)
 }
 
 #[test]
@@ -145,8 +145,8 @@ fn a_typed_configuration_error_names_the_yaml_position() {
         "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\nroot: !file {{path: {}}}\nsocket: 8080\n",
         s.p("www")
     );
-    let o = cli_support::run_stdin(&[&server], &yaml);
-    let err = cli_support::stderr(&o);
+    let o = common::cli::run_stdin(&[&server], &yaml);
+    let err = common::cli::stderr(&o);
     assert_eq!(o.status.code(), Some(65), "{err}");
     let mut lines = err.lines();
     let first = lines.next().unwrap_or_default();
@@ -166,8 +166,8 @@ fn a_typed_configuration_error_names_the_yaml_position() {
     )
     .unwrap();
     let conf = s.p("conf.yaml");
-    let o = cli_support::run(&["--config", &conf, &server]);
-    let err = cli_support::stderr(&o);
+    let o = common::cli::run(&["--config", &conf, &server]);
+    let err = common::cli::stderr(&o);
     assert_eq!(o.status.code(), Some(65), "{err}");
     assert!(
         err.starts_with(&format!(

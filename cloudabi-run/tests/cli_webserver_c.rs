@@ -2,9 +2,9 @@
 //! its header documents against `target/release/libcloudlibc_rs.a`, under `cloudabi-run`
 //! with the full sandbox.
 
-mod cli_support;
+mod common;
 
-use cli_support::{
+use common::cli::{
     Scratch, free_port, get, inside_private_mount_ns, site, start, stop, wait_for_lines,
 };
 
@@ -12,7 +12,7 @@ const SERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER_C";
 
 #[test]
 fn c_server_serves_through_the_sandbox() {
-    let server = cli_support::c_webserver(SERVER);
+    let server = common::cli::c_webserver(SERVER);
     let env = [(SERVER, server.display().to_string())];
     if !inside_private_mount_ns("c_server_serves_through_the_sandbox", &env) {
         return;

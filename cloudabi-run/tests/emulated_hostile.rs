@@ -11,8 +11,6 @@
 //! sandboxed launch in these tests, the run happens inside `unshare -m --propagation
 //! private` (the test re-executes itself there).
 
-#[path = "../../cloudabi-emulator/tests/cloudabi_support/mod.rs"]
-mod cloudabi_support;
 mod common;
 
 use std::collections::BTreeSet;
@@ -22,7 +20,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cloudabi_support::{root, toolchain_present, xtask};
+use cloudabi_test_support::guest::{root, toolchain_present, xtask};
 use common::{Scratch, in_rerun, launcher, rerun_in_private_mount_ns, run_stdin};
 
 /// Carry the built guest and emulator into the re-executed test.

@@ -6,7 +6,7 @@
 //! are not published yet. Then a mistyped descriptor (a directory where the socket is
 //! declared) must be refused before the program's body runs.
 
-mod cli_support;
+mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cli_support::{Scratch, free_port, inside_private_mount_ns, launcher, run_stdin, stderr};
+use common::cli::{Scratch, free_port, inside_private_mount_ns, launcher, run_stdin, stderr};
 
 const SERVICE: &str = "CLOUDABI_RUN_TEST_README_SERVICE";
 

@@ -7,10 +7,9 @@
 //! through QEMU; it needs Debian's toolchain (`cargo xtask cloudabi install-toolchain`) and
 //! is skipped without it unless `CLOUDABI_REQUIRE_TOOLCHAIN` is set, as in CI.
 
-#[path = "../../cloudabi-emulator/tests/cloudabi_support/mod.rs"]
-mod cloudabi_support;
 mod common;
 
+use cloudabi_test_support::guest;
 use common::{launcher, run_stdin, wait_for_lines};
 
 use std::io::Write;
@@ -152,19 +151,19 @@ fn a_missing_or_dynamic_runner_is_refused_before_anything_starts() {
 fn aarch64_cloudabi_programs_run_sandboxed_through_qemu() {
     let name = "aarch64_cloudabi_programs_run_sandboxed_through_qemu";
     if !common::in_rerun() {
-        if !cloudabi_support::toolchain_present() || !cloudabi_support::aarch64_tools_present() {
+        if !guest::toolchain_present() || !guest::aarch64_tools_present() {
             return;
         }
         let triple = "aarch64-unknown-cloudabi";
-        cloudabi_support::xtask(&["build", "--target", triple, "--example", "hello"]);
-        cloudabi_support::xtask(&["build", "--target", triple, "--example", "ls"]);
-        cloudabi_support::xtask(&["build", "--target", triple, "--example", "threads"]);
-        cloudabi_support::xtask(&["build", "--target", triple, "--example", "webserver"]);
-        cloudabi_support::xtask(&["emulator", "--arch", "aarch64"]);
+        guest::xtask(&["build", "--target", triple, "--example", "hello"]);
+        guest::xtask(&["build", "--target", triple, "--example", "ls"]);
+        guest::xtask(&["build", "--target", triple, "--example", "threads"]);
+        guest::xtask(&["build", "--target", triple, "--example", "webserver"]);
+        guest::xtask(&["emulator", "--arch", "aarch64"]);
         common::rerun_in_private_mount_ns(name, &[]);
         return;
     }
-    let root = cloudabi_support::root();
+    let root = guest::root();
     let programs = root.join("target/cloudabi/aarch64-unknown-cloudabi");
     let emulator = root.join("target/cloudabi/aarch64-linux/cloudabi-emulate");
     let run = |program: &str, yaml: &str| {

@@ -21,7 +21,7 @@
 //! `CLOUDABI_RUN_TEST_WEBSERVER`), the C one as in `cli_webserver_c.rs` (or named by
 //! `CLOUDABI_RUN_TEST_WEBSERVER_C`).
 
-mod cli_support;
+mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -32,7 +32,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cli_support::{Scratch, free_port, inside_private_mount_ns, site, start, wait_for_lines};
+use common::cli::{Scratch, free_port, inside_private_mount_ns, site, start, wait_for_lines};
 
 const WEBSERVER: &str = "CLOUDABI_RUN_TEST_WEBSERVER";
 const WEBSERVER_C: &str = "CLOUDABI_RUN_TEST_WEBSERVER_C";
@@ -72,7 +72,7 @@ const PAGES: [(&str, u16, &str); 4] = [
 ];
 
 fn rust_server() -> PathBuf {
-    cli_support::static_cargo_binary("webserver", &["--bin", "webserver"], "webserver", WEBSERVER)
+    common::cli::static_cargo_binary("webserver", &["--bin", "webserver"], "webserver", WEBSERVER)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -101,7 +101,7 @@ fn rust_server_under_load_and_faults_then_sigkill() {
 
 #[test]
 fn c_server_under_load_and_faults_then_sigkill() {
-    let server = cli_support::c_webserver(WEBSERVER_C);
+    let server = common::cli::c_webserver(WEBSERVER_C);
     let env = [(WEBSERVER_C, server.display().to_string())];
     if !inside_private_mount_ns("c_server_under_load_and_faults_then_sigkill", &env) {
         return;
@@ -123,7 +123,7 @@ fn rust_server_serves_at_most_64_connections_at_once() {
 
 #[test]
 fn c_server_serves_at_most_64_connections_at_once() {
-    let server = cli_support::c_webserver(WEBSERVER_C);
+    let server = common::cli::c_webserver(WEBSERVER_C);
     let env = [(WEBSERVER_C, server.display().to_string())];
     if !inside_private_mount_ns("c_server_serves_at_most_64_connections_at_once", &env) {
         return;

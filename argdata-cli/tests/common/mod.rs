@@ -1,25 +1,10 @@
-//! Shared helpers for the tests that run the `argdata` binary: the reference vectors of the
-//! `argdata` crate and a way to run the tool.
+//! Running the `argdata` binary from the tests. (The reference vectors of the `argdata`
+//! crate, which `decode.rs` and `encode.rs` also use, come from `cloudabi-test-support`.)
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-#[allow(unexpected_cfgs)]
-#[path = "../../../argdata/tests/common/mod.rs"]
-mod vectors;
-
-#[path = "../../../argdata/tests/common/canonical.rs"]
-pub mod canonical;
-
-pub use vectors::Row;
-
-/// Every row of the `argdata` crate's reference vectors (`argdata/tests/data/*.tsv`).
-pub fn rows() -> Vec<Row> {
-    vectors::rows_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../argdata/tests/data"))
-}
 
 /// Runs `argdata ARGS...` with `stdin` as its standard input; collects its output.
 pub fn run_cli(args: &[&str], stdin: &[u8]) -> Output {

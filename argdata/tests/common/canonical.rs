@@ -1,5 +1,10 @@
-//! What printing and re-encoding a reference vector row must give: shared by the YAML parser
-//! tests and the `argdata` tool's tests (`argdata-cli/tests/encode.rs`).
+//! What printing a reference vector row as YAML and encoding it again must give: used by
+//! the YAML parser's tests and by the `argdata` tool's tests.
+//!
+//! The same text is `argdata/tests/common/canonical.rs` (for the published
+//! `cloudabi-argdata` package, whose tests use nothing from outside) and
+//! `test-support/src/canonical.rs` (for the tests of other crates). A test of
+//! `cloudabi-test-support` fails when the two files differ.
 
 #![allow(dead_code, unreachable_pub)]
 

@@ -1,7 +1,9 @@
-//! Shared helpers of the CLI tests: the static probe program, running a test body inside
-//! `unshare -m --propagation private`, scratch directories and running the launcher.
-
-#![allow(dead_code, unreachable_pub)]
+//! The helpers of `cloudabi-run`'s command-line tests, on top of [`crate::launcher`]: the
+//! static probe program, running a test body inside `unshare -m --propagation private`,
+//! running the launcher, the demo web servers and HTTP requests to them.
+//!
+//! As in [`crate::launcher`], helpers that start the launcher take the path of the binary
+//! under test, and helpers that build take the calling [`Target`].
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,20 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../common/mod.rs"]
-mod common;
-
-// Not every test file uses every helper.
-#[allow(unused_imports)]
-pub use common::{Scratch, free_port, launcher, run_stdin, static_cargo_binary, wait_for_lines};
+use crate::Target;
+use crate::launcher::{self as common, Scratch};
 
 /// Carries the path of the probe program into the re-executed test.
 const PROBE: &str = "CLOUDABI_RUN_CLI_TEST_PROBE";
 
-/// Compiles `tests/cli_support/probe.rs` as a static executable (once per process).
-pub fn probe() -> PathBuf {
-    common::static_test_program(
-        "tests/cli_support/probe.rs",
+/// Compiles `cloudabi-run`'s `tests/programs/probe.rs` as a static executable (once per
+/// process), into the temporary folder of `target`.
+pub fn probe(target: &Target) -> PathBuf {
+    common::build_static(
+        &crate::workspace_root().join("cloudabi-run/tests/programs/probe.rs"),
+        target.tmp_dir(),
         "cloudabi-run-cli-probe",
         PROBE,
         &[],
@@ -34,28 +34,34 @@ pub fn probe() -> PathBuf {
 /// Otherwise builds the probe, runs this very test again under
 /// `unshare -m --propagation private` (with the probe's path and `extra_env` set), asserts
 /// that it passed and returns false.
-pub fn inside_private_mount_ns(test_name: &str, extra_env: &[(&str, String)]) -> bool {
+pub fn inside_private_mount_ns(
+    target: &Target,
+    test_name: &str,
+    extra_env: &[(&str, String)],
+) -> bool {
     if common::in_rerun() {
         return true;
     }
-    let mut env = vec![(PROBE, probe().display().to_string())];
+    let mut env = vec![(PROBE, probe(target).display().to_string())];
     env.extend(extra_env.iter().cloned());
     common::rerun_in_private_mount_ns(test_name, &env)
 }
 
-/// Runs the launcher with `args` and standard input from /dev/null.
-pub fn run(args: &[&str]) -> Output {
-    Command::new(launcher())
+/// Runs the launcher at `launcher` with `args` and standard input from /dev/null.
+pub fn run(launcher: &Path, args: &[&str]) -> Output {
+    Command::new(launcher)
         .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("start cloudabi-run")
 }
 
+/// The standard output of `o`, lossily decoded.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The standard error of `o`, lossily decoded.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -84,6 +90,7 @@ pub fn fetch(port: u16, request: &str) -> (u16, String, String) {
     (status, head.to_owned(), body.to_owned())
 }
 
+/// A `GET` of `path`; returns (status, headers, body).
 pub fn get(port: u16, path: &str) -> (u16, String, String) {
     fetch(
         port,
@@ -108,16 +115,17 @@ pub fn stop(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
-/// Starts `cloudabi-run [extra] SERVER --config CONF` serving `s/www` on `port`, logging to
-/// `s/access.log`, and waits until the port accepts connections.
-pub fn start(s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
+/// Starts the launcher at `launcher` as `cloudabi-run [extra] SERVER --config CONF` serving
+/// `s/www` on `port`, logging to `s/access.log`, and waits until the port accepts
+/// connections.
+pub fn start(launcher: &Path, s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
     let conf = s.path("webserver.yaml");
     std::fs::write(
         &conf,
         common::webserver_config(port, &s.p("www"), &s.p("access.log")),
     )
     .unwrap();
-    let child = Command::new(launcher())
+    let child = Command::new(launcher)
         .args(["--timeout", "120"])
         .args(extra)
         .arg(server)
@@ -136,15 +144,15 @@ pub fn start(s: &Scratch, server: &Path, port: u16, extra: &[&str]) -> Child {
 
 /// The static C demo server (`examples/webserver-c/webserver.c`): the path in the environment
 /// variable `env_override` if set, else built here with the command line its header
-/// documents: `libcloudlibc_rs.a` (release) if needed, then `cc -static`.
-pub fn c_webserver(env_override: &str) -> PathBuf {
+/// documents: `libcloudlibc_rs.a` (release) if needed, then `cc -static`, in the target
+/// directory and temporary folder of `target`.
+pub fn c_webserver(target: &Target, env_override: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env_override) {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
-    let target = tmp.parent().unwrap();
+    let root = crate::workspace_root();
+    let tmp = target.tmp_dir();
+    let target = target.target_dir();
     let lib = target.join("release/libcloudlibc_rs.a");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)

@@ -1,13 +1,11 @@
-//! Shared helpers for the tests that build the examples of `examples/cloudabi/` as real
-//! CloudABI executables and run them: the toolchain check, the builds (through
-//! `cargo xtask`, once per test process) and argdata encoding.
+//! For the tests that build the examples of `examples/cloudabi/` as real CloudABI
+//! executables and run them (`cloudabi-emulator`'s, and `cloudabi-run`'s `--runner` and
+//! `--emulate` tests): the toolchain check, the builds (through `cargo xtask`, once per test
+//! process) and argdata encoding.
 //!
 //! Without Debian's toolchain (`cargo xtask cloudabi install-toolchain`) the helpers print
 //! `SKIPPED: ...` and return `None`; with `CLOUDABI_REQUIRE_TOOLCHAIN=1` (as in CI) a missing
 //! toolchain fails the test instead.
-//!
-//! `cloudabi-run`'s tests that run CloudABI guests include this file too (`#[path]`).
-#![allow(dead_code, unreachable_pub)]
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -18,10 +16,7 @@ use argdata::Value;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    crate::workspace_root().to_path_buf()
 }
 
 /// The target folder the tests' `cargo xtask` runs use for host builds.
@@ -31,7 +26,7 @@ pub fn xtask_target_dir() -> PathBuf {
 
 /// The files the build and the tests need, with their Debian packages: the list
 /// `cargo xtask cloudabi install-toolchain` installs from.
-const TOOLCHAIN: &str = include_str!("../../../xtask/src/toolchain.tsv");
+const TOOLCHAIN: &str = include_str!("../../xtask/src/toolchain.tsv");
 
 /// The first missing file of `group` (`cloudabi` or `aarch64` in `toolchain.tsv`) with its
 /// package, if one is missing.
