@@ -33,20 +33,9 @@ static void put(int fd, const char *s, size_t n) {
   }
 }
 #else
-#include <cloudabi_syscalls.h>
 #include <program.h>
+#include "guest_io.h"
 enum { OUT = 0 };
-static void put(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    cloudabi_ciovec_t iov = {s, n};
-    size_t written;
-    if (cloudabi_sys_fd_write((cloudabi_fd_t)fd, &iov, 1, &written) != 0 ||
-        written == 0)
-      cloudabi_sys_proc_exit(1);
-    s += written;
-    n -= written;
-  }
-}
 #define EINVAL CLOUDABI_EINVAL
 #define ERANGE CLOUDABI_ERANGE
 #define EBADF CLOUDABI_EBADF

@@ -1,13 +1,14 @@
 /* Small helpers shared by the freestanding C examples (there is no libc on the
    CloudABI targets here): string comparison and writing a whole buffer to a
-   descriptor, exiting with status 1 when the write fails. */
+   descriptor, exiting with status 1 when the write fails. `static inline`, so
+   that a program using only one of them compiles warning-free. */
 #ifndef GUEST_IO_H
 #define GUEST_IO_H
 
 #include <cloudabi_syscalls.h>
 #include <stddef.h>
 
-static int equal(const char *a, const char *b) {
+static inline int equal(const char *a, const char *b) {
   while (*a != '\0' && *a == *b) {
     ++a;
     ++b;
@@ -15,7 +16,7 @@ static int equal(const char *a, const char *b) {
   return *a == *b;
 }
 
-static void put(int fd, const char *s, size_t n) {
+static inline void put(int fd, const char *s, size_t n) {
   while (n > 0) {
     cloudabi_ciovec_t iov = {s, n};
     size_t written;
