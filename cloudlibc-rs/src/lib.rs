@@ -18,12 +18,19 @@
 //! ```
 
 #![cfg_attr(target_os = "cloudabi", no_std)]
+// A C library is mostly unsafe code, but a new module starts without it.
+#![deny(unsafe_code)]
 
 #[cfg(not(target_os = "cloudabi"))]
+#[allow(unsafe_code)]
 pub mod capfs;
 #[cfg(target_os = "cloudabi")]
+#[allow(unsafe_code)]
 pub mod cloudabi;
 #[cfg(not(target_os = "cloudabi"))]
+#[allow(unsafe_code)]
 pub mod ffi;
+#[allow(unsafe_code)]
 mod node;
+#[allow(unsafe_code)]
 pub mod reader;
