@@ -877,7 +877,7 @@ fn groups_left_by_a_killed_launcher_are_removed_by_the_next_one() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(cli_support::launcher())
+    let mut child = Command::new(common::cli::launcher())
         .args(["--pids", "20"])
         .arg(probe())
         .arg("--config")
