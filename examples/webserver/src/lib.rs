@@ -37,9 +37,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
-extern crate alloc;
-
-pub mod http;
+/// The HTTP side without I/O (the `webserver-http` crate, shared with the CloudABI build).
+pub use webserver_http as http;
 
 use std::fs::File;
 use std::io::{self, Read, Write};

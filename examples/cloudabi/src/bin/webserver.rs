@@ -45,11 +45,10 @@ use program::cloudabi::sys::{
     self, ClockId, Errno, FdStat, FileType, LookupFlags, OFlags, Rights, SdFlags,
 };
 
-/// The HTTP side without I/O, shared with the native server (`examples/webserver/`).
-#[path = "../../../webserver/src/http.rs"]
-mod http;
-
-use http::{MAX_HEAD, Route, Served, error_answer, file_head, find_end, redirect_answer, route};
+// The HTTP side without I/O, shared with the native server (`examples/webserver/`).
+use webserver_http::{
+    MAX_HEAD, Route, Served, error_answer, file_head, find_end, redirect_answer, route,
+};
 
 /// How long a client may take to send its request, in nanoseconds.
 const CLIENT_TIMEOUT: u64 = 10_000_000_000;

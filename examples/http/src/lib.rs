@@ -1,10 +1,15 @@
 //! The HTTP side of the demo web server, without any I/O: reading the request line, mapping
 //! the target to a path beneath the root, and the texts of the answers and of the log line.
 //!
-//! It needs only `core` and `alloc`, so both builds of the server use this one file: the
-//! native library (`webserver::http`) and the CloudABI executable
-//! (`examples/cloudabi/src/bin/webserver.rs`, which includes it with `#[path]`). Each build
-//! adds only its own I/O: reading the head, opening files beneath the root, sending.
+//! It needs only `core` and `alloc`, so both builds of the server depend on this crate: the
+//! native library (`examples/webserver`, as `webserver::http`) and the CloudABI executable
+//! (`examples/cloudabi/src/bin/webserver.rs`). Each build adds only its own I/O: reading the
+//! head, opening files beneath the root, sending.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
 
 use alloc::borrow::ToOwned;
 use alloc::format;
@@ -56,7 +61,7 @@ impl Served {
     /// is cut, never inside an escape, and ends in `...`.
     ///
     /// ```
-    /// let served = webserver::http::Served {
+    /// let served = webserver_http::Served {
     ///     method: "GET".into(),
     ///     target: "/a\nb".into(),
     ///     status: 404,
@@ -106,7 +111,7 @@ pub enum Route {
 /// `HEAD`, 403 for a `..` segment.
 ///
 /// ```
-/// use webserver::http::{Route, Served, route};
+/// use webserver_http::{Route, Served, route};
 ///
 /// let mut served = Served::default();
 /// let r = route(b"GET /docs/ HTTP/1.1\r\nHost: x", &mut served);
@@ -169,8 +174,8 @@ pub fn reason(status: u16) -> &'static str {
 /// The `Content-Type` for a path, by its extension.
 ///
 /// ```
-/// assert_eq!(webserver::content_type("a/b/style.CSS"), "text/css; charset=utf-8");
-/// assert_eq!(webserver::content_type("README"), "application/octet-stream");
+/// assert_eq!(webserver_http::content_type("a/b/style.CSS"), "text/css; charset=utf-8");
+/// assert_eq!(webserver_http::content_type("README"), "application/octet-stream");
 /// ```
 #[must_use]
 pub fn content_type(path: &str) -> &'static str {
@@ -207,7 +212,7 @@ pub fn content_type(path: &str) -> &'static str {
 /// UTF-8), 403 for any `..` segment.
 ///
 /// ```
-/// use webserver::relative_path;
+/// use webserver_http::relative_path;
 ///
 /// assert_eq!(relative_path("/a/./b%20c.txt?x=1"), Ok("a/b c.txt".to_owned()));
 /// assert_eq!(relative_path("/"), Ok("index.html".to_owned()));
@@ -355,7 +360,7 @@ fn escape(s: &str, max: usize) -> String {
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC for `secs` seconds after 1970-01-01.
 ///
 /// ```
-/// assert_eq!(webserver::http::rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+/// assert_eq!(webserver_http::rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
 /// ```
 #[must_use]
 pub fn rfc3339(secs: u64) -> String {
