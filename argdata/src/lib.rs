@@ -132,7 +132,7 @@ pub use int::{Int, Int64};
 #[cfg(feature = "alloc")]
 pub use opaque::{FdLeaf, FdLeaves, INVALID_FD_INDEX};
 pub use reader::{Argdata, MAX_DEPTH, MapIter, SeqIter, Type};
-pub use timestamp::Timestamp;
+pub use timestamp::{Timestamp, UtcDateTime};
 #[cfg(feature = "alloc")]
 pub use value::{MapFdsError, Value};
 

@@ -72,4 +72,62 @@ impl Timestamp {
     pub const fn as_nanos(self) -> i128 {
         self.nanos
     }
+
+    /// The calendar date and time of day in UTC (proleptic Gregorian calendar, no leap
+    /// seconds). Defined for every timestamp, years before 1 and after 9999 included.
+    ///
+    /// ```
+    /// use argdata::{Timestamp, UtcDateTime};
+    /// let t = Timestamp::from_parts(1_709_210_096, 7).unwrap();
+    /// assert_eq!(
+    ///     t.to_utc(),
+    ///     UtcDateTime { year: 2024, month: 2, day: 29, hour: 12, minute: 34, second: 56, nanosecond: 7 }
+    /// );
+    /// assert_eq!(Timestamp::from_nanos(-1).unwrap().to_utc().year, 1969);
+    /// ```
+    #[must_use]
+    pub const fn to_utc(self) -> UtcDateTime {
+        let secs = self.secs();
+        let days = secs.div_euclid(86_400);
+        let tod = secs.rem_euclid(86_400) as u32;
+        // Count from 0000-03-01, so that a leap day is the last day of its year, in eras of
+        // 400 years (146 097 days) that all have the same shape.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        // Both small and positive by the arithmetic above.
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
+        UtcDateTime {
+            year: yoe + era * 400 + (month <= 2) as i64,
+            month,
+            day,
+            hour: tod / 3_600,
+            minute: tod / 60 % 60,
+            second: tod % 60,
+            nanosecond: self.subsec_nanos(),
+        }
+    }
+}
+
+/// A [`Timestamp`] as a UTC calendar date and time of day ([`Timestamp::to_utc`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UtcDateTime {
+    /// The year; 0 is 1 BC, negative years are earlier.
+    pub year: i64,
+    /// 1 ... 12.
+    pub month: u32,
+    /// 1 ... 31.
+    pub day: u32,
+    /// 0 ... 23.
+    pub hour: u32,
+    /// 0 ... 59.
+    pub minute: u32,
+    /// 0 ... 59.
+    pub second: u32,
+    /// 0 ... 999 999 999.
+    pub nanosecond: u32,
 }

@@ -51,6 +51,7 @@ use crate::Int64;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd::{Fd, FdConverter, IdentityFds};
 use crate::reader::{Argdata, MAX_DEPTH, Type};
+use crate::timestamp::UtcDateTime;
 
 /// The first two lines of every document.
 pub const HEADER: &str = "%TAG ! tag:nuxi.nl,2015:cloudabi/\n---\n";
@@ -272,17 +273,25 @@ fn node<W: Write + ?Sized>(
             None => false,
         },
         Type::Timestamp => match style.leaf(ad.as_timestamp().and_then(|t| {
-            let (y, m, d, hh, mm, ss) = civil(t.secs());
+            let utc = t.to_utc();
             // The reference formats through gmtime_r, which fails when the year minus
             // 1900 does not fit a C int.
-            i32::try_from(y - 1900)
-                .map(|_| (y, m, d, hh, mm, ss, t.subsec_nanos()))
+            i32::try_from(utc.year - 1900)
+                .map(|_| utc)
                 .map_err(|_| Error::at(ErrorKind::OutOfRange, ad.offset()))
         }))? {
-            Some((y, m, d, hh, mm, ss, ns)) => {
+            Some(UtcDateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                nanosecond,
+            }) => {
                 write!(
                     out,
-                    "!!timestamp \"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ns:09}Z\""
+                    "!!timestamp \"{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{nanosecond:09}Z\""
                 )?;
                 true
             }
@@ -485,34 +494,6 @@ fn float<W: Write + ?Sized>(v: f64, out: &mut W) -> fmt::Result {
         }
     }
     out.write_char('"')
-}
-
-/// Splits seconds since the epoch into (year, month, day, hour, minute, second), UTC,
-/// proleptic Gregorian calendar.
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of a year, then split
-    // into 400-year eras of 146 097 days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // All of these are small and non-negative.
-    let small = |v: i64| u32::try_from(v).unwrap_or(0);
-    (
-        year,
-        small(month),
-        small(day),
-        small(tod / 3_600),
-        small(tod / 60 % 60),
-        small(tod % 60),
-    )
 }
 
 fn printable(c: char) -> bool {
