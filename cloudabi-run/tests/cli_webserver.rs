@@ -1,6 +1,7 @@
 //! The demo web server (`examples/webserver`) under `cloudabi-run` with the full sandbox:
 //! files are served through the sandbox, nothing outside the document root is, requests are
-//! logged through the append-only log, and `--instances` copies share one socket.
+//! logged through the append-only log, and `--instances` copies share one socket. The demo's
+//! configuration file resolves to the grants the server expects.
 //!
 //! The server must be a static executable (the sandbox's root file system is empty). The
 //! test builds it with `cargo rustc -p webserver -- -C target-feature=+crt-static`, or uses
@@ -12,6 +13,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cloudabi_run::config::{self, AmbientAuthority};
+use cloudabi_run::launch::GrantKind;
+use cloudabi_run::sandbox::FileMode;
 use common::cli::{
     Scratch, fetch, free_port, get, inside_private_mount_ns, site, start, stop, wait_for_lines,
 };
@@ -176,4 +180,49 @@ fn a_typed_configuration_error_names_the_yaml_position() {
         "{err}"
     );
     assert!(err.contains("socket"), "{err}");
+}
+
+/// `examples/webserver.yaml` (what `cargo xtask demo` runs) resolves to the socket, the
+/// read-only document root, the append-only log and stderr, numbered as the server expects.
+#[test]
+fn the_demo_configuration_resolves() {
+    let s = Scratch::new("demo");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let text = std::fs::read_to_string(repo.join("examples/webserver.yaml")).unwrap();
+    // Same file, but on a free port, with the paths made absolute and the log elsewhere.
+    let text = text
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace(
+            "path: examples/www",
+            &format!("path: {}", repo.join("examples/www").display()),
+        )
+        .replace(
+            "path: target/webserver-access.log",
+            &format!("path: {}", s.p("access.log")),
+        );
+    let authority = AmbientAuthority::claim();
+    let p = config::resolve(&text, "webserver.yaml", &webserver(), &authority)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan(false)
+        .unwrap();
+    let kinds: Vec<GrantKind> = p.grants.iter().map(|g| g.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            GrantKind::Socket,
+            GrantKind::Dir(FileMode::Read),
+            GrantKind::File(FileMode::Append),
+            GrantKind::Stderr
+        ]
+    );
+    assert_eq!(p.numbers(), [3, 4, 5, 2]);
+    let index = rustix::fs::openat(
+        &p.grants[1].fd,
+        "index.html",
+        rustix::fs::OFlags::RDONLY,
+        0.into(),
+    );
+    assert!(index.is_ok(), "examples/www/index.html is missing");
 }
