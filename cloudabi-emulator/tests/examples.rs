@@ -164,7 +164,7 @@ fn argdump_cases() -> Vec<Vec<u8>> {
 
 /// The CloudABI build of `argdump.c` (the `argdata.h` reader of `libcloudlibc_rs.a`
 /// built for the target) answers every getter and iterator on the startup argdata as
-/// `argdump.expected` says; `cloudlibc-rs/tests/c_api.rs` checks the host build of the
+/// `argdump.expected` says; `cloudlibc-rs/tests/c_api_repo.rs` checks the host build of the
 /// same program against the same file, so the two targets agree.
 #[test]
 fn argdump_x86_64_agrees_with_the_host_reader() {

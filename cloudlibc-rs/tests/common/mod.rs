@@ -40,6 +40,12 @@ pub fn profile_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
+/// This crate's directory (in the repository or an unpacked package).
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The repository's root (only for the tests that are not part of the package).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -57,7 +63,7 @@ pub fn staticlib() -> PathBuf {
             let dir = profile_dir();
             let mut cmd = Command::new(env!("CARGO"));
             cmd.args(["build", "--quiet", "-p", "cloudlibc-rs", "--lib"])
-                .current_dir(repo_root());
+                .current_dir(crate_dir());
             if dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }
@@ -72,7 +78,7 @@ pub fn staticlib() -> PathBuf {
 
 /// Compiles `src` with `cc SRC -Icloudlibc-rs/include LIB -lpthread -ldl -lm -o OUT`.
 pub fn compile_c(src: &Path, out: &Path) {
-    let include = repo_root().join("cloudlibc-rs/include");
+    let include = crate_dir().join("include");
     let output = Command::new("cc")
         .arg("-Wall")
         .arg("-Werror")

@@ -10,7 +10,7 @@
      as descriptor i, to standard output.
 
    Error codes print as their names, since the two targets number them
-   differently. cloudlibc-rs/tests/c_api.rs and
+   differently. cloudlibc-rs/tests/c_api_repo.rs and
    cloudabi-emulator/tests/examples.rs run it on the cases of argdump.cases and
    both compare with argdump.expected. */
 #include <argdata.h>
