@@ -102,18 +102,26 @@ const WITHOUT_OPENAT2: &str = "CLOUDABI_TEST_WITHOUT_OPENAT2";
 
 /// Runs `cargo test ARGS --no-fail-fast`, passing its output through while counting.
 fn tests(tally: &mut Tally, args: &[&str]) {
-    run_tests(tally, args, &[], false);
+    run_tests(tally, &root(), None, args, &[], false);
 }
 
 /// Runs `cargo test ARGS --no-fail-fast -- HARNESS` with `openat2` refused by a seccomp
 /// filter (`ENOSYS`, see [`crate::seccomp`]) in cargo and the test binaries it starts.
 fn tests_without_openat2(tally: &mut Tally, args: &[&str], harness: &[&str]) {
-    run_tests(tally, args, harness, true);
+    run_tests(tally, &root(), None, args, harness, true);
 }
 
-/// Runs `cargo test ARGS --no-fail-fast [-- HARNESS]`, passing its output through while
-/// counting; with `without_openat2`, under the seccomp filter that refuses `openat2`.
-fn run_tests(tally: &mut Tally, args: &[&str], harness: &[&str], without_openat2: bool) {
+/// Runs `cargo test ARGS --no-fail-fast [-- HARNESS]` in `dir` (with `CARGO_TARGET_DIR`
+/// set to `target_dir` if given), passing its output through while counting; with
+/// `without_openat2`, under the seccomp filter that refuses `openat2`.
+fn run_tests(
+    tally: &mut Tally,
+    dir: &Path,
+    target_dir: Option<&Path>,
+    args: &[&str],
+    harness: &[&str],
+    without_openat2: bool,
+) {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     use std::sync::mpsc;
@@ -129,14 +137,22 @@ fn run_tests(tally: &mut Tally, args: &[&str], harness: &[&str], without_openat2
     } else {
         ""
     };
-    eprintln!("==> tests{what}: cargo test {}", all.join(" "));
+    let place = if dir == root() {
+        String::new()
+    } else {
+        format!(" (in {})", dir.display())
+    };
+    eprintln!("==> tests{what}: cargo test {}{place}", all.join(" "));
     let mut command = Command::new("cargo");
     command
         .arg("test")
         .args(&all)
-        .current_dir(root())
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(target_dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", target_dir);
+    }
     if without_openat2 {
         command.env(WITHOUT_OPENAT2, "1");
         if let Err(e) = crate::seccomp::without_openat2(&mut command) {
@@ -241,6 +257,17 @@ pub(crate) fn test_without_openat2(args: &[String]) -> Result<(), String> {
     t.finish()
 }
 
+/// `cargo xtask test-packages`: only the `packages` step of `cargo xtask test` (each library
+/// crate packaged, and its tests run from the package), with its own summary line.
+pub(crate) fn test_packages(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(format!("`test-packages` takes no arguments, got {args:?}"));
+    }
+    let t = &mut Tally::default();
+    packages(t);
+    t.finish()
+}
+
 /// Every check the project has, in order from fastest to slowest. Every step runs even
 /// when an earlier one failed, and every test binary even when an earlier one failed
 /// (`--no-fail-fast`), so one failure never hides another. Ends with the line
@@ -326,30 +353,9 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         ],
     );
     // Every library crate packages and builds from its package alone, in dependency order
-    // (crates not yet on crates.io are taken from the packages made before them).
-    step(
-        t,
-        "packages",
-        "cargo",
-        &[
-            "package",
-            "--allow-dirty",
-            "-p",
-            "cloudabi-types",
-            "-p",
-            "cloudabi-caps",
-            "-p",
-            "cloudabi-argdata",
-            "-p",
-            "cloudabi-program",
-            "-p",
-            "cloudlibc-rs",
-            "-p",
-            "cloudabi-emulator",
-            "-p",
-            "cloudabi-run",
-        ],
-    );
+    // (crates not yet on crates.io are taken from the packages made before them), and its
+    // packaged tests pass without the repository around them.
+    packages(t);
     // Crates outside the workspace (their own lock files): make sure they still build.
     step(
         t,
@@ -374,6 +380,112 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     eprintln!("xtask: took {} s", started.elapsed().as_secs());
     // The summary is the run's last line; a failed run says nothing more after it.
     t.finish()
+}
+
+/// The crates published as libraries, in dependency order.
+const LIBRARY_CRATES: [&str; 7] = [
+    "cloudabi-types",
+    "cloudabi-caps",
+    "cloudabi-argdata",
+    "cloudabi-program",
+    "cloudlibc-rs",
+    "cloudabi-emulator",
+    "cloudabi-run",
+];
+
+/// Packages every library crate (`cargo package`, which also builds each from its package),
+/// then runs their tests from the packages ([`packaged_tests`]).
+fn packages(t: &mut Tally) {
+    let mut package = vec!["package", "--allow-dirty"];
+    for name in LIBRARY_CRATES {
+        package.extend(["-p", name]);
+    }
+    step(t, "packages", "cargo", &package);
+    if t.failed_steps.last().is_some_and(|s| s == "packages") {
+        return;
+    }
+    packaged_tests(t);
+}
+
+/// Runs the tests of each library crate from its unpacked package (as made by the
+/// `packages` step), outside the workspace, with the other library crates also taken from
+/// their packages: what a user of the published crates gets must pass on its own, without
+/// files from elsewhere in the repository. The registry crates come from the local cache
+/// (offline), which the workspace's own build has filled.
+fn packaged_tests(t: &mut Tally) {
+    let packages = crate::cloudabi::host_target_dir().join("package");
+    // Outside the repository, so that cargo does not take the workspace for theirs; one
+    // folder per run, so that two runs at once do not unpack over each other.
+    let unpacked =
+        std::env::temp_dir().join(format!("cloudabi-rs-packaged-tests.{}", std::process::id()));
+    let prepared = (|| -> Result<Vec<(String, PathBuf)>, String> {
+        let _ = std::fs::remove_dir_all(&unpacked);
+        std::fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
+        let mut dirs = Vec::new();
+        for name in LIBRARY_CRATES {
+            let stem = format!("{name}-{}", package_version(name)?);
+            let file = packages.join(format!("{stem}.crate"));
+            // `m`: the files get the time of unpacking, so that no build of an earlier
+            // run looks newer than them.
+            let status = Command::new("tar")
+                .arg("-xzmf")
+                .arg(&file)
+                .arg("-C")
+                .arg(&unpacked)
+                .status()
+                .map_err(|e| format!("cannot start tar: {e}"))?;
+            if !status.success() {
+                return Err(format!("unpacking {} failed ({status})", file.display()));
+            }
+            dirs.push((name.to_string(), unpacked.join(stem)));
+        }
+        Ok(dirs)
+    })();
+    let dirs = match prepared {
+        Ok(dirs) => dirs,
+        Err(e) => {
+            eprintln!("xtask: packaged tests: {e}");
+            t.failed_steps.push("packaged tests".into());
+            return;
+        }
+    };
+    // A cargo configuration beside the packages, and the target folder in the environment,
+    // so that the cargo runs of the tests themselves (the C tests build the static library)
+    // see them too. Its own target folder: the packages' artifacts have the workspace's names.
+    let target_dir = crate::cloudabi::host_target_dir().join("packaged-tests");
+    let mut config = String::from("[net]\noffline = true\n\n[patch.crates-io]\n");
+    for (name, dir) in &dirs {
+        config += &format!("{name} = {{ path = {:?} }}\n", dir.display().to_string());
+    }
+    let cargo_dir = unpacked.join(".cargo");
+    if let Err(e) = std::fs::create_dir_all(&cargo_dir)
+        .and_then(|()| std::fs::write(cargo_dir.join("config.toml"), config))
+    {
+        eprintln!("xtask: packaged tests: {}: {e}", cargo_dir.display());
+        t.failed_steps.push("packaged tests".into());
+        return;
+    }
+    for (_, dir) in &dirs {
+        run_tests(t, dir, Some(&target_dir), &[], &[], false);
+    }
+    let _ = std::fs::remove_dir_all(&unpacked);
+}
+
+/// The version of workspace package `name` (`cargo pkgid`).
+fn package_version(name: &str) -> Result<String, String> {
+    let out = Command::new("cargo")
+        .args(["pkgid", "-p", name])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    let id = String::from_utf8_lossy(&out.stdout);
+    // `path+file:///DIR#NAME@VERSION`, or `...#VERSION` when the folder has the name.
+    id.trim()
+        .rsplit(['@', '#'])
+        .next()
+        .filter(|v| out.status.success() && v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .ok_or_else(|| format!("cargo pkgid -p {name}: unexpected output `{}`", id.trim()))
 }
 
 /// The host's target triple, as rustc reports it.

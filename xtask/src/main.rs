@@ -4,6 +4,8 @@
 //!   generated-code drift), and the path tests a second time with `openat2` refused by a
 //!   seccomp filter. `.ci/run` runs exactly this.
 //! * `cargo xtask test-without-openat2`: only that second run of the path tests.
+//! * `cargo xtask test-packages`: only the library crates' packaging and their tests run
+//!   from the packages (a step of `test`).
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` (and the emulator's typed system call
 //!   trait) from its spec.
@@ -32,6 +34,8 @@ tasks:
   test      run every check and test (what CI runs)
   test-without-openat2
             only the path tests, with openat2 refused (a step of `test`)
+  test-packages
+            only the packages of the library crates and their tests (a step of `test`)
   demo      run the demo service under cloudabi-run
   gen       regenerate cloudabi-types and the emulator syscall trait from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => ci::test(&args[1..]),
         Some("test-without-openat2") => ci::test_without_openat2(&args[1..]),
+        Some("test-packages") => ci::test_packages(&args[1..]),
         Some("demo") => ci::demo(&args[1..]),
         Some("gen") => r#gen::run(&args[1..]),
         Some("cloudabi") => cloudabi::run(&args[1..]),
