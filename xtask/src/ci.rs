@@ -3,13 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root (the parent of this crate's folder).
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
-}
+use crate::paths::{host_target_dir, root};
 
 /// Runs `program args...` in the workspace root; fails when it exits non-zero.
 fn run(step: &str, program: &str, args: &[&str]) -> Result<(), String> {
@@ -413,7 +407,7 @@ fn packages(t: &mut Tally) {
 /// files from elsewhere in the repository. The registry crates come from the local cache
 /// (offline), which the workspace's own build has filled.
 fn packaged_tests(t: &mut Tally) {
-    let packages = crate::cloudabi::host_target_dir().join("package");
+    let packages = host_target_dir().join("package");
     // Outside the repository, so that cargo does not take the workspace for theirs; one
     // folder per run, so that two runs at once do not unpack over each other.
     let unpacked =
@@ -452,7 +446,7 @@ fn packaged_tests(t: &mut Tally) {
     // A cargo configuration beside the packages, and the target folder in the environment,
     // so that the cargo runs of the tests themselves (the C tests build the static library)
     // see them too. Its own target folder: the packages' artifacts have the workspace's names.
-    let target_dir = crate::cloudabi::host_target_dir().join("packaged-tests");
+    let target_dir = host_target_dir().join("packaged-tests");
     let mut config = String::from("[net]\noffline = true\n\n[patch.crates-io]\n");
     for (name, dir) in &dirs {
         config += &format!("{name} = {{ path = {:?} }}\n", dir.display().to_string());

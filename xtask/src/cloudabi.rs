@@ -29,7 +29,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::ci::root;
+use crate::paths::{host_target_dir, root};
 
 /// What the build and the tests need, one file a line with the Debian package that provides
 /// it (`toolchain.tsv`, also read by the tests' own toolchain check).
@@ -380,12 +380,6 @@ pub(crate) fn set_cloudabi_osabi(elf: &mut [u8]) -> Result<(), String> {
         }
         other => Err(format!("unexpected ELF OSABI {other}")),
     }
-}
-
-/// Where the project's own cargo puts host builds (`CARGO_TARGET_DIR` or `target/`).
-pub(crate) fn host_target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root().join("target"), std::path::PathBuf::from)
 }
 
 /// Builds the static `cloudabi-emulate` for `arch`; returns its path.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap_complete::Shell;
 
-use crate::ci::root;
+use crate::paths::{host_target_dir, root};
 
 const USAGE: &str = "usage: cargo xtask install [--prefix DIR]
 
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("release build failed ({status})"));
     }
     let emulator = crate::cloudabi::emulator(std::env::consts::ARCH)?;
-    let release = crate::cloudabi::host_target_dir().join("release");
+    let release = host_target_dir().join("release");
     let mut written = install_binaries(&release, &prefix)?;
     written.push(install_emulator(&emulator, &prefix)?);
     written.extend(write_docs(&prefix)?);

@@ -22,6 +22,7 @@ mod cloudabi;
 mod r#gen;
 mod install;
 mod modgraph;
+mod paths;
 // Installs a seccomp filter through libc: the one module with unsafe code.
 #[allow(unsafe_code)]
 mod seccomp;

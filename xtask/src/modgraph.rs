@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn every_crate_of_the_workspace_is_found() {
-        let root = crate::ci::root();
+        let root = crate::paths::root();
         let found = crate_sources(&root);
         for c in [
             "cloudabi-emulator",

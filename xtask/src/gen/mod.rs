@@ -114,7 +114,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         [flag] if flag == "--check" => true,
         _ => return Err(format!("usage: cargo xtask gen [--check], got {args:?}")),
     };
-    let root = crate::ci::root();
+    let root = crate::paths::root();
     let Generated {
         files,
         stats,
