@@ -14,7 +14,7 @@ use argdata::{Fd, Value};
 use cloudabi_emulator::Emulator;
 use cloudabi_emulator::elf::{EM_AARCH64, EM_X86_64, ElfError, Executable};
 use cloudabi_test_support::guest::{
-    aarch64_tools_present, built, encode, open, root, xtask_target_dir,
+    aarch64_tools_present, argdump_cases, built, encode, open, root, xtask_target_dir,
 };
 
 fn pipe() -> (std::fs::File, OwnedFd) {
@@ -145,21 +145,6 @@ fn c_examples_x86_64_run() {
         ),
         1
     );
-}
-
-/// The encoded values of `examples/cloudabi/c/argdump.cases`, in order (`-` is empty).
-fn argdump_cases() -> Vec<Vec<u8>> {
-    let text = std::fs::read_to_string(root().join("examples/cloudabi/c/argdump.cases")).unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let hex = if l == "-" { "" } else { l };
-            (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect()
-        })
-        .collect()
 }
 
 /// The CloudABI build of `argdump.c` (the `argdata.h` reader of `libcloudlibc_rs.a`

@@ -7,6 +7,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use cloudabi_test_support::guest::argdump_cases;
 use cloudabi_types::{Errno, Rights};
 use cloudlibc_rs::capfs::{self, rights};
 use common::TempDir;
@@ -94,22 +95,6 @@ fn capfs_h_agrees_with_cloudabi_types() {
         "{src}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The encoded values of `examples/cloudabi/c/argdump.cases`, in order (`-` is empty).
-fn argdump_cases() -> Vec<Vec<u8>> {
-    let path = common::repo_root().join("examples/cloudabi/c/argdump.cases");
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let hex = if l == "-" { "" } else { l };
-            (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect()
-        })
-        .collect()
 }
 
 /// The host reader answers every getter and iterator of `argdata.h` on the values of

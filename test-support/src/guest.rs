@@ -19,6 +19,19 @@ pub fn root() -> PathBuf {
     crate::workspace_root().to_path_buf()
 }
 
+/// The encoded values of `examples/cloudabi/c/argdump.cases`, in order: the inputs of the
+/// shared `argdata.h` dump program, whose host build (`cloudlibc-rs`'s tests) and CloudABI
+/// builds (`cloudabi-emulator`'s) must both print `argdump.expected`.
+pub fn argdump_cases() -> Vec<Vec<u8>> {
+    let path = root().join("examples/cloudabi/c/argdump.cases");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(crate::vectors::unhex)
+        .collect()
+}
+
 /// The target folder the tests' `cargo xtask` runs use for host builds.
 pub fn xtask_target_dir() -> PathBuf {
     root().join("target/xtask-for-tests")

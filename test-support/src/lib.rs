@@ -6,7 +6,8 @@
 //!   [`argdata_vectors`] reads them from the workspace);
 //! - [`canonical`]: what printing a vector as YAML and encoding it again must give;
 //! - [`guest`]: building the CloudABI examples and the static emulator, and running them
-//!   (`cloudabi-emulator`'s and `cloudabi-run`'s tests);
+//!   (`cloudabi-emulator`'s and `cloudabi-run`'s tests), and the inputs of the shared
+//!   `argdump` program (also `cloudlibc-rs`'s tests);
 //! - [`launcher`]: `cloudabi-run`'s test harness: static test programs, re-running a test
 //!   inside a private mount namespace, scratch directories, free ports, output capture;
 //! - [`cli`]: the helpers of `cloudabi-run`'s command-line tests (the probe program, the
