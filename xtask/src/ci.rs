@@ -346,7 +346,7 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             "alloc,serde",
         ],
     );
-    // Every library crate packages and builds from its package alone, in dependency order
+    // Every crate to publish packages and builds from its package alone, in dependency order
     // (crates not yet on crates.io are taken from the packages made before them), and its
     // packaged tests pass without the repository around them.
     packages(t);
@@ -376,22 +376,23 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     t.finish()
 }
 
-/// The crates published as libraries, in dependency order.
-const LIBRARY_CRATES: [&str; 7] = [
+/// The crates to publish, in dependency order: the seven libraries and the `argdata` tool.
+const PUBLISHED_CRATES: [&str; 8] = [
     "cloudabi-types",
     "cloudabi-caps",
     "cloudabi-argdata",
+    "argdata-cli",
     "cloudabi-program",
     "cloudlibc-rs",
     "cloudabi-emulator",
     "cloudabi-run",
 ];
 
-/// Packages every library crate (`cargo package`, which also builds each from its package),
+/// Packages every crate to publish (`cargo package`, which also builds each from its package),
 /// then runs their tests from the packages ([`packaged_tests`]).
 fn packages(t: &mut Tally) {
     let mut package = vec!["package", "--allow-dirty"];
-    for name in LIBRARY_CRATES {
+    for name in PUBLISHED_CRATES {
         package.extend(["-p", name]);
     }
     step(t, "packages", "cargo", &package);
@@ -401,8 +402,8 @@ fn packages(t: &mut Tally) {
     packaged_tests(t);
 }
 
-/// Runs the tests of each library crate from its unpacked package (as made by the
-/// `packages` step), outside the workspace, with the other library crates also taken from
+/// Runs the tests of each crate to publish from its unpacked package (as made by the
+/// `packages` step), outside the workspace, with the other workspace crates also taken from
 /// their packages: what a user of the published crates gets must pass on its own, without
 /// files from elsewhere in the repository. The registry crates come from the local cache
 /// (offline), which the workspace's own build has filled.
@@ -416,7 +417,7 @@ fn packaged_tests(t: &mut Tally) {
         let _ = std::fs::remove_dir_all(&unpacked);
         std::fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
         let mut dirs = Vec::new();
-        for name in LIBRARY_CRATES {
+        for name in PUBLISHED_CRATES {
             let stem = format!("{name}-{}", package_version(name)?);
             let file = packages.join(format!("{stem}.crate"));
             // `m`: the files get the time of unpacking, so that no build of an earlier
@@ -443,26 +444,64 @@ fn packaged_tests(t: &mut Tally) {
             return;
         }
     };
-    // A cargo configuration beside the packages, and the target folder in the environment,
-    // so that the cargo runs of the tests themselves (the C tests build the static library)
-    // see them too. Its own target folder: the packages' artifacts have the workspace's names.
+    // A cargo configuration in each package (patching in the workspace crates it needs,
+    // directly or through others, and no more: cargo warns of every patch it does not use),
+    // and the target folder in the environment, so that the cargo runs of the tests
+    // themselves (the C tests build the static library) see them too. Its own target
+    // folder: the packages' artifacts have the workspace's names.
     let target_dir = host_target_dir().join("packaged-tests");
-    let mut config = String::from("[net]\noffline = true\n\n[patch.crates-io]\n");
     for (name, dir) in &dirs {
-        config += &format!("{name} = {{ path = {:?} }}\n", dir.display().to_string());
-    }
-    let cargo_dir = unpacked.join(".cargo");
-    if let Err(e) = std::fs::create_dir_all(&cargo_dir)
-        .and_then(|()| std::fs::write(cargo_dir.join("config.toml"), config))
-    {
-        eprintln!("xtask: packaged tests: {}: {e}", cargo_dir.display());
-        t.failed_steps.push("packaged tests".into());
-        return;
+        let written = (|| -> Result<(), String> {
+            let mut config = String::from("[net]\noffline = true\n\n[patch.crates-io]\n");
+            for (needed, needed_dir) in workspace_dependencies(name, &dirs)? {
+                config += &format!(
+                    "{needed} = {{ path = {:?} }}\n",
+                    needed_dir.display().to_string()
+                );
+            }
+            let cargo_dir = dir.join(".cargo");
+            std::fs::create_dir_all(&cargo_dir)
+                .and_then(|()| std::fs::write(cargo_dir.join("config.toml"), config))
+                .map_err(|e| format!("{}: {e}", cargo_dir.display()))
+        })();
+        if let Err(e) = written {
+            eprintln!("xtask: packaged tests: {e}");
+            t.failed_steps.push("packaged tests".into());
+            return;
+        }
     }
     for (_, dir) in &dirs {
         run_tests(t, dir, Some(&target_dir), &[], &[], false);
     }
     let _ = std::fs::remove_dir_all(&unpacked);
+}
+
+/// The unpacked crates of `unpacked` (name, folder) that crate `name` depends on, directly or
+/// through others of them, as their packaged manifests say.
+fn workspace_dependencies<'a>(
+    name: &str,
+    unpacked: &'a [(String, PathBuf)],
+) -> Result<Vec<&'a (String, PathBuf)>, String> {
+    let mut needed: Vec<&(String, PathBuf)> = Vec::new();
+    let mut queue = vec![name.to_string()];
+    while let Some(next) = queue.pop() {
+        let Some((_, dir)) = unpacked.iter().find(|(n, _)| *n == next) else {
+            continue;
+        };
+        let path = dir.join("Cargo.toml");
+        let manifest =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for dependency in crate::manifest::dependency_names(&manifest) {
+            if let Some(found) = unpacked.iter().find(|(n, _)| *n == dependency)
+                && found.0 != name
+                && !needed.iter().any(|(n, _)| *n == dependency)
+            {
+                needed.push(found);
+                queue.push(dependency);
+            }
+        }
+    }
+    Ok(needed)
 }
 
 /// The version of workspace package `name` (`cargo pkgid`).

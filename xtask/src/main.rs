@@ -4,8 +4,8 @@
 //!   generated-code drift), and the path tests a second time with `openat2` refused by a
 //!   seccomp filter. `.ci/run` runs exactly this.
 //! * `cargo xtask test-without-openat2`: only that second run of the path tests.
-//! * `cargo xtask test-packages`: only the library crates' packaging and their tests run
-//!   from the packages (a step of `test`).
+//! * `cargo xtask test-packages`: only the packaging of the crates to publish (the library
+//!   crates and `argdata-cli`) and their tests run from the packages (a step of `test`).
 //! * `cargo xtask demo`: the main job: the demo service under `cloudabi-run`.
 //! * `cargo xtask gen`: regenerate `cloudabi-types` (and the emulator's typed system call
 //!   trait) from its spec.
@@ -21,6 +21,7 @@ mod ci;
 mod cloudabi;
 mod r#gen;
 mod install;
+mod manifest;
 mod modgraph;
 mod paths;
 // Installs a seccomp filter through libc: the one module with unsafe code.
@@ -36,7 +37,7 @@ tasks:
   test-without-openat2
             only the path tests, with openat2 refused (a step of `test`)
   test-packages
-            only the packages of the library crates and their tests (a step of `test`)
+            only the packages of the crates to publish and their tests (a step of `test`)
   demo      run the demo service under cloudabi-run
   gen       regenerate cloudabi-types and the emulator syscall trait from cloudabi-types/spec
   cloudabi  build and run CloudABI executables (`cargo xtask cloudabi help`)
