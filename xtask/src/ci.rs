@@ -491,7 +491,9 @@ fn workspace_dependencies<'a>(
         let path = dir.join("Cargo.toml");
         let manifest =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for dependency in crate::manifest::dependency_names(&manifest) {
+        let dependencies = crate::manifest::dependency_names(&manifest)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for dependency in dependencies {
             if let Some(found) = unpacked.iter().find(|(n, _)| *n == dependency)
                 && found.0 != name
                 && !needed.iter().any(|(n, _)| *n == dependency)

@@ -1,43 +1,38 @@
 //! What a packaged crate depends on, read from the `Cargo.toml` that `cargo package` writes.
-//!
-//! That manifest is cargo's normalized form: every dependency is a table of its own,
-//! `[dependencies.KEY]`, `[dev-dependencies.KEY]`, `[build-dependencies.KEY]` or the same
-//! under `[target.'CFG']`, with `package = "NAME"` inside when `KEY` is a rename. Only that
-//! form is read; inline tables of a hand-written manifest are not.
+
+use toml_edit::{DocumentMut, Item, Table};
+
+/// The dependency tables of a manifest, at its top level and under each `[target.CFG]`.
+const DEPENDENCY_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
 
 /// The package names of every dependency `manifest` declares (normal, dev and build, for
-/// any target), each once, in the order first declared.
-pub(crate) fn dependency_names(manifest: &str) -> Vec<String> {
+/// any target; a renamed dependency by its `package`), each once, in the order first
+/// declared.
+pub(crate) fn dependency_names(manifest: &str) -> Result<Vec<String>, String> {
+    let doc: DocumentMut = manifest.parse().map_err(|e| format!("{e}"))?;
+    let mut scopes: Vec<&Table> = vec![doc.as_table()];
+    if let Some(targets) = doc.get("target").and_then(Item::as_table) {
+        scopes.extend(targets.iter().filter_map(|(_, t)| t.as_table()));
+    }
     let mut names: Vec<String> = Vec::new();
-    // The dependency table being read: its key, or the `package` it renames.
-    let mut current: Option<String> = None;
-    let mut finish = |current: &mut Option<String>| {
-        if let Some(name) = current.take()
-            && !names.contains(&name)
-        {
-            names.push(name);
-        }
-    };
-    for line in manifest.lines().map(str::trim) {
-        if let Some(header) = line.strip_prefix('[') {
-            finish(&mut current);
-            let header = header.trim_end_matches(']');
-            let mut parts = header.rsplitn(3, '.');
-            let (key, kind) = (parts.next(), parts.next());
-            if let (Some(key), Some("dependencies" | "dev-dependencies" | "build-dependencies")) =
-                (key, kind)
-            {
-                current = Some(key.trim_matches(['"', '\'']).to_string());
+    for scope in scopes {
+        for kind in DEPENDENCY_TABLES {
+            let Some(table) = scope.get(kind).and_then(Item::as_table_like) else {
+                continue;
+            };
+            for (key, spec) in table.iter() {
+                let renamed = spec
+                    .as_table_like()
+                    .and_then(|t| t.get("package"))
+                    .and_then(Item::as_str);
+                let name = renamed.unwrap_or(key).to_string();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
             }
-        } else if let Some(table) = current.as_mut()
-            && let Some(value) = line.strip_prefix("package")
-            && let Some(value) = value.trim_start().strip_prefix('=')
-        {
-            *table = value.trim().trim_matches('"').to_string();
         }
     }
-    finish(&mut current);
-    names
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -80,7 +75,7 @@ package = "cloudabi-program"
 level = "warn"
 "#;
         assert_eq!(
-            dependency_names(manifest),
+            dependency_names(manifest).unwrap(),
             [
                 "cloudabi-argdata",
                 "libc",
@@ -92,8 +87,23 @@ level = "warn"
     }
 
     #[test]
+    fn inline_dependency_tables_are_read_too() {
+        let manifest = "[dependencies]\nargdata = { package = \"cloudabi-argdata\", path = \"a\" }\n\
+                        libc = \"0.2\"\n";
+        assert_eq!(
+            dependency_names(manifest).unwrap(),
+            ["cloudabi-argdata", "libc"]
+        );
+    }
+
+    #[test]
+    fn a_manifest_that_is_not_toml_is_an_error() {
+        assert!(dependency_names("[dependencies\n").is_err());
+    }
+
+    #[test]
     fn a_manifest_without_dependencies_names_none() {
         let manifest = "[package]\nname = \"leaf\"\n\n[features]\ndefault = []\n";
-        assert!(dependency_names(manifest).is_empty());
+        assert!(dependency_names(manifest).unwrap().is_empty());
     }
 }
